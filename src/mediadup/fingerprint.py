@@ -1,0 +1,129 @@
+"""Per-image fingerprints: hashes for finding candidates, a thumbnail and colours for verifying them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from PIL import Image
+
+from . import phash
+from .decode import DEFAULT_MAX_PIXELS, Decoded, decode
+from .records import ImageInfo
+
+VERSION = 1  # bump when anything below changes what is stored: cached fingerprints are then recomputed
+THUMB = 64
+UNIFORM_STD = 5.0  # a border row/column whose luminance varies less than this is letterbox/canvas
+MIN_BORDER = 0.02  # borders thinner than this fraction are ignored
+
+# Sub-windows (x0, y0, x1, y1 as fractions of the content) whose hashes find cropped copies:
+# a copy cropped to one of them hashes like that window of the original.
+_SIZES = ((0.75, 0.75), (0.85, 0.85), (1.0, 0.8), (0.8, 1.0))
+WINDOWS: tuple[tuple[float, float, float, float], ...] = tuple(
+    (x0, y0, x0 + w, y0 + h)
+    for w, h in _SIZES
+    for y0 in sorted({0.0, (1 - h) / 2, 1 - h})
+    for x0 in sorted({0.0, (1 - w) / 2, 1 - w})
+)
+N_DIHEDRAL = len(phash.DIHEDRAL)
+FULL_VIEW = N_DIHEDRAL  # index in `hashes` of the hash of the whole frame, borders included
+FIRST_WINDOW = N_DIHEDRAL + 1
+
+
+@dataclass
+class ImageFingerprint:
+    hashes: np.ndarray  # uint64: 8 dihedral variants of the content, the whole frame, then WINDOWS
+    thumb: np.ndarray  # THUMB x THUMB uint8 luminance of the content (borders trimmed)
+    histogram: np.ndarray  # 4x4x4 RGB histogram of the content, float32, sums to 1
+    info: ImageInfo
+
+    @property
+    def chroma(self) -> float:
+        return self.info.chroma
+
+    @property
+    def content_hash(self) -> int:
+        return int(self.hashes[0])
+
+    def to_blob(self) -> tuple[bytes, bytes, bytes, str]:
+        return (
+            self.hashes.astype(np.uint64).tobytes(),
+            self.thumb.astype(np.uint8).tobytes(),
+            self.histogram.astype(np.float32).tobytes(),
+            json.dumps(asdict(self.info)),
+        )
+
+    @classmethod
+    def from_blob(cls, hashes: bytes, thumb: bytes, histogram: bytes, info: str) -> ImageFingerprint:
+        return cls(
+            np.frombuffer(hashes, dtype=np.uint64),
+            np.frombuffer(thumb, dtype=np.uint8).reshape(THUMB, THUMB),
+            np.frombuffer(histogram, dtype=np.float32),
+            ImageInfo(**json.loads(info)),
+        )
+
+
+def _border(profile: np.ndarray, limit: float) -> int:
+    """How many leading entries of a per-row (or per-column) deviation profile are uniform."""
+    uniform = profile < UNIFORM_STD
+    n = int(np.argmin(uniform)) if not uniform.all() else len(uniform)
+    return n if n >= MIN_BORDER * len(profile) and n <= limit * len(profile) else 0
+
+
+def content_box(luma: np.ndarray) -> tuple[int, int, int, int]:
+    """The box inside uniform borders (letterbox, pillarbox, screenshot canvas): (x0, y0, x1, y1)."""
+    h, w = luma.shape
+    x0, y0, x1, y1 = 0, 0, w, h
+    for _ in range(2):  # bands of several colours (title bar, then canvas) peel in two passes
+        region = luma[y0:y1, x0:x1].astype(np.float32)
+        if region.shape[0] < 8 or region.shape[1] < 8:
+            break
+        rows, cols = region.std(axis=1), region.std(axis=0)
+        top, bottom = _border(rows, 0.45), _border(rows[::-1], 0.45)
+        left, right = _border(cols, 0.45), _border(cols[::-1], 0.45)
+        if not (top or bottom or left or right):
+            break
+        x0, y0, x1, y1 = x0 + left, y0 + top, x1 - right, y1 - bottom
+    if (x1 - x0) < 0.3 * w or (y1 - y0) < 0.3 * h:
+        return 0, 0, w, h  # mostly uniform: not a border but the picture itself
+    return x0, y0, x1, y1
+
+
+def fingerprint(d: Decoded) -> ImageFingerprint:
+    """Hashes, thumbnail, colours and quality signals of a decoded image."""
+    gray = d.image.convert("L")
+    x0, y0, x1, y1 = content_box(np.asarray(gray))
+    cw, ch = x1 - x0, y1 - y0
+    box = (x0, y0, x1, y1)
+    luma32 = np.asarray(gray.resize((phash.SAMPLE, phash.SAMPLE), Image.Resampling.LANCZOS, box=box))
+    hashes = phash.dihedral_hashes(luma32)
+    hashes.append(phash.phash(gray))
+    for wx0, wy0, wx1, wy1 in WINDOWS:
+        hashes.append(phash.phash(gray, (x0 + wx0 * cw, y0 + wy0 * ch, x0 + wx1 * cw, y0 + wy1 * ch)))
+    thumb = np.asarray(gray.resize((THUMB, THUMB), Image.Resampling.LANCZOS, box=box))
+    rgb = np.asarray(d.image.resize((THUMB, THUMB), Image.Resampling.BILINEAR, box=box)).reshape(-1, 3)
+    bins = (rgb // 64).astype(np.int32)
+    histogram = np.bincount(bins[:, 0] * 16 + bins[:, 1] * 4 + bins[:, 2], minlength=64).astype(np.float32)
+    histogram /= histogram.sum()
+    chroma = float((rgb.max(axis=1).astype(np.int16) - rgb.min(axis=1)).mean())
+    sx, sy = d.width / d.image.width, d.height / d.image.height
+    info = ImageInfo(
+        width=d.width,
+        height=d.height,
+        format=d.format,
+        mode=d.mode,
+        content_width=round(cw * sx),
+        content_height=round(ch * sy),
+        jpeg_quality=d.jpeg_quality,
+        exif_date=d.exif_date,
+        camera=d.camera,
+        bit_depth=d.bit_depth,
+        chroma=round(chroma, 2),
+    )
+    return ImageFingerprint(np.array(hashes, dtype=np.uint64), thumb, histogram, info)
+
+
+def fingerprint_file(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageFingerprint:
+    """Decode and fingerprint one image file (raises DecodeError with the reason)."""
+    return fingerprint(decode(path, max_pixels))

@@ -1,0 +1,89 @@
+"""Form groups from verified pairs without chaining: every duplicate is verified against its keeper."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+
+from .compare import Match
+from .rank import rank
+from .records import FileStat, Group, GroupMember, ImageInfo, Relation
+
+MAX_COMPARED = 400  # in larger clusters the keeper is only compared with its own candidates
+
+
+class UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+
+    def find(self, x: str) -> str:
+        root = self.parent.setdefault(x, x)
+        while root != self.parent[root]:
+            root = self.parent[root]
+        while x != root:
+            self.parent[x], x = root, self.parent[x]
+        return root
+
+    def union(self, a: str, b: str) -> None:
+        self.parent[self.find(a)] = self.find(b)
+
+    def components(self) -> list[list[str]]:
+        out: dict[str, list[str]] = defaultdict(list)
+        for x in self.parent:
+            out[self.find(x)].append(x)
+        return [sorted(c) for c in out.values()]
+
+
+def build_groups(
+    stats: dict[str, FileStat],
+    content: dict[str, str],
+    infos: dict[str, ImageInfo],
+    edges: Iterable[tuple[str, str]],
+    verify: Callable[[str, str], Match | None],
+) -> list[Group]:
+    """Groups of copies, each with the best file as keeper and only files verified against it.
+
+    `content` maps paths to full-content hashes (byte-identical files share one); `edges` are
+    verified near-duplicate pairs; `verify(keeper, other)` compares two files on demand.
+    """
+    uf = UnionFind()
+    by_content: dict[str, list[str]] = defaultdict(list)
+    for path, digest in content.items():
+        by_content[digest].append(path)
+    for paths in by_content.values():
+        for p in paths[1:]:
+            uf.union(paths[0], p)
+    neighbours: dict[str, set[str]] = defaultdict(set)
+    for a, b in edges:
+        uf.union(a, b)
+        neighbours[a].add(b)
+        neighbours[b].add(a)
+
+    groups = []
+    for component in uf.components():
+        remaining = set(component)
+        while len(remaining) > 1:
+            ordered, _ = rank([GroupMember(stats[p], Relation.KEEPER, info=infos.get(p)) for p in remaining])
+            keeper = ordered[0].path
+            remaining.discard(keeper)
+            twins = {p for p in remaining if content.get(p) and content.get(p) == content.get(keeper)}
+            near = {q for p in twins | {keeper} for q in neighbours[p]} if len(component) > MAX_COMPARED else remaining
+            members = [GroupMember(stats[p], Relation.IDENTICAL, 1.0, {}, infos.get(p), content[p]) for p in twins]
+            verified: dict[str, Match | None] = {}
+            for p in sorted((near & remaining) - twins):
+                key = content.get(p, p)
+                if key not in verified:
+                    verified[key] = verify(keeper, p)
+                if m := verified[key]:
+                    members.append(GroupMember(stats[p], m.relation, m.score, m.evidence, infos.get(p), content.get(p)))
+            if members:
+                _ranked, reason = rank(
+                    [GroupMember(stats[keeper], Relation.KEEPER, info=infos.get(keeper))]
+                    + [GroupMember(m.stat, m.relation, info=m.info) for m in members]
+                )
+                keep = GroupMember(stats[keeper], Relation.KEEPER, 1.0, {}, infos.get(keeper), content.get(keeper))
+                members.sort(key=lambda m: (m.relation != Relation.IDENTICAL, -m.score, m.path))
+                groups.append(Group(keep, members, reason))
+                remaining -= {m.path for m in members}
+    groups.sort(key=lambda g: (-g.reclaimable, g.keeper.path))
+    return groups

@@ -1,0 +1,103 @@
+"""Perceptual hashes: the 64-bit pHash, its 8 rotations/mirrors, and hashes of sub-windows.
+
+The pHash follows imagehash's definition: the 32x32 luminance image, its 2-D DCT-II, the 8x8
+lowest frequencies, one bit per coefficient above their median, packed row-major, most
+significant bit first. Rotating or mirroring an image only transposes the DCT block and flips
+the signs of odd frequencies, so the 8 dihedral variants come from one DCT for free.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+HASH_SIZE = 8
+SAMPLE = 32
+_n = np.arange(SAMPLE)
+_k = np.arange(HASH_SIZE)
+_DCT = np.cos(np.pi * _k[:, None] * (2 * _n[None, :] + 1) / (2 * SAMPLE))  # 8 x 32, DCT-II rows
+_ODD = np.where(_k % 2 == 1, -1.0, 1.0)
+_POWERS = (1 << np.arange(63, -1, -1, dtype=np.uint64)).astype(np.uint64)
+
+
+@dataclass(frozen=True)
+class Dihedral:
+    """One of the 8 rotations/mirrors of a picture: transpose first, then flips."""
+
+    transpose: bool
+    flip_x: bool
+    flip_y: bool
+
+    @property
+    def is_mirror(self) -> bool:
+        return (self.transpose + self.flip_x + self.flip_y) % 2 == 1
+
+    @property
+    def name(self) -> str:
+        return {
+            (False, False, False): "identity",
+            (False, True, True): "rotate-180",
+            (True, True, False): "rotate-90cw",
+            (True, False, True): "rotate-90ccw",
+            (False, True, False): "mirror-horizontal",
+            (False, False, True): "mirror-vertical",
+            (True, False, False): "transpose",
+            (True, True, True): "transverse",
+        }[(self.transpose, self.flip_x, self.flip_y)]
+
+    def apply(self, pixels: np.ndarray) -> np.ndarray:
+        """The same transformation applied to a 2-D pixel array."""
+        out = pixels.T if self.transpose else pixels
+        if self.flip_x:
+            out = out[:, ::-1]
+        if self.flip_y:
+            out = out[::-1, :]
+        return out
+
+    def apply_dct(self, block: np.ndarray) -> np.ndarray:
+        out = block.T if self.transpose else block
+        if self.flip_x:
+            out = out * _ODD[None, :]
+        if self.flip_y:
+            out = out * _ODD[:, None]
+        return out
+
+
+DIHEDRAL = tuple(Dihedral(t, x, y) for t in (False, True) for x in (False, True) for y in (False, True))
+
+
+def pack_bits(bits: np.ndarray) -> int:
+    """64 booleans, row-major, to an unsigned 64-bit integer (first bit most significant)."""
+    return int(np.dot(bits.ravel().astype(np.uint64), _POWERS))
+
+
+def dct_block(luma32: np.ndarray) -> np.ndarray:
+    """The 8x8 lowest-frequency DCT-II coefficients of a 32x32 luminance array."""
+    return _DCT @ luma32.astype(np.float64) @ _DCT.T
+
+
+def hash_block(block: np.ndarray) -> int:
+    return pack_bits(block > np.median(block))
+
+
+def phash(image: Image.Image, box: tuple[float, float, float, float] | None = None) -> int:
+    """The 64-bit pHash of an image (or of a box of it, in pixel coordinates)."""
+    luma = image.convert("L").resize((SAMPLE, SAMPLE), Image.Resampling.LANCZOS, box=box)
+    return hash_block(dct_block(np.asarray(luma)))
+
+
+def dihedral_hashes(luma32: np.ndarray) -> list[int]:
+    """pHashes of the 8 rotations/mirrors of a picture, in DIHEDRAL order (identity first)."""
+    block = dct_block(luma32)
+    return [hash_block(d.apply_dct(block)) for d in DIHEDRAL]
+
+
+def hamming(a: int, b: int) -> int:
+    return (a ^ b).bit_count()
+
+
+def to_signed(h: int) -> int:
+    """A 64-bit hash as a signed integer (for SQLite and int64 arrays)."""
+    return h - (1 << 64) if h >= 1 << 63 else h

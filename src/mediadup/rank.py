@@ -1,0 +1,80 @@
+"""Pick the copy to keep: the best quality, and say why in the user's words."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cmp_to_key
+
+from .records import GroupMember
+
+LOSSLESS = frozenset({"PNG", "TIFF", "BMP", "DIB", "PPM", "TGA", "RAW", "QOI"})
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One quality signal: a value (higher is better), how much more counts, and how to say it."""
+
+    value: Callable[[GroupMember], float]
+    margin: float  # relative difference below which two values are equal
+    say: Callable[[GroupMember], str]
+
+
+def _pixels(m: GroupMember) -> float:
+    return m.info.pixels if m.info else 0
+
+
+def _colour(m: GroupMember) -> float:
+    return float(bool(m.info and m.info.chroma > 4.0))
+
+
+def _lossless(m: GroupMember) -> float:
+    return 1.0 if m.info and m.info.format.upper() in LOSSLESS else 0.0
+
+
+def _metadata(m: GroupMember) -> float:
+    return float(bool(m.info and (m.info.exif_date or m.info.camera)))
+
+
+def _jpeg_quality(m: GroupMember) -> float:
+    return float(m.info.jpeg_quality) if m.info and m.info.jpeg_quality else 0.0
+
+
+CRITERIA: tuple[Criterion, ...] = (
+    Criterion(_pixels, 0.02, lambda m: f"highest resolution ({m.info.content_width}x{m.info.content_height})"),
+    Criterion(_colour, 0.0, lambda m: "in colour"),
+    Criterion(_lossless, 0.0, lambda m: f"lossless ({m.info.format})"),
+    Criterion(lambda m: float(m.info.bit_depth) if m.info else 8.0, 0.0, lambda m: f"{m.info.bit_depth}-bit"),
+    Criterion(_metadata, 0.0, lambda m: "keeps the camera metadata (EXIF)"),
+    Criterion(_jpeg_quality, 0.03, lambda m: f"higher JPEG quality (q{m.info.jpeg_quality})"),
+    Criterion(lambda m: float(m.stat.size), 0.05, lambda m: "largest file (least compressed)"),
+    Criterion(lambda m: -float(m.stat.mtime_ns), 0.0, lambda m: "oldest copy"),
+    Criterion(lambda m: -float(len(m.path)), 0.0, lambda m: "shortest path"),
+)
+
+
+def _differs(c: Criterion, a: GroupMember, b: GroupMember) -> int:
+    """+1 when a is clearly better than b on this criterion, -1 when worse, 0 when equal."""
+    va, vb = c.value(a), c.value(b)
+    if abs(va - vb) <= c.margin * max(abs(va), abs(vb)):
+        return 0
+    return 1 if va > vb else -1
+
+
+def _better_first(a: GroupMember, b: GroupMember) -> int:
+    for c in CRITERIA:
+        if d := _differs(c, a, b):
+            return -d
+    return (a.path > b.path) - (a.path < b.path)
+
+
+def rank(members: Sequence[GroupMember]) -> tuple[list[GroupMember], str]:
+    """Members best first, and the reason the first one is kept."""
+    ordered = sorted(members, key=cmp_to_key(_better_first))
+    if len(ordered) < 2:
+        return ordered, "only copy"
+    best, runner_up = ordered[0], ordered[1]
+    for c in CRITERIA:
+        if _differs(c, best, runner_up) > 0:
+            return ordered, c.say(best)
+    return ordered, "identical quality; first by path"

@@ -1,0 +1,134 @@
+"""Plain data passed between the pipeline stages."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Kind(str, Enum):
+    IMAGE = "image"
+    VIDEO = "video"
+    OTHER = "other"
+
+
+class Relation(str, Enum):
+    """How a duplicate relates to its group's keeper."""
+
+    KEEPER = "keeper"
+    IDENTICAL = "identical"
+    NEAR_DUPLICATE = "near-duplicate"
+    ROTATED = "rotated"
+    MIRRORED = "mirrored"
+    CROPPED = "cropped"
+
+
+@dataclass(frozen=True)
+class FileStat:
+    """One file found by discovery (hard links to one inode collapse into one)."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    device: int
+    inode: int
+    kind: Kind
+
+    @property
+    def key(self) -> tuple[int, int, int, int]:
+        """What must be unchanged for cached fingerprints to stay valid."""
+        return (self.size, self.mtime_ns, self.device, self.inode)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file the scan could not use, and why (in the user's words)."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class ImageInfo:
+    """Quality signals of one image, used to pick the keeper."""
+
+    width: int
+    height: int
+    format: str
+    mode: str
+    content_width: int
+    content_height: int
+    jpeg_quality: int | None = None
+    exif_date: str | None = None
+    camera: str | None = None
+    bit_depth: int = 8
+    chroma: float = 0.0  # mean colourfulness; near 0 for grayscale
+
+    @property
+    def pixels(self) -> int:
+        return self.content_width * self.content_height
+
+
+@dataclass
+class GroupMember:
+    """A file in a group: the keeper, or a duplicate with its relation to the keeper."""
+
+    stat: FileStat
+    relation: Relation
+    score: float = 1.0
+    evidence: dict = field(default_factory=dict)
+    info: ImageInfo | None = None
+    content_hash: str | None = None
+
+    @property
+    def path(self) -> str:
+        return self.stat.path
+
+
+@dataclass
+class Group:
+    """Copies of one picture: the keeper and the duplicates verified directly against it."""
+
+    keeper: GroupMember
+    duplicates: list[GroupMember]
+    reason: str
+
+    @property
+    def members(self) -> list[GroupMember]:
+        return [self.keeper, *self.duplicates]
+
+    @property
+    def reclaimable(self) -> int:
+        """Bytes freed by removing every duplicate."""
+        return sum(d.stat.size for d in self.duplicates)
+
+
+@dataclass
+class ScanSummary:
+    files_seen: int = 0
+    images: int = 0
+    videos: int = 0
+    other: int = 0
+    hardlinks: int = 0
+    fingerprinted: int = 0
+    from_cache: int = 0
+    hashed: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class ScanResult:
+    groups: list[Group]
+    skipped: list[Skipped]
+    summary: ScanSummary
+    roots: list[str] = field(default_factory=list)
+
+    @property
+    def reclaimable(self) -> int:
+        return sum(g.reclaimable for g in self.groups)
+
+
+def display_path(path: str) -> str:
+    """A path safe to print, even when its bytes are not valid UTF-8."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")

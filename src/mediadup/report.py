@@ -1,0 +1,124 @@
+"""Show a scan's result: text for people, JSON and CSV for programs."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from typing import IO, Any
+
+from rich.console import Console
+from rich.text import Text
+
+from .records import Group, GroupMember, ScanResult, display_path
+
+JSON_VERSION = 1
+SHOW_SKIPPED = 20
+CSV_FIELDS = ("group", "path", "role", "relation", "score", "width", "height", "format", "size", "reason", "evidence")
+
+
+def human_size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n} B"  # pragma: no cover
+
+
+def _member(m: GroupMember, role: str, reason: str | None) -> dict[str, Any]:
+    info = m.info
+    return {
+        "path": display_path(m.path),
+        "role": role,
+        "relation": m.relation.value,
+        "score": round(m.score, 4),
+        "width": info.width if info else None,
+        "height": info.height if info else None,
+        "format": info.format if info else None,
+        "size": m.stat.size,
+        "reason": reason,
+        "evidence": m.evidence,
+    }
+
+
+def group_records(g: Group) -> list[dict[str, Any]]:
+    return [_member(g.keeper, "keep", g.reason)] + [_member(d, "duplicate", None) for d in g.duplicates]
+
+
+def to_dict(result: ScanResult) -> dict[str, Any]:
+    return {
+        "version": JSON_VERSION,
+        "roots": [display_path(r) for r in result.roots],
+        "groups": [
+            {"reclaimable": g.reclaimable, "reason": g.reason, "files": group_records(g)} for g in result.groups
+        ],
+        "skipped": [{"path": display_path(s.path), "reason": s.reason} for s in result.skipped],
+        "summary": {**vars(result.summary), "groups": len(result.groups), "reclaimable": result.reclaimable},
+    }
+
+
+def write_json(result: ScanResult, out: IO[str]) -> None:
+    json.dump(to_dict(result), out, indent=1)
+    out.write("\n")
+
+
+def write_csv(result: ScanResult, out: IO[str]) -> None:
+    w = csv.DictWriter(out, CSV_FIELDS)
+    w.writeheader()
+    for n, g in enumerate(result.groups, 1):
+        for row in group_records(g):
+            w.writerow({**row, "group": n, "evidence": json.dumps(row["evidence"]) if row["evidence"] else ""})
+
+
+def _describe(m: GroupMember) -> str:
+    info = m.info
+    dims = f"{info.width}x{info.height} {info.format}  " if info else ""
+    return f"{dims}{human_size(m.stat.size)}"
+
+
+def print_groups(result: ScanResult, console: Console) -> None:
+    for n, g in enumerate(result.groups, 1):
+        head = Text(f"Group {n}", style="bold")
+        head.append(f"  {len(g.members)} files, {human_size(g.reclaimable)} reclaimable", style="dim")
+        console.print(head)
+        line = Text("  keep  ", style="bold green")
+        line.append(display_path(g.keeper.path))
+        line.append(f"  {_describe(g.keeper)}  ({g.reason})", style="dim")
+        console.print(line)
+        for d in g.duplicates:
+            line = Text("  dup   ", style="yellow")
+            line.append(display_path(d.path))
+            ev = d.evidence
+            detail = d.relation.value
+            if "transform" in ev:
+                detail += f" {ev['transform']}"
+            if "crop" in ev:
+                detail += f" ({ev['crop']})"
+            if "correlation" in ev:
+                detail += f", correlation {ev['correlation']:.3f}, pHash distance {ev['phash_distance']}"
+            line.append(f"  {_describe(d)}  [{detail}]", style="dim")
+            console.print(line)
+        console.print()
+
+
+def print_summary(result: ScanResult, console: Console) -> None:
+    s = result.summary
+    console.print(
+        f"[bold]{s.files_seen}[/] files seen ({s.images} images, {s.videos} videos, {s.other} other"
+        + (f", {s.hardlinks} hard links counted once" if s.hardlinks else "")
+        + f"); {s.fingerprinted} images fingerprinted, {s.from_cache} from the catalog"
+    )
+    dups = sum(len(g.duplicates) for g in result.groups)
+    console.print(
+        f"[bold]{len(result.groups)}[/] groups, {dups} duplicates, "
+        f"[bold]{human_size(result.reclaimable)}[/] reclaimable; {s.seconds:.1f} s"
+    )
+    if result.skipped:
+        reasons = Counter(sk.reason.split(" (")[0] for sk in result.skipped)
+        console.print(f"[yellow]{len(result.skipped)} files skipped:[/]")
+        for reason, count in reasons.most_common():
+            console.print(f"  {count:>6}  {reason}", markup=False)
+        for sk in result.skipped[:SHOW_SKIPPED]:
+            console.print(f"  {display_path(sk.path)}: {sk.reason}", markup=False, style="dim")
+        if len(result.skipped) > SHOW_SKIPPED:
+            console.print(f"  ... and {len(result.skipped) - SHOW_SKIPPED} more (all of them in --json/--csv output)")
