@@ -1,9 +1,12 @@
 """Verify that two images show the same picture, and how one was turned into the other.
 
-Hashes only propose an alignment (a rotation/mirror, or a crop window). Verification aligns the
-two luminance thumbnails, refines a crop box by a small pattern search, and requires a high
-correlation of the aligned pixels (mean squared error of normalised thumbnails, robust to
-brightness, contrast and grayscale) plus, for colour pictures, similar colour histograms.
+Hashes only propose candidates. Verification aligns the two luminance thumbnails (trying the
+rotations/mirrors the hashes suggest) and measures how alike the aligned pixels are: the mean
+squared error of normalised thumbnails, so brightness, contrast and grayscale do not matter,
+with the worst few percent of pixels left out, so a watermark or caption does not either.
+When the frames differ, a crop search finds one picture inside the other: normalised
+cross-correlation over the scales that the two aspect ratios allow. Colour histograms that
+disagree demand stronger agreement of the pixels.
 """
 
 from __future__ import annotations
@@ -11,14 +14,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image
 
 from . import phash
-from .fingerprint import FIRST_WINDOW, THUMB, WINDOWS, ImageFingerprint
+from .fingerprint import THUMB, ImageFingerprint
 from .records import Relation
 
 GRID = 32  # pixels compared per side
+MIN_DETAIL = 0.5  # similarity of fine detail that crops and unhashed turns need
+TRIM = 0.05  # fraction of the most different pixels left out (watermarks, captions, logos)
+_BINOMIAL = np.array([1, 4, 6, 4, 1], dtype=np.float32) / 16
 Box = tuple[float, float, float, float]
+FULL: Box = (0.0, 0.0, float(THUMB), float(THUMB))
 
 
 @dataclass(frozen=True)
@@ -28,23 +36,24 @@ class Level:
     name: str
     radius: int  # Hamming radius for the picture's own hash
     view_radius: int  # for rotated/mirrored variants and crop windows
-    min_correlation: float  # aligned thumbnails, same framing
-    min_crop_correlation: float  # aligned thumbnails after a crop-box search
-    min_histogram: float  # colour histogram intersection, when both are in colour
+    min_similarity: float  # aligned thumbnails, same framing
+    min_crop_similarity: float  # aligned thumbnails after a crop search
+    min_colour: float  # colour histograms less alike than this demand `min_recolour_similarity`
+    min_recolour_similarity: float
     min_crop_side: float  # smallest kept fraction of width and height for a crop
 
 
 LEVELS = {
-    "strict": Level("strict", 6, 4, 0.95, 0.96, 0.60, 0.85),
-    "normal": Level("normal", 8, 6, 0.90, 0.93, 0.45, 0.70),
-    "loose": Level("loose", 10, 8, 0.85, 0.90, 0.30, 0.60),
+    "strict": Level("strict", 6, 4, 0.95, 0.96, 0.70, 0.985, 0.85),
+    "normal": Level("normal", 8, 6, 0.90, 0.93, 0.50, 0.970, 0.70),
+    "loose": Level("loose", 10, 8, 0.85, 0.90, 0.30, 0.950, 0.60),
 }
 
 
 @dataclass(frozen=True)
 class Match:
     relation: Relation
-    score: float  # correlation of the aligned thumbnails, 0..1
+    score: float  # similarity of the aligned thumbnails, 0..1
     evidence: dict
 
 
@@ -59,14 +68,86 @@ def _grid(pixels: np.ndarray, box: Box | None = None) -> np.ndarray:
     return np.asarray(im.resize((GRID, GRID), Image.Resampling.BILINEAR, box=box), dtype=np.float32)
 
 
-def correlation(a: np.ndarray, b: np.ndarray) -> float:
-    """Pearson correlation of two pixel arrays; 0 when either is nearly uniform."""
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """1 - half the trimmed mean squared error of two normalised pixel arrays (1: same, ~0: unrelated)."""
     za, zb = _zscore(a), _zscore(b)
-    return 0.0 if za is None or zb is None else float((za * zb).mean())
+    if za is None or zb is None:
+        return 0.0
+    d = np.sort(((za - zb) ** 2).ravel())
+    return float(1.0 - d[: int(len(d) * (1 - TRIM))].mean() / 2)
+
+
+def _highpass(grid: np.ndarray) -> np.ndarray:
+    """Fine detail: the picture minus its blur (edges and texture, not gradients)."""
+    blurred = grid
+    for axis in (0, 1):  # separable binomial blur [1 4 6 4 1] / 16, edges repeated
+        p = np.pad(blurred, [(2, 2) if i == axis else (0, 0) for i in range(2)], mode="edge")
+        n = grid.shape[axis]
+        blurred = sum(w * np.take(p, range(i, i + n), axis=axis) for i, w in enumerate(_BINOMIAL))
+    return grid - blurred
+
+
+def monochrome(fp: ImageFingerprint) -> bool:
+    """Gray, sepia or duotone: (almost) all colour within one narrow band of hues."""
+    h = fp.histogram
+    if h.sum() <= 0:
+        return True
+    band = h + np.roll(h, 1) + np.roll(h, -1) + np.roll(h, 2) + np.roll(h, -2)
+    return float(band.max()) >= 0.85 * float(h.sum())
+
+
+def histogram_similarity(a: ImageFingerprint, b: ImageFingerprint) -> float:
+    return float(np.minimum(a.histogram, b.histogram).sum())
+
+
+def _aspect(fp: ImageFingerprint, transpose: bool) -> float:
+    w, h = max(1, fp.info.content_width), max(1, fp.info.content_height)
+    return h / w if transpose else w / h
+
+
+def _ncc(big: np.ndarray, small: np.ndarray) -> tuple[float, int, int]:
+    """Best normalised cross-correlation of `small` slid over `big`: (score, x, y)."""
+    t = small - small.mean()
+    tn = float(np.sqrt((t * t).sum()))
+    if tn < 1e-6:
+        return -1.0, 0, 0
+    win = sliding_window_view(big, small.shape)
+    means = win.mean(axis=(2, 3))
+    num = np.einsum("ijkl,kl->ij", win, t)  # sum(t) = 0, so the window's mean drops out
+    var = (win * win).sum(axis=(2, 3)) - means * means * small.size
+    score = num / (np.sqrt(np.maximum(var, 1e-6)) * tn)
+    y, x = np.unravel_index(int(np.argmax(score)), score.shape)
+    return float(score[y, x]), int(x), int(y)
+
+
+def crop_search(big: np.ndarray, small: np.ndarray, ratio: float, min_side: float) -> tuple[float, Box]:
+    """Find `small` inside `big` (both THUMB-square thumbnails of differently framed pictures).
+
+    `ratio` is (small's aspect) / (big's aspect): a crop keeping fractions sx, sy of the big
+    picture's width and height has sx / sy = ratio, so one scale parameter is searched.
+    Returns the best similarity and the box in big's thumbnail.
+    """
+    coarse = THUMB // 2
+    big_c = np.asarray(Image.fromarray(big).resize((coarse, coarse), Image.Resampling.BOX), dtype=np.float32)
+    best: tuple[float, Box] = (-1.0, FULL)
+    for sx in np.linspace(min(1.0, ratio), min_side, 9):
+        sy = sx / ratio
+        if min(sx, sy) < min_side or sy > 1.0001 or min(sx, sy) > 0.97:
+            continue
+        sx_, sy_ = min(sx, 1.0), min(sy, 1.0)
+        w, h = max(4, round(coarse * sx_)), max(4, round(coarse * sy_))
+        tmpl = np.asarray(Image.fromarray(small).resize((w, h), Image.Resampling.BILINEAR), dtype=np.float32)
+        _, x, y = _ncc(big_c, tmpl)
+        f = THUMB / coarse
+        box = (x * f, y * f, (x + w) * f, (y + h) * f)
+        score, box = refine_box(big, _grid(small), box, min_side)
+        if score > best[0]:
+            best = (score, box)
+    return best
 
 
 def refine_box(big: np.ndarray, small_grid: np.ndarray, box: Box, min_side: float) -> tuple[float, Box]:
-    """Pattern search for the box of `big` that best matches `small_grid`."""
+    """Pattern search (shift and scale, steps halving to half a pixel) for the best box of `big`."""
     size = big.shape[0]
 
     def score(b: Box) -> float:
@@ -75,10 +156,10 @@ def refine_box(big: np.ndarray, small_grid: np.ndarray, box: Box, min_side: floa
             return -1.0
         if x1 - x0 < min_side * size or y1 - y0 < min_side * size:
             return -1.0
-        return correlation(_grid(big, b), small_grid)
+        return similarity(_grid(big, b), small_grid)
 
     best = score(box)
-    for step in (4.0, 2.0, 1.0, 0.5):
+    for step in (2.0, 1.0, 0.5):
         improved = True
         while improved:
             improved = False
@@ -87,8 +168,6 @@ def refine_box(big: np.ndarray, small_grid: np.ndarray, box: Box, min_side: floa
                 (x0 + step, y0, x1 + step, y1), (x0 - step, y0, x1 - step, y1),
                 (x0, y0 + step, x1, y1 + step), (x0, y0 - step, x1, y1 - step),
                 (x0 + step, y0 + step, x1 - step, y1 - step), (x0 - step, y0 - step, x1 + step, y1 + step),
-                (x0 + step, y0, x1 - step, y1), (x0, y0 + step, x1, y1 - step),
-                (x0 - step, y0, x1 + step, y1), (x0, y0 - step, x1, y1 + step),
             ):  # fmt: skip
                 s = score(cand)
                 if s > best + 1e-4:
@@ -96,61 +175,58 @@ def refine_box(big: np.ndarray, small_grid: np.ndarray, box: Box, min_side: floa
     return best, box
 
 
-def histogram_similarity(a: ImageFingerprint, b: ImageFingerprint) -> float:
-    return float(np.minimum(a.histogram, b.histogram).sum())
-
-
-def _hypotheses(a: ImageFingerprint, b: ImageFingerprint) -> list[tuple[int, int, str, Box]]:
-    """(hash distance, dihedral index, which side is cropped, box) alignments, most likely first."""
-    full: Box = (0.0, 0.0, float(THUMB), float(THUMB))
-    out = [(phash.hamming(int(a.hashes[k]), int(b.hashes[0])), k, "", full) for k in range(len(phash.DIHEDRAL))]
-    for j, (x0, y0, x1, y1) in enumerate(WINDOWS):
-        box = (x0 * THUMB, y0 * THUMB, x1 * THUMB, y1 * THUMB)
-        out.append((phash.hamming(int(a.hashes[FIRST_WINDOW + j]), int(b.hashes[0])), 0, "b", box))
-        out.append((phash.hamming(int(b.hashes[FIRST_WINDOW + j]), int(a.hashes[0])), 0, "a", box))
-    out.sort(key=lambda h: h[0])
-    return out
-
-
-def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level, tries: int = 3) -> Match | None:
+def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level, variants: int = 2) -> Match | None:
     """A verified match of `b` (a candidate duplicate) against `a` (its keeper), or None."""
     if _zscore(a.thumb) is None or _zscore(b.thumb) is None:
         return None  # blank or nearly uniform pictures: only identical bytes can tell them apart
     hist = histogram_similarity(a, b)
-    if min(a.chroma, b.chroma) > 12.0 and hist < level.min_histogram:
-        return None  # both in colour, and the colours differ
-    best = (-1.0, 0, "", (0.0, 0.0, float(THUMB), float(THUMB)), 64)
-    for dist, k, side, box in _hypotheses(a, b)[:tries]:
-        turned = phash.DIHEDRAL[k].apply(a.thumb)
-        sides = [side] if side else ["", "b", "a"]  # same framing, else b inside a, else a inside b
-        for s in sides:
-            big, small = (b.thumb, turned) if s == "a" else (turned, b.thumb)
-            small_grid = _grid(small)
-            found = box
-            rho = correlation(_grid(big, box if s else None), small_grid)
-            if s and rho < level.min_correlation:
-                rho, found = refine_box(big, small_grid, box, level.min_crop_side)
-            if rho > best[0]:
-                best = (rho, k, s, found, dist)
-            if rho >= level.min_correlation:
-                break
-    rho, k, side, box, dist = best
-    x0, y0, x1, y1 = box
-    kept = min((x1 - x0) / THUMB, (y1 - y0) / THUMB)
+    recoloured = min(a.chroma, b.chroma) > 12.0 and hist < level.min_colour
+    if recoloured and not (monochrome(a) or monochrome(b)):
+        return None  # two colourful pictures with different palettes: colour editions, not copies
+    need = level.min_recolour_similarity if recoloured else level.min_similarity
+    need_crop = max(need, level.min_crop_similarity)
+    distances = [phash.hamming(int(h), int(b.hashes[0])) for h in a.hashes[: len(phash.DIHEDRAL)]]
+    order = sorted(range(len(phash.DIHEDRAL)), key=lambda k: (distances[k], k))
+    tried = [0] + [k for k in order if k != 0][: variants - 1]
+    b_grid = _grid(b.thumb)
+    best = (-1.0, 0, "", FULL)
+    for k in tried:
+        turned = np.ascontiguousarray(phash.DIHEDRAL[k].apply(a.thumb))
+        sim = similarity(_grid(turned), b_grid)
+        if sim > best[0]:
+            best = (sim, k, "", FULL)
+        if sim >= need:
+            break
+    if best[0] < need and not recoloured:  # not the same framing: is one a crop of the other?
+        for k in tried[:1] if best[0] < 0.5 else [best[1]]:
+            turned = np.ascontiguousarray(phash.DIHEDRAL[k].apply(a.thumb))
+            ratio = _aspect(b, False) / _aspect(a, phash.DIHEDRAL[k].transpose)
+            for side, big, small, r in (("b", turned, b.thumb, ratio), ("a", b.thumb, turned, 1 / ratio)):
+                sim, box = crop_search(big, small, r, level.min_crop_side)
+                if sim > best[0]:
+                    best = (sim, k, side, box)
+    sim, k, side, box = best
+    turned = np.ascontiguousarray(phash.DIHEDRAL[k].apply(a.thumb))
+    big, small = (b.thumb, turned) if side == "a" else (turned, b.thumb)
+    detail = similarity(_highpass(_grid(big, box if side else None)), _highpass(_grid(small)))
+    kept = min((box[2] - box[0]) / THUMB, (box[3] - box[1]) / THUMB)
     cropped = bool(side) and kept < 0.97
-    if rho < (level.min_crop_correlation if cropped else level.min_correlation):
+    if sim < (need_crop if cropped else need):
         return None
     dihedral = phash.DIHEDRAL[k]
+    if (cropped or (dihedral.name != "identity" and distances[k] > level.view_radius)) and detail < MIN_DETAIL:
+        return None  # smooth pictures (gradients, sky) align with anything: a crop or turn needs fine detail
     if cropped:
         relation = Relation.CROPPED
     elif dihedral.name != "identity":
         relation = Relation.MIRRORED if dihedral.is_mirror else Relation.ROTATED
     else:
         relation = Relation.NEAR_DUPLICATE
-    evidence: dict = {"phash_distance": int(dist), "correlation": round(rho, 4), "histogram": round(hist, 4)}
+    evidence: dict = {"phash_distance": distances[k], "similarity": round(sim, 4), "colour": round(hist, 4),
+                      "detail": round(detail, 4)}
     if dihedral.name != "identity":
         evidence["transform"] = dihedral.name
     if cropped:
         whose = "duplicate shows" if side == "b" else "keeper shows"
-        evidence["crop"] = f"{whose} {kept:.0%} of the other's width or height"
-    return Match(relation, rho, evidence)
+        evidence["crop"] = f"{whose} {kept:.0%} of the other"
+    return Match(relation, sim, evidence)

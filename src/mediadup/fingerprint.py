@@ -12,8 +12,9 @@ from . import phash
 from .decode import DEFAULT_MAX_PIXELS, Decoded, decode
 from .records import ImageInfo
 
-VERSION = 1  # bump when anything below changes what is stored: cached fingerprints are then recomputed
+VERSION = 2  # bump when anything below changes what is stored: cached fingerprints are then recomputed
 THUMB = 64
+HUE_BINS = 24
 UNIFORM_STD = 5.0  # a border row/column whose luminance varies less than this is letterbox/canvas
 MIN_BORDER = 0.02  # borders thinner than this fraction are ignored
 
@@ -26,6 +27,9 @@ WINDOWS: tuple[tuple[float, float, float, float], ...] = tuple(
     for y0 in sorted({0.0, (1 - h) / 2, 1 - h})
     for x0 in sorted({0.0, (1 - w) / 2, 1 - w})
 )
+# windows also indexed on their own: two copies that agree on one of them share most of the picture
+SHARED_WINDOWS = tuple(i for i, w in enumerate(WINDOWS) if w in ((0, 0, 0.75, 0.75), (0.25, 0.25, 1, 1),
+                       (0.125, 0.125, 0.875, 0.875), (0.25, 0, 1, 0.75), (0, 0.25, 0.75, 1)))
 N_DIHEDRAL = len(phash.DIHEDRAL)
 FULL_VIEW = N_DIHEDRAL  # index in `hashes` of the hash of the whole frame, borders included
 FIRST_WINDOW = N_DIHEDRAL + 1
@@ -35,7 +39,7 @@ FIRST_WINDOW = N_DIHEDRAL + 1
 class ImageFingerprint:
     hashes: np.ndarray  # uint64: 8 dihedral variants of the content, the whole frame, then WINDOWS
     thumb: np.ndarray  # THUMB x THUMB uint8 luminance of the content (borders trimmed)
-    histogram: np.ndarray  # 4x4x4 RGB histogram of the content, float32, sums to 1
+    histogram: np.ndarray  # hue histogram of the content, float32, sums to 1 (0 for grayscale)
     info: ImageInfo
 
     @property
@@ -90,6 +94,16 @@ def content_box(luma: np.ndarray) -> tuple[int, int, int, int]:
     return x0, y0, x1, y1
 
 
+def hue_histogram(hsv: np.ndarray) -> np.ndarray:
+    """Histogram of hues weighted by saturation: what colours, not how bright (sums to 1, or 0 for gray)."""
+    h, sat, val = (hsv[:, i].astype(np.float32) for i in range(3))
+    weight = sat * (val > 24)
+    hist = np.bincount((h * HUE_BINS / 256).astype(np.int32), weights=weight, minlength=HUE_BINS)
+    hist = 0.5 * hist + 0.25 * (np.roll(hist, 1) + np.roll(hist, -1))  # hue is circular; soften bin edges
+    total = hist.sum()
+    return (hist / total if total > 0 else hist).astype(np.float32)
+
+
 def fingerprint(d: Decoded) -> ImageFingerprint:
     """Hashes, thumbnail, colours and quality signals of a decoded image."""
     gray = d.image.convert("L")
@@ -102,11 +116,10 @@ def fingerprint(d: Decoded) -> ImageFingerprint:
     for wx0, wy0, wx1, wy1 in WINDOWS:
         hashes.append(phash.phash(gray, (x0 + wx0 * cw, y0 + wy0 * ch, x0 + wx1 * cw, y0 + wy1 * ch)))
     thumb = np.asarray(gray.resize((THUMB, THUMB), Image.Resampling.LANCZOS, box=box))
-    rgb = np.asarray(d.image.resize((THUMB, THUMB), Image.Resampling.BILINEAR, box=box)).reshape(-1, 3)
-    bins = (rgb // 64).astype(np.int32)
-    histogram = np.bincount(bins[:, 0] * 16 + bins[:, 1] * 4 + bins[:, 2], minlength=64).astype(np.float32)
-    histogram /= histogram.sum()
+    small = d.image.resize((THUMB, THUMB), Image.Resampling.BILINEAR, box=box)
+    rgb = np.asarray(small).reshape(-1, 3)
     chroma = float((rgb.max(axis=1).astype(np.int16) - rgb.min(axis=1)).mean())
+    histogram = hue_histogram(np.asarray(small.convert("HSV")).reshape(-1, 3))
     sx, sy = d.width / d.image.width, d.height / d.image.height
     info = ImageInfo(
         width=d.width,

@@ -1,4 +1,4 @@
-"""Propose candidate pairs from the hash index, never enumerating all pairs, then verify them."""
+"""Propose candidate pairs from hash indexes, never enumerating all pairs, then verify them."""
 
 from __future__ import annotations
 
@@ -7,23 +7,36 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .compare import Level, Match, compare
-from .fingerprint import ImageFingerprint
+from .fingerprint import FIRST_WINDOW, SHARED_WINDOWS, ImageFingerprint
+from .group import UnionFind
 from .index import HammingIndex
 
 
+def _pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    keep = a != b
+    return np.sort(np.stack([a[keep], b[keep]], axis=1), axis=1)
+
+
 def candidate_pairs(hashes: np.ndarray, level: Level) -> np.ndarray:
-    """(i, j) pairs, i < j, whose picture hashes or view hashes (rotations, mirrors, crop windows)
-    lie within the level's Hamming radius. `hashes` is (N, views) uint64, column 0 the picture."""
-    n, views = hashes.shape
+    """(i, j) pairs, i < j, that may show the same picture. `hashes` is (N, views) uint64 as in
+    ImageFingerprint.hashes. Three kinds of evidence, each a Hamming-radius search:
+    - the pictures' hashes are close (re-encoded, resized, recoloured, ...);
+    - a rotation/mirror or a crop window of one is close to the other's picture hash;
+    - the same window of both is close (a local edit such as a watermark elsewhere)."""
+    n = len(hashes)
     if n < 2:
         return np.zeros((0, 2), dtype=np.int64)
     index = HammingIndex(hashes[:, 0])
     q, i, _ = index.search(hashes[:, 0], level.radius)
-    vq, vi, _ = index.search(hashes[:, 1:].ravel(), level.view_radius)
-    a = np.concatenate([q, vq // (views - 1)])
-    b = np.concatenate([i, vi])
-    keep = a != b
-    pairs = np.sort(np.stack([a[keep], b[keep]], axis=1), axis=1)
+    found = [_pairs(q, i)]
+    views = hashes[:, 1:]
+    vq, vi, _ = index.search(views.ravel(), level.view_radius)
+    found.append(_pairs(vq // views.shape[1], vi))
+    for w in SHARED_WINDOWS:
+        column = hashes[:, FIRST_WINDOW + w]
+        wq, wi, _ = HammingIndex(column).search(column, level.view_radius)
+        found.append(_pairs(wq, wi))
+    pairs = np.concatenate(found)
     return np.unique(pairs, axis=0) if len(pairs) else pairs
 
 
@@ -32,13 +45,21 @@ def verified_edges(
     level: Level,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[tuple[int, int, Match]]:
-    """Candidate pairs that pass verification, with how they match."""
+    """Verified pairs that connect the candidates into clusters.
+
+    A pair whose files are already connected through verified pairs is not verified again:
+    grouping verifies every duplicate against its keeper anyway.
+    """
     hashes = np.stack([fp.hashes for fp in fingerprints]) if fingerprints else np.zeros((0, 2), np.uint64)
     pairs = candidate_pairs(hashes, level)
+    clusters = UnionFind()
     edges = []
     for n, (i, j) in enumerate(pairs.tolist()):
+        if clusters.find(str(i)) == clusters.find(str(j)):
+            continue
         if m := compare(fingerprints[i], fingerprints[j], level):
             edges.append((i, j, m))
+            clusters.union(str(i), str(j))
         if progress and n % 64 == 0:
             progress(n, len(pairs))
     return edges

@@ -94,8 +94,8 @@ def print_groups(result: ScanResult, console: Console) -> None:
                 detail += f" {ev['transform']}"
             if "crop" in ev:
                 detail += f" ({ev['crop']})"
-            if "correlation" in ev:
-                detail += f", correlation {ev['correlation']:.3f}, pHash distance {ev['phash_distance']}"
+            if "similarity" in ev:
+                detail += f", similarity {ev['similarity']:.3f}, pHash distance {ev['phash_distance']}"
             line.append(f"  {_describe(d)}  [{detail}]", style="dim")
             console.print(line)
         console.print()
