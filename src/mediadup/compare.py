@@ -87,15 +87,6 @@ def _highpass(grid: np.ndarray) -> np.ndarray:
     return grid - blurred
 
 
-def monochrome(fp: ImageFingerprint) -> bool:
-    """Gray, sepia or duotone: (almost) all colour within one narrow band of hues."""
-    h = fp.histogram
-    if h.sum() <= 0:
-        return True
-    band = h + np.roll(h, 1) + np.roll(h, -1) + np.roll(h, 2) + np.roll(h, -2)
-    return float(band.max()) >= 0.85 * float(h.sum())
-
-
 def histogram_similarity(a: ImageFingerprint, b: ImageFingerprint) -> float:
     return float(np.minimum(a.histogram, b.histogram).sum())
 
@@ -181,7 +172,7 @@ def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level, variants: in
         return None  # blank or nearly uniform pictures: only identical bytes can tell them apart
     hist = histogram_similarity(a, b)
     recoloured = min(a.chroma, b.chroma) > 12.0 and hist < level.min_colour
-    if recoloured and not (monochrome(a) or monochrome(b)):
+    if recoloured and not (a.info.monochrome or b.info.monochrome):
         return None  # two colourful pictures with different palettes: colour editions, not copies
     need = level.min_recolour_similarity if recoloured else level.min_similarity
     need_crop = max(need, level.min_crop_similarity)
@@ -222,8 +213,12 @@ def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level, variants: in
         relation = Relation.MIRRORED if dihedral.is_mirror else Relation.ROTATED
     else:
         relation = Relation.NEAR_DUPLICATE
-    evidence: dict = {"phash_distance": distances[k], "similarity": round(sim, 4), "colour": round(hist, 4),
-                      "detail": round(detail, 4)}
+    evidence: dict = {
+        "phash_distance": distances[k],
+        "similarity": round(sim, 4),
+        "colour": round(hist, 4),
+        "detail": round(detail, 4),
+    }
     if dihedral.name != "identity":
         evidence["transform"] = dihedral.name
     if cropped:

@@ -6,13 +6,13 @@ import json
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from . import phash
 from .decode import DEFAULT_MAX_PIXELS, Decoded, decode
 from .records import ImageInfo
 
-VERSION = 2  # bump when anything below changes what is stored: cached fingerprints are then recomputed
+VERSION = 5  # bump when anything below changes what is stored: cached fingerprints are then recomputed
 THUMB = 64
 HUE_BINS = 24
 UNIFORM_STD = 5.0  # a border row/column whose luminance varies less than this is letterbox/canvas
@@ -28,16 +28,22 @@ WINDOWS: tuple[tuple[float, float, float, float], ...] = tuple(
     for x0 in sorted({0.0, (1 - w) / 2, 1 - w})
 )
 # windows also indexed on their own: two copies that agree on one of them share most of the picture
-SHARED_WINDOWS = tuple(i for i, w in enumerate(WINDOWS) if w in ((0, 0, 0.75, 0.75), (0.25, 0.25, 1, 1),
-                       (0.125, 0.125, 0.875, 0.875), (0.25, 0, 1, 0.75), (0, 0.25, 0.75, 1)))
-N_DIHEDRAL = len(phash.DIHEDRAL)
-FULL_VIEW = N_DIHEDRAL  # index in `hashes` of the hash of the whole frame, borders included
-FIRST_WINDOW = N_DIHEDRAL + 1
+SHARED_WINDOWS = tuple(
+    i
+    for i, w in enumerate(WINDOWS)
+    if w
+    in ((0, 0, 0.75, 0.75), (0.25, 0.25, 1, 1), (0.125, 0.125, 0.875, 0.875), (0.25, 0, 1, 0.75), (0, 0.25, 0.75, 1))
+)
+# columns of ImageFingerprint.hashes
+N_DIHEDRAL = len(phash.DIHEDRAL)  # 0: the picture's pHash, 1-7: its rotations and mirrors
+FULL_VIEW = N_DIHEDRAL  # pHash of the whole frame, borders included
+AVERAGE = N_DIHEDRAL + 1  # 8x8 average hash: each bit is one region, so a local edit flips few bits
+FIRST_WINDOW = N_DIHEDRAL + 2  # pHashes of WINDOWS
 
 
 @dataclass
 class ImageFingerprint:
-    hashes: np.ndarray  # uint64: 8 dihedral variants of the content, the whole frame, then WINDOWS
+    hashes: np.ndarray  # uint64 columns: see N_DIHEDRAL, FULL_VIEW, AVERAGE, FIRST_WINDOW
     thumb: np.ndarray  # THUMB x THUMB uint8 luminance of the content (borders trimmed)
     histogram: np.ndarray  # hue histogram of the content, float32, sums to 1 (0 for grayscale)
     info: ImageInfo
@@ -94,6 +100,10 @@ def content_box(luma: np.ndarray) -> tuple[int, int, int, int]:
     return x0, y0, x1, y1
 
 
+def thumb_of(gray: Image.Image, box: tuple[int, int, int, int]) -> np.ndarray:
+    return np.asarray(gray.resize((THUMB, THUMB), Image.Resampling.LANCZOS, box=box))
+
+
 def hue_histogram(hsv: np.ndarray) -> np.ndarray:
     """Histogram of hues weighted by saturation: what colours, not how bright (sums to 1, or 0 for gray)."""
     h, sat, val = (hsv[:, i].astype(np.float32) for i in range(3))
@@ -104,18 +114,27 @@ def hue_histogram(hsv: np.ndarray) -> np.ndarray:
     return (hist / total if total > 0 else hist).astype(np.float32)
 
 
+def is_monochrome(hue: np.ndarray, chroma: float) -> bool:
+    """Gray, sepia or duotone: little colour, or (almost) all of it within one narrow band of hues."""
+    if chroma < 4.0 or hue.sum() <= 0:
+        return True
+    band = hue + np.roll(hue, 1) + np.roll(hue, -1) + np.roll(hue, 2) + np.roll(hue, -2)
+    return float(band.max()) >= 0.85 * float(hue.sum())
+
+
 def fingerprint(d: Decoded) -> ImageFingerprint:
     """Hashes, thumbnail, colours and quality signals of a decoded image."""
     gray = d.image.convert("L")
-    x0, y0, x1, y1 = content_box(np.asarray(gray))
+    x0, y0, x1, y1 = content_box(np.asarray(gray.filter(ImageFilter.BoxBlur(2))))  # blur: noise is not content
     cw, ch = x1 - x0, y1 - y0
     box = (x0, y0, x1, y1)
     luma32 = np.asarray(gray.resize((phash.SAMPLE, phash.SAMPLE), Image.Resampling.LANCZOS, box=box))
     hashes = phash.dihedral_hashes(luma32)
     hashes.append(phash.phash(gray))
+    hashes.append(phash.average_hash(thumb_of(gray, box)))
     for wx0, wy0, wx1, wy1 in WINDOWS:
         hashes.append(phash.phash(gray, (x0 + wx0 * cw, y0 + wy0 * ch, x0 + wx1 * cw, y0 + wy1 * ch)))
-    thumb = np.asarray(gray.resize((THUMB, THUMB), Image.Resampling.LANCZOS, box=box))
+    thumb = thumb_of(gray, box)
     small = d.image.resize((THUMB, THUMB), Image.Resampling.BILINEAR, box=box)
     rgb = np.asarray(small).reshape(-1, 3)
     chroma = float((rgb.max(axis=1).astype(np.int16) - rgb.min(axis=1)).mean())
@@ -133,6 +152,7 @@ def fingerprint(d: Decoded) -> ImageFingerprint:
         camera=d.camera,
         bit_depth=d.bit_depth,
         chroma=round(chroma, 2),
+        monochrome=is_monochrome(histogram, chroma),
     )
     return ImageFingerprint(np.array(hashes, dtype=np.uint64), thumb, histogram, info)
 

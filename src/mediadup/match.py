@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from .compare import Level, Match, compare
-from .fingerprint import FIRST_WINDOW, SHARED_WINDOWS, ImageFingerprint
+from .fingerprint import AVERAGE, FIRST_WINDOW, SHARED_WINDOWS, ImageFingerprint
 from .group import UnionFind
 from .index import HammingIndex
 
@@ -22,20 +22,26 @@ def candidate_pairs(hashes: np.ndarray, level: Level) -> np.ndarray:
     ImageFingerprint.hashes. Three kinds of evidence, each a Hamming-radius search:
     - the pictures' hashes are close (re-encoded, resized, recoloured, ...);
     - a rotation/mirror or a crop window of one is close to the other's picture hash;
-    - the same window of both is close (a local edit such as a watermark elsewhere)."""
+    - the same window of both is close (a local edit such as a watermark elsewhere);
+    - the average hashes are close, a local edit flipping few of their bits, and the pHashes
+      are not far apart (average hashes alone match too many different pictures)."""
     n = len(hashes)
     if n < 2:
         return np.zeros((0, 2), dtype=np.int64)
     index = HammingIndex(hashes[:, 0])
     q, i, _ = index.search(hashes[:, 0], level.radius)
     found = [_pairs(q, i)]
-    views = hashes[:, 1:]
+    views = np.delete(hashes, [0, AVERAGE], axis=1)
     vq, vi, _ = index.search(views.ravel(), level.view_radius)
     found.append(_pairs(vq // views.shape[1], vi))
     for w in SHARED_WINDOWS:
         column = hashes[:, FIRST_WINDOW + w]
         wq, wi, _ = HammingIndex(column).search(column, level.view_radius)
         found.append(_pairs(wq, wi))
+    average = hashes[:, AVERAGE]
+    aq, ai, _ = HammingIndex(average).search(average, level.view_radius)
+    close = np.bitwise_count(hashes[aq, 0] ^ hashes[ai, 0]) <= 2 * level.radius
+    found.append(_pairs(aq[close], ai[close]))
     pairs = np.concatenate(found)
     return np.unique(pairs, axis=0) if len(pairs) else pairs
 

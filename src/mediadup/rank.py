@@ -8,6 +8,7 @@ from functools import cmp_to_key
 
 from .records import GroupMember
 
+PADDED = 0.85  # content below this fraction of the frame: letterboxed, pillarboxed or a screenshot
 LOSSLESS = frozenset({"PNG", "TIFF", "BMP", "DIB", "PPM", "TGA", "RAW", "QOI"})
 
 
@@ -21,11 +22,16 @@ class Criterion:
 
 
 def _pixels(m: GroupMember) -> float:
-    return m.info.pixels if m.info else 0
+    """Pixels of the picture: the whole frame, or only the content when wide borders pad it
+    (a letterboxed copy or a screenshot is not a higher resolution of the picture)."""
+    if not m.info:
+        return 0
+    full = m.info.width * m.info.height
+    return m.info.pixels if m.info.pixels < PADDED * full else full
 
 
 def _colour(m: GroupMember) -> float:
-    return float(bool(m.info and m.info.chroma > 4.0))
+    return float(bool(m.info and not m.info.monochrome))
 
 
 def _lossless(m: GroupMember) -> float:
@@ -41,12 +47,12 @@ def _jpeg_quality(m: GroupMember) -> float:
 
 
 CRITERIA: tuple[Criterion, ...] = (
-    Criterion(_pixels, 0.02, lambda m: f"highest resolution ({m.info.content_width}x{m.info.content_height})"),
-    Criterion(_colour, 0.0, lambda m: "in colour"),
+    Criterion(_pixels, 0.02, lambda m: f"highest resolution ({m.info.width}x{m.info.height})"),
+    Criterion(_colour, 0.0, lambda m: "in full colour (not grayscale or toned)"),
     Criterion(_lossless, 0.0, lambda m: f"lossless ({m.info.format})"),
     Criterion(lambda m: float(m.info.bit_depth) if m.info else 8.0, 0.0, lambda m: f"{m.info.bit_depth}-bit"),
     Criterion(_metadata, 0.0, lambda m: "keeps the camera metadata (EXIF)"),
-    Criterion(_jpeg_quality, 0.03, lambda m: f"higher JPEG quality (q{m.info.jpeg_quality})"),
+    Criterion(_jpeg_quality, 0.0, lambda m: f"higher JPEG quality (q{m.info.jpeg_quality})"),
     Criterion(lambda m: float(m.stat.size), 0.05, lambda m: "largest file (least compressed)"),
     Criterion(lambda m: -float(m.stat.mtime_ns), 0.0, lambda m: "oldest copy"),
     Criterion(lambda m: -float(len(m.path)), 0.0, lambda m: "shortest path"),

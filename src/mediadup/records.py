@@ -64,6 +64,7 @@ class ImageInfo:
     camera: str | None = None
     bit_depth: int = 8
     chroma: float = 0.0  # mean colourfulness; near 0 for grayscale
+    monochrome: bool = False  # gray, sepia or duotone: all colour in one narrow band of hues
 
     @property
     def pixels(self) -> int:
