@@ -178,7 +178,7 @@ def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level, variants: in
     need_crop = max(need, level.min_crop_similarity)
     distances = [phash.hamming(int(h), int(b.hashes[0])) for h in a.hashes[: len(phash.DIHEDRAL)]]
     order = sorted(range(len(phash.DIHEDRAL)), key=lambda k: (distances[k], k))
-    tried = [0] + [k for k in order if k != 0][: variants - 1]
+    tried = [0, *[k for k in order if k != 0][: variants - 1]]
     b_grid = _grid(b.thumb)
     best = (-1.0, 0, "", FULL)
     for k in tried:

@@ -30,6 +30,10 @@ def _pixels(m: GroupMember) -> float:
     return m.info.pixels if m.info.pixels < PADDED * full else full
 
 
+def _unpadded(m: GroupMember) -> float:
+    return float(bool(m.info and m.info.pixels >= PADDED * m.info.width * m.info.height))
+
+
 def _colour(m: GroupMember) -> float:
     return float(bool(m.info and not m.info.monochrome))
 
@@ -48,6 +52,7 @@ def _jpeg_quality(m: GroupMember) -> float:
 
 CRITERIA: tuple[Criterion, ...] = (
     Criterion(_pixels, 0.02, lambda m: f"highest resolution ({m.info.width}x{m.info.height})"),
+    Criterion(_unpadded, 0.0, lambda m: "no added borders (letterbox, canvas)"),
     Criterion(_colour, 0.0, lambda m: "in full colour (not grayscale or toned)"),
     Criterion(_lossless, 0.0, lambda m: f"lossless ({m.info.format})"),
     Criterion(lambda m: float(m.info.bit_depth) if m.info else 8.0, 0.0, lambda m: f"{m.info.bit_depth}-bit"),

@@ -1,0 +1,159 @@
+"""Speed, peak memory and recall of candidate matching on synthetic 64-bit fingerprints.
+
+For each N it builds an (N, views) uint64 matrix laid out like ImageFingerprint.hashes (random
+pictures, plus planted near-duplicates: copies with k <= radius flipped bits, and planted rotated
+copies: the copy's dihedral hashes are the original's, permuted as the rotation composes, with a
+few flipped bits), then measures, each in a fresh subprocess so that peak RSS does not accumulate:
+
+- `pairs`:  mediadup.match.candidate_pairs(hashes, level), recall of both kinds of planted pairs;
+- `search`: HammingIndex(col0).search(col0, radius), recall of planted near-duplicates and, for
+  N <= --check-max, exact agreement with a brute-force NumPy Hamming scan over sampled queries.
+
+Run:  /tmp/venv/bin/python benchmarks/match_speed.py [--sizes 10000 100000 1000000] [--level normal]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from mediadup.compare import LEVELS
+from mediadup.fingerprint import FIRST_WINDOW, N_DIHEDRAL, WINDOWS
+from mediadup.index import HammingIndex
+from mediadup.match import candidate_pairs
+from mediadup.phash import DIHEDRAL
+
+VIEWS = FIRST_WINDOW + len(WINDOWS)
+
+
+def compose_table() -> np.ndarray:
+    """table[u, v] = w: applying DIHEDRAL[v], then DIHEDRAL[u], is DIHEDRAL[w]."""
+    probe = np.arange(12).reshape(3, 4)
+    shapes = [d.apply(probe) for d in DIHEDRAL]
+    table = np.zeros((N_DIHEDRAL, N_DIHEDRAL), dtype=np.int64)
+    for u, du in enumerate(DIHEDRAL):
+        for v, dv in enumerate(DIHEDRAL):
+            moved = du.apply(dv.apply(probe))
+            table[u, v] = next(w for w, s in enumerate(shapes) if s.shape == moved.shape and (s == moved).all())
+    return table
+
+
+def flip(rng: np.random.Generator, codes: np.ndarray, max_flips: int) -> np.ndarray:
+    """Each code with k distinct random bits flipped, k uniform in 0..max_flips."""
+    k = rng.integers(0, max_flips + 1, size=codes.shape)
+    masks = np.zeros(codes.shape, dtype=np.uint64)
+    while (short := np.bitwise_count(masks) < k).any():  # add random bits until k distinct are set
+        masks[short] |= np.uint64(1) << rng.integers(0, 64, int(short.sum()), dtype=np.uint64)
+    return codes ^ masks
+
+
+def synthetic(n: int, near: float, rotated: float, radius: int, view_radius: int, seed: int):
+    """(hashes, planted near pairs, planted rotated pairs); pairs are (original, copy) rows."""
+    rng = np.random.default_rng(seed)
+    n_near, n_rot = int(n * near), int(n * rotated)
+    n_orig = n - n_near - n_rot
+    hashes = rng.integers(0, 2**64, size=(n, VIEWS), dtype=np.uint64, endpoint=False)
+    near_src = rng.choice(n_orig, n_near, replace=False)
+    near_dst = np.arange(n_orig, n_orig + n_near)
+    hashes[near_dst] = flip(rng, hashes[near_src], radius)  # every view a little changed
+    rot_src = rng.choice(n_orig, n_rot, replace=False)
+    rot_dst = np.arange(n_orig + n_near, n)
+    turn = rng.integers(1, N_DIHEDRAL, size=n_rot)  # the copy is DIHEDRAL[turn] of its original
+    table = compose_table()
+    for u in range(N_DIHEDRAL):  # copy's view u = original's view (u after turn)
+        hashes[rot_dst, u] = flip(rng, hashes[rot_src, table[u, turn]], view_radius)
+    return hashes, np.stack([near_src, near_dst], 1), np.stack([rot_src, rot_dst], 1)
+
+
+def recall(found: np.ndarray, planted: np.ndarray, n: int) -> float:
+    if not len(planted):
+        return float("nan")
+    key = np.sort(planted, axis=1)
+    return float(np.isin(key[:, 0] * n + key[:, 1], found[:, 0] * n + found[:, 1]).mean())
+
+
+def brute_force_agrees(col0: np.ndarray, q: np.ndarray, i: np.ndarray, d: np.ndarray, radius: int, sample: int) -> bool:
+    """Do the index's hits for `sample` random queries equal a full Hamming scan's?"""
+    rng = np.random.default_rng(1)
+    for query in rng.choice(len(col0), min(sample, len(col0)), replace=False):
+        dist = np.bitwise_count(col0 ^ col0[query])
+        want = {(int(j), int(dist[j])) for j in np.flatnonzero(dist <= radius)}
+        mine = q == query
+        if want != set(zip(i[mine].tolist(), d[mine].tolist())):
+            return False
+    return True
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def run_one(n: int, op: str, args: argparse.Namespace) -> dict:
+    level = LEVELS[args.level]
+    hashes, near, rot = synthetic(n, args.near, args.rotated, level.radius, level.view_radius, args.seed)
+    base = rss_mb()
+    out: dict = {"n": n, "op": op, "base_mb": base, "check": ""}
+    if op == "pairs":
+        t = time.perf_counter()
+        pairs = candidate_pairs(hashes, level)
+        out["seconds"] = time.perf_counter() - t
+        out.update(found=len(pairs), near=recall(pairs, near, n), rotated=recall(pairs, rot, n))
+    else:
+        col0 = np.ascontiguousarray(hashes[:, 0])
+        t = time.perf_counter()
+        q, i, d = HammingIndex(col0).search(col0, level.radius)
+        out["seconds"] = time.perf_counter() - t
+        keep = q < i
+        out.update(found=int(keep.sum()), near=recall(np.stack([q[keep], i[keep]], 1), near, n), rotated=None)
+        if n <= args.check_max:
+            out["check"] = "agree" if brute_force_agrees(col0, q, i, d, level.radius, args.sample) else "DIFFER"
+    out["peak_mb"] = rss_mb()
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    p.add_argument("--ops", nargs="+", choices=["search", "pairs"], default=["search", "pairs"])
+    p.add_argument("--level", choices=list(LEVELS), default="normal")
+    p.add_argument("--near", type=float, default=0.05, help="fraction of items that are near-duplicate copies")
+    p.add_argument("--rotated", type=float, default=0.01, help="fraction of items that are rotated copies")
+    p.add_argument("--check-max", type=int, default=100_000, help="brute-force check of the index up to this N")
+    p.add_argument("--sample", type=int, default=300, help="queries checked by brute force")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: measure one N in this process
+    args = p.parse_args()
+    if args.one:
+        print(json.dumps(run_one(args.one, args.ops[0], args)))
+        return
+
+    forwarded = sys.argv[1:]
+    level = LEVELS[args.level]
+    print(f"level {args.level}: radius {level.radius}, view radius {level.view_radius}; {VIEWS} views per item")
+    head = f"{'N':>9} {'op':>6} {'seconds':>9} {'x prev':>7} {'base MB':>8} {'peak MB':>8} {'x prev':>7}"
+    print(f"{head} {'pairs':>9} {'near rec':>8} {'rot rec':>8} {'brute':>6}")
+    prev: dict[str, dict] = {}
+    for n in args.sizes:
+        for op in args.ops:
+            cmd = [sys.executable, __file__, *forwarded, "--one", str(n), "--ops", op]
+            r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+            last = prev.get(op)
+            grow_t = f"{r['seconds'] / last['seconds']:.1f}" if last else "-"
+            grow_m = f"{r['peak_mb'] / last['peak_mb']:.1f}" if last else "-"
+            rot = "-" if r["rotated"] is None else f"{r['rotated']:.4f}"
+            print(
+                f"{n:>9} {op:>6} {r['seconds']:>9.2f} {grow_t:>7} {r['base_mb']:>8.0f} {r['peak_mb']:>8.0f} "
+                f"{grow_m:>7} {r['found']:>9} {r['near']:>8.4f} {rot:>8} {r['check'] or '-':>6}",
+                flush=True,
+            )
+            prev[op] = r
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""pHash definition, dihedral variants and the Hamming index."""
+
+from __future__ import annotations
+
+import imagehash
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from conftest import photo
+from mediadup import phash
+from mediadup.index import HammingIndex
+
+
+def test_phash_matches_imagehash() -> None:
+    for seed in range(5):
+        im = photo(seed, (300, 200))
+        assert f"{phash.phash(im):016x}" == str(imagehash.phash(im))
+
+
+def test_dihedral_variants_are_the_hashes_of_turned_pictures() -> None:
+    im = photo(11, (320, 240)).convert("L")
+    luma32 = np.asarray(im.resize((32, 32), Image.Resampling.LANCZOS))
+    for d, h in zip(phash.DIHEDRAL, phash.dihedral_hashes(luma32)):
+        turned = Image.fromarray(np.ascontiguousarray(d.apply(luma32)))
+        assert phash.hamming(h, phash.hash_block(phash.dct_block(np.asarray(turned)))) == 0, d.name
+    assert [d.is_mirror for d in phash.DIHEDRAL].count(True) == 4
+
+
+def test_rotating_a_picture_gives_its_variant_hash() -> None:
+    im = photo(12, (320, 240))
+    luma32 = np.asarray(im.convert("L").resize((32, 32), Image.Resampling.LANCZOS))
+    variants = phash.dihedral_hashes(luma32)
+    rotated = phash.phash(im.transpose(Image.Transpose.ROTATE_90))
+    assert min(phash.hamming(rotated, v) for v in variants[1:]) <= 2
+
+
+def brute_force(codes: np.ndarray, queries: np.ndarray, radius: int) -> set[tuple[int, int]]:
+    d = np.bitwise_count(queries[:, None] ^ codes[None, :])
+    return {(int(q), int(i)) for q, i in zip(*np.nonzero(d <= radius))}
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 300),
+    radius=st.integers(0, 12),
+    chunks=st.sampled_from([None, 3, 4, 8]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_index_finds_exactly_the_pairs_brute_force_finds(n: int, radius: int, chunks: int | None, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 2**64, n, dtype=np.uint64)
+    # plant near neighbours so that small radii have something to find
+    flips = rng.integers(0, 64, (n, 3))
+    queries = codes ^ np.bitwise_or.reduce(np.uint64(1) << flips.astype(np.uint64), axis=1)
+    queries = np.concatenate([queries, rng.integers(0, 2**64, 20, dtype=np.uint64)])
+    q, i, d = HammingIndex(codes, chunks).search(queries, radius)
+    assert set(zip(q.tolist(), i.tolist())) == brute_force(codes, queries, radius)
+    assert (d == np.bitwise_count(queries[q] ^ codes[i])).all()

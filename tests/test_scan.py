@@ -1,0 +1,148 @@
+"""End-to-end scans through the Python API on real image files."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from conftest import photo, save, tree_state
+from mediadup import Relation, scan
+
+COPIES_OF_A = {
+    "original.jpg",
+    "original copy.jpg",
+    "small.jpg",
+    "recompressed.jpg",
+    "lossless.png",
+    "rotated.jpg",
+    "mirrored.jpg",
+    "cropped.jpg",
+    "gray.jpg",
+}
+
+
+def names(group) -> set[str]:
+    return {os.path.basename(m.path) for m in group.members}
+
+
+def test_finds_every_kind_of_copy_and_nothing_else(library: Path, catalog: str) -> None:
+    result = scan([library], catalog=catalog, jobs=2)
+    assert result.skipped == []
+    groups = sorted(result.groups, key=lambda g: -len(g.members))
+    assert [names(g) for g in groups] == [COPIES_OF_A, {"b.jpg", "b small.webp"}]
+    relations = {os.path.basename(m.path): m.relation for m in groups[0].duplicates}
+    assert relations["rotated.jpg"] is Relation.ROTATED
+    assert relations["mirrored.jpg"] is Relation.MIRRORED
+    assert relations["cropped.jpg"] is Relation.CROPPED
+    assert relations["small.jpg"] is Relation.NEAR_DUPLICATE
+
+
+def test_keeper_is_the_best_copy_with_a_reason(library: Path, catalog: str) -> None:
+    result = scan([library], catalog=catalog)
+    group = next(g for g in result.groups if "lossless.png" in names(g))
+    assert os.path.basename(group.keeper.path) == "lossless.png"
+    assert group.reason == "lossless (PNG)"
+    other = next(g for g in result.groups if "b.jpg" in names(g))
+    assert os.path.basename(other.keeper.path) == "b.jpg"
+    assert other.reason.startswith("highest resolution (640x480)")
+
+
+def test_identical_bytes_are_identical(tmp_path: Path, catalog: str) -> None:
+    a = photo(3)
+    first = save(a, tmp_path / "lib" / "a.jpg", quality=95)
+    second = save(a, tmp_path / "lib" / "later" / "a.jpg", quality=95)
+    os.utime(second, (first.stat().st_mtime + 60,) * 2)
+    save(a.resize((320, 240)), tmp_path / "lib" / "a small.jpg", quality=95)
+    [group] = scan([tmp_path / "lib"], catalog=catalog).groups
+    assert group.keeper.path == str(first)
+    assert group.reason == "oldest copy"
+    relations = {m.path: m.relation for m in group.duplicates}
+    assert relations[str(second)] is Relation.IDENTICAL
+    assert relations[str(tmp_path / "lib" / "a small.jpg")] is Relation.NEAR_DUPLICATE
+    assert group.reclaimable == second.stat().st_size + (tmp_path / "lib" / "a small.jpg").stat().st_size
+
+
+def test_exact_only_reads_no_pixels(library: Path, catalog: str) -> None:
+    result = scan([library], catalog=catalog, exact_only=True)
+    assert result.summary.fingerprinted == 0
+    assert [names(g) for g in result.groups] == [{"original.jpg", "original copy.jpg"}]
+
+
+def test_distinct_pictures_are_never_grouped(tmp_path: Path, catalog: str) -> None:
+    for seed in range(20):
+        save(photo(100 + seed, (320, 240)), tmp_path / "p" / f"{seed}.jpg", quality=90)
+    for level in ("strict", "normal", "loose"):
+        assert scan([tmp_path / "p"], catalog=catalog, level=level).groups == []
+
+
+def test_scan_modifies_nothing(library: Path, catalog: str) -> None:
+    before = tree_state(library)
+    scan([library], catalog=catalog)
+    assert tree_state(library) == before
+
+
+def test_catalog_inside_the_scanned_tree_is_not_scanned(library: Path) -> None:
+    catalog = library / "catalog.sqlite"
+    result = scan([library], catalog=catalog)
+    assert all("catalog.sqlite" not in m.path for g in result.groups for m in g.members)
+    assert not any("catalog.sqlite" in s.path for s in result.skipped)
+
+
+def test_rescan_of_unchanged_tree_decodes_nothing(library: Path, catalog: str) -> None:
+    first = scan([library], catalog=catalog)
+    # Overwrite every image with garbage of the same size and restore its mtime: anything that
+    # decoded or hashed again would now fail or differ. The cache key (path, size, mtime, inode) holds.
+    for dirpath, _, files in os.walk(library):
+        for n in files:
+            p = os.path.join(dirpath, n)
+            st = os.stat(p)
+            with open(p, "r+b") as f:
+                f.write(b"\0" * st.st_size)
+            os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+    second = scan([library], catalog=catalog)
+    assert second.summary.fingerprinted == 0 and second.summary.hashed == 0
+    assert second.skipped == []
+    assert [names(g) for g in second.groups] == [names(g) for g in first.groups]
+
+
+def test_changed_file_is_fingerprinted_again(library: Path, catalog: str) -> None:
+    scan([library], catalog=catalog)
+    target = library / "distinct" / "p3.jpg"
+    save(Image.open(library / "2020" / "original.jpg"), target, quality=70)
+    result = scan([library], catalog=catalog)
+    assert result.summary.fingerprinted == 1
+    assert any(str(target) in {m.path for m in g.members} for g in result.groups)
+
+
+def test_hard_links_are_one_file(tmp_path: Path, catalog: str) -> None:
+    a = save(photo(5), tmp_path / "lib" / "a.jpg", quality=90)
+    os.link(a, tmp_path / "lib" / "a-link.jpg")
+    result = scan([tmp_path / "lib"], catalog=catalog)
+    assert result.groups == [] and result.summary.hardlinks == 1
+
+
+def test_groups_do_not_chain(tmp_path: Path, catalog: str) -> None:
+    """A picture, its left 80 % and its left 64 %: at the normal level a crop keeps at least 70 %,
+    so left64 matches left80 but not the keeper, and must not be pulled into the keeper's group."""
+    wide = photo(9, (1000, 500))
+    save(wide, tmp_path / "lib" / "full.png")
+    save(wide.crop((0, 0, 800, 500)), tmp_path / "lib" / "left80.png")
+    save(wide.crop((0, 0, 640, 500)), tmp_path / "lib" / "left64.png")
+    result = scan([tmp_path / "lib"], catalog=catalog, level="normal")
+    assert [names(g) for g in result.groups] == [{"full.png", "left80.png"}]
+
+
+def test_catalog_stores_the_last_scan(library: Path, catalog: str) -> None:
+    result = scan([library], catalog=catalog)
+    db = sqlite3.connect(catalog)
+    rows = db.execute("SELECT count(*) FROM scan_groups WHERE scan_id = (SELECT max(id) FROM scans)").fetchone()
+    assert rows[0] == sum(len(g.members) for g in result.groups)
+
+
+def test_unknown_level_is_refused(library: Path, catalog: str) -> None:
+    with pytest.raises(ValueError):
+        scan([library], catalog=catalog, level="sloppy")
