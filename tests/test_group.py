@@ -61,9 +61,9 @@ def test_letterboxed_copy_is_not_higher_resolution() -> None:
 def build(names: list[str], edges: set[frozenset[str]], verified: set[frozenset[str]]):
     stats = {f"/lib/{n}": stat(n, 1000 * (i + 1)) for i, n in enumerate(names)}
 
-    def verify(a: str, b: str) -> Match | None:
-        key = frozenset((a.rsplit("/", 1)[1], b.rsplit("/", 1)[1]))
-        return Match(Relation.NEAR_DUPLICATE, 0.99, {}) if key in verified else None
+    def verify(pairs: list[tuple[str, str]]) -> list[Match | None]:
+        keys = [frozenset((a.rsplit("/", 1)[1], b.rsplit("/", 1)[1])) for a, b in pairs]
+        return [Match(Relation.NEAR_DUPLICATE, 0.99, {}) if key in verified else None for key in keys]
 
     pairs = [tuple(f"/lib/{n}" for n in sorted(e)) for e in edges]
     return build_groups(stats, {}, {p: INFO for p in stats}, pairs, verify)

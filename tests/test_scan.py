@@ -146,3 +146,42 @@ def test_catalog_stores_the_last_scan(library: Path, catalog: str) -> None:
 def test_unknown_level_is_refused(library: Path, catalog: str) -> None:
     with pytest.raises(ValueError):
         scan([library], catalog=catalog, level="sloppy")
+
+
+def test_rescan_compares_nothing_again(library: Path, catalog: str) -> None:
+    first = scan([library], catalog=catalog)
+    assert first.summary.compared > 0
+    second = scan([library], catalog=catalog)
+    assert second.summary.compared == 0
+    assert [names(g) for g in second.groups] == [names(g) for g in first.groups]
+    third = scan([library], catalog=catalog, level="strict")  # verdicts are remembered per level
+    assert third.summary.compared > 0 and third.summary.fingerprinted == 0
+
+
+def test_older_catalog_is_rebuilt_with_a_notice(library: Path, tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);"
+        "INSERT INTO meta VALUES ('schema', '1');"
+        "CREATE TABLE files (path BLOB PRIMARY KEY, size INTEGER);"
+    )
+    db.commit()
+    db.close()
+    from mediadup.catalog import Catalog
+
+    with Catalog(str(path)) as cat:
+        assert cat.notice and "rebuilt" in cat.notice
+    assert scan([library], catalog=path).groups
+
+
+def test_newer_catalog_is_refused(library: Path, tmp_path: Path) -> None:
+    from mediadup.catalog import Catalog, CatalogError
+
+    path = tmp_path / "new.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT); INSERT INTO meta VALUES ('schema', '99');")
+    db.commit()
+    db.close()
+    with pytest.raises(CatalogError, match="newer mediadup"):
+        Catalog(str(path))

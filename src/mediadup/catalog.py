@@ -15,13 +15,14 @@ from .fingerprint import VERSION as FINGERPRINT_VERSION
 from .fingerprint import ImageFingerprint
 from .records import FileStat, Group, ScanSummary
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BATCH = 500
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
-    path BLOB PRIMARY KEY,          -- os.fsencode(path): any byte sequence the OS allows
+    id INTEGER PRIMARY KEY,         -- one version of one file: a changed file gets a new id
+    path BLOB NOT NULL UNIQUE,      -- os.fsencode(path): any byte sequence the OS allows
     size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, device INTEGER NOT NULL, inode INTEGER NOT NULL,
     kind TEXT NOT NULL,
     content_hash TEXT,              -- xxh3-128 of the bytes, when it was needed
@@ -30,9 +31,17 @@ CREATE TABLE IF NOT EXISTS files (
 );
 CREATE INDEX IF NOT EXISTS files_content ON files(content_hash) WHERE content_hash IS NOT NULL;
 CREATE TABLE IF NOT EXISTS image_fingerprints (
-    path BLOB PRIMARY KEY REFERENCES files(path) ON DELETE CASCADE,
+    file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
     phash INTEGER NOT NULL, hashes BLOB NOT NULL, thumb BLOB NOT NULL, histogram BLOB NOT NULL, info TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS verdicts (  -- how a pair compared: rescans verify nothing twice
+    a INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    b INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    level TEXT NOT NULL, version INTEGER NOT NULL,
+    match TEXT,                     -- JSON of the match, NULL when they are different pictures
+    PRIMARY KEY (a, b, level)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS verdicts_b ON verdicts(b);
 CREATE TABLE IF NOT EXISTS scans (
     id INTEGER PRIMARY KEY, started REAL NOT NULL, finished REAL, roots TEXT NOT NULL,
     options TEXT NOT NULL, summary TEXT
@@ -44,6 +53,11 @@ CREATE TABLE IF NOT EXISTS scan_groups (
 );
 CREATE INDEX IF NOT EXISTS scan_groups_scan ON scan_groups(scan_id, group_no);
 """
+
+
+def _chunks(items: list, size: int = BATCH) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def default_path() -> str:
@@ -58,6 +72,7 @@ class CatalogError(Exception):
 class Cached:
     """What the catalog knows about an unchanged file."""
 
+    id: int
     content_hash: str | None
     fingerprinted: bool  # an up-to-date fingerprint (or error) is stored
     error: str | None
@@ -77,16 +92,26 @@ class Catalog:
             raise CatalogError(f"cannot open catalog {self.path}: {e}") from e
 
     def _migrate(self) -> None:
+        """Create the schema; a catalog of an older schema holds only caches and is rebuilt."""
+        self.notice: str | None = None
         with self.db:
-            self.db.executescript(_SCHEMA)
-            row = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-            if row is None:
-                self.db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-            elif int(row[0]) > SCHEMA_VERSION:
+            has_meta = self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()
+            row = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() if has_meta else None
+            if row is not None and int(row[0]) > SCHEMA_VERSION:
                 raise CatalogError(
                     f"catalog {self.path} was written by a newer mediadup (schema {row[0]}); "
                     "upgrade mediadup or use another --catalog"
                 )
+            if row is not None and int(row[0]) < SCHEMA_VERSION:
+                tables = [r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+                for table in tables:
+                    self.db.execute(f'DROP TABLE IF EXISTS "{table}"')
+                self.notice = (
+                    f"catalog {self.path} had schema {row[0]}, older than {SCHEMA_VERSION}: "
+                    "rebuilt; fingerprints are computed again once"
+                )
+            self.db.executescript(_SCHEMA)
+            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
         self.db.close()
@@ -99,13 +124,12 @@ class Catalog:
 
     # --- files ---------------------------------------------------------------------------
     def refresh(self, files: Iterable[FileStat]) -> dict[str, Cached]:
-        """Record the files seen; forget what was known about changed ones; return the rest."""
+        """Record the files seen (a changed file gets a new id and loses what was known about it)."""
         files = list(files)
         known: dict[bytes, tuple] = {}
         paths = [os.fsencode(f.path) for f in files]
-        for start in range(0, len(paths), BATCH):
-            chunk = paths[start : start + BATCH]
-            q = f"SELECT path, size, mtime_ns, device, inode, content_hash, fp_version, error FROM files \
+        for chunk in _chunks(paths):
+            q = f"SELECT path, size, mtime_ns, device, inode, id, content_hash, fp_version, error FROM files \
                 WHERE path IN ({','.join('?' * len(chunk))})"
             for row in self.db.execute(q, chunk):
                 known[row[0]] = row[1:]
@@ -114,44 +138,53 @@ class Catalog:
         for f, p in zip(files, paths):
             row = known.get(p)
             if row is not None and tuple(row[:4]) == f.key:
-                cached[f.path] = Cached(row[4], row[5] == FINGERPRINT_VERSION, row[6])
+                cached[f.path] = Cached(row[4], row[5], row[6] == FINGERPRINT_VERSION, row[7])
             else:
-                changed.append((p, f.size, f.mtime_ns, f.device, f.inode, f.kind.value))
+                changed.append((f, p))
         with self.db:
-            self.db.executemany("DELETE FROM files WHERE path = ?", [(c[0],) for c in changed])
-            self.db.executemany(
-                "INSERT INTO files (path, size, mtime_ns, device, inode, kind) VALUES (?,?,?,?,?,?)", changed
-            )
+            self.db.executemany("DELETE FROM files WHERE path = ?", [(p,) for _, p in changed])
+            for f, p in changed:
+                cur = self.db.execute(
+                    "INSERT INTO files (path, size, mtime_ns, device, inode, kind) VALUES (?,?,?,?,?,?)",
+                    (p, f.size, f.mtime_ns, f.device, f.inode, f.kind.value),
+                )
+                cached[f.path] = Cached(int(cur.lastrowid or 0), None, False, None)
         return cached
 
-    def set_content_hashes(self, hashes: dict[str, str]) -> None:
+    def set_content_hashes(self, hashes: dict[int, str]) -> None:
         with self.db:
-            self.db.executemany(
-                "UPDATE files SET content_hash = ? WHERE path = ?", [(h, os.fsencode(p)) for p, h in hashes.items()]
-            )
+            self.db.executemany("UPDATE files SET content_hash = ? WHERE id = ?", [(h, i) for i, h in hashes.items()])
 
-    def store_fingerprints(self, rows: Iterable[tuple[str, ImageFingerprint | None, str | None]]) -> None:
-        """Store fingerprints (or the reason a file has none), in one transaction."""
+    def store_fingerprints(self, rows: Iterable[tuple[int, ImageFingerprint | None, str | None]]) -> None:
+        """Store fingerprints (or the reason a file has none) by file id, in one transaction."""
         with self.db:
-            for path, fp, error in rows:
-                p = os.fsencode(path)
+            for file_id, fp, error in rows:
                 self.db.execute(
-                    "UPDATE files SET fp_version = ?, error = ? WHERE path = ?", (FINGERPRINT_VERSION, error, p)
+                    "UPDATE files SET fp_version = ?, error = ? WHERE id = ?", (FINGERPRINT_VERSION, error, file_id)
                 )
                 if fp is not None:
                     self.db.execute(
                         "INSERT OR REPLACE INTO image_fingerprints VALUES (?,?,?,?,?,?)",
-                        (p, int(fp.hashes[0].astype("int64")), *fp.to_blob()),
+                        (file_id, int(fp.hashes[0].astype("int64")), *fp.to_blob()),
                     )
 
-    def fingerprints(self, paths: Iterable[str]) -> Iterator[tuple[str, ImageFingerprint]]:
-        encoded = [os.fsencode(p) for p in paths]
-        for start in range(0, len(encoded), BATCH):
-            chunk = encoded[start : start + BATCH]
-            q = f"SELECT path, hashes, thumb, histogram, info FROM image_fingerprints \
-                WHERE path IN ({','.join('?' * len(chunk))})"
-            for p, *blobs in self.db.execute(q, chunk):
-                yield os.fsdecode(p), ImageFingerprint.from_blob(*blobs)
+    def fingerprints(self, ids: Iterable[int]) -> Iterator[tuple[int, ImageFingerprint]]:
+        for chunk in _chunks(list(ids)):
+            q = f"SELECT file_id, hashes, thumb, histogram, info FROM image_fingerprints \
+                WHERE file_id IN ({','.join('?' * len(chunk))})"
+            for file_id, *blobs in self.db.execute(q, chunk):
+                yield file_id, ImageFingerprint.from_blob(*blobs)
+
+    def verdicts(self, level: str, version: int) -> dict[tuple[int, int], str | None]:
+        """Known comparisons: (a, b) -> the match as JSON, or None for different pictures."""
+        q = "SELECT a, b, match FROM verdicts WHERE level = ? AND version = ?"
+        return {(a, b): m for a, b, m in self.db.execute(q, (level, version))}
+
+    def store_verdicts(self, level: str, version: int, rows: Iterable[tuple[int, int, str | None]]) -> None:
+        with self.db:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO verdicts VALUES (?,?,?,?,?)", [(a, b, level, version, m) for a, b, m in rows]
+            )
 
     # --- scans ---------------------------------------------------------------------------
     def save_scan(

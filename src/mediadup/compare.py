@@ -21,8 +21,11 @@ from . import phash
 from .fingerprint import THUMB, ImageFingerprint
 from .records import Relation
 
+VERSION = 1  # bump when a change can turn a verdict: remembered verdicts are then recomputed
 GRID = 32  # pixels compared per side
 MIN_DETAIL = 0.5  # similarity of fine detail that crops and unhashed turns need
+REFINED = 2  # crop scales whose best position is refined
+MIN_NCC = 0.6  # coarse cross-correlation below which a crop scale is not worth refining
 TRIM = 0.05  # fraction of the most different pixels left out (watermarks, captions, logos)
 _BINOMIAL = np.array([1, 4, 6, 4, 1], dtype=np.float32) / 16
 Box = tuple[float, float, float, float]
@@ -58,9 +61,18 @@ class Match:
 
 
 def _zscore(x: np.ndarray) -> np.ndarray | None:
-    x = x.astype(np.float32)
-    s = float(x.std())
-    return None if s < 2.0 else (x - x.mean()) / s
+    """Zero mean, unit deviation; None for nearly uniform pixels (nothing to compare)."""
+    centred = x.astype(np.float32) - x.mean()
+    s = float(np.sqrt(np.mean(centred * centred)))
+    return None if s < 2.0 else centred / s
+
+
+def _similar_z(za: np.ndarray | None, zb: np.ndarray | None) -> float:
+    if za is None or zb is None:
+        return 0.0
+    d = ((za - zb) ** 2).ravel()
+    keep = int(len(d) * (1 - TRIM))
+    return float(1.0 - np.partition(d, keep)[:keep].mean() / 2)
 
 
 def _grid(pixels: np.ndarray, box: Box | None = None) -> np.ndarray:
@@ -70,11 +82,7 @@ def _grid(pixels: np.ndarray, box: Box | None = None) -> np.ndarray:
 
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
     """1 - half the trimmed mean squared error of two normalised pixel arrays (1: same, ~0: unrelated)."""
-    za, zb = _zscore(a), _zscore(b)
-    if za is None or zb is None:
-        return 0.0
-    d = np.sort(((za - zb) ** 2).ravel())
-    return float(1.0 - d[: int(len(d) * (1 - TRIM))].mean() / 2)
+    return _similar_z(_zscore(a), _zscore(b))
 
 
 def _highpass(grid: np.ndarray) -> np.ndarray:
@@ -120,18 +128,22 @@ def crop_search(big: np.ndarray, small: np.ndarray, ratio: float, min_side: floa
     """
     coarse = THUMB // 2
     big_c = np.asarray(Image.fromarray(big).resize((coarse, coarse), Image.Resampling.BOX), dtype=np.float32)
-    best: tuple[float, Box] = (-1.0, FULL)
+    boxes = []
     for sx in np.linspace(min(1.0, ratio), min_side, 9):
         sy = sx / ratio
         if min(sx, sy) < min_side or sy > 1.0001 or min(sx, sy) > 0.97:
             continue
-        sx_, sy_ = min(sx, 1.0), min(sy, 1.0)
-        w, h = max(4, round(coarse * sx_)), max(4, round(coarse * sy_))
+        w, h = max(4, round(coarse * min(sx, 1.0))), max(4, round(coarse * min(sy, 1.0)))
         tmpl = np.asarray(Image.fromarray(small).resize((w, h), Image.Resampling.BILINEAR), dtype=np.float32)
-        _, x, y = _ncc(big_c, tmpl)
+        ncc, x, y = _ncc(big_c, tmpl)
         f = THUMB / coarse
-        box = (x * f, y * f, (x + w) * f, (y + h) * f)
-        score, box = refine_box(big, _grid(small), box, min_side)
+        boxes.append((ncc, (x * f, y * f, (x + w) * f, (y + h) * f)))
+    best: tuple[float, Box] = (-1.0, FULL)
+    small_grid = _grid(small)
+    for ncc, box in sorted(boxes, reverse=True)[:REFINED]:
+        if ncc < MIN_NCC:
+            break
+        score, box = refine_box(big, small_grid, box, min_side)
         if score > best[0]:
             best = (score, box)
     return best
@@ -140,6 +152,7 @@ def crop_search(big: np.ndarray, small: np.ndarray, ratio: float, min_side: floa
 def refine_box(big: np.ndarray, small_grid: np.ndarray, box: Box, min_side: float) -> tuple[float, Box]:
     """Pattern search (shift and scale, steps halving to half a pixel) for the best box of `big`."""
     size = big.shape[0]
+    target = _zscore(small_grid)
 
     def score(b: Box) -> float:
         x0, y0, x1, y1 = b
@@ -147,7 +160,7 @@ def refine_box(big: np.ndarray, small_grid: np.ndarray, box: Box, min_side: floa
             return -1.0
         if x1 - x0 < min_side * size or y1 - y0 < min_side * size:
             return -1.0
-        return similarity(_grid(big, b), small_grid)
+        return _similar_z(_zscore(_grid(big, b)), target)
 
     best = score(box)
     for step in (2.0, 1.0, 0.5):

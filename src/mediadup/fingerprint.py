@@ -12,15 +12,16 @@ from . import phash
 from .decode import DEFAULT_MAX_PIXELS, Decoded, decode
 from .records import ImageInfo
 
-VERSION = 5  # bump when anything below changes what is stored: cached fingerprints are then recomputed
+VERSION = 7  # bump when anything below changes what is stored: cached fingerprints are then recomputed
 THUMB = 64
+WINDOW_SOURCE = 128  # window hashes are taken from the content resized to this square
 HUE_BINS = 24
 UNIFORM_STD = 5.0  # a border row/column whose luminance varies less than this is letterbox/canvas
 MIN_BORDER = 0.02  # borders thinner than this fraction are ignored
 
 # Sub-windows (x0, y0, x1, y1 as fractions of the content) whose hashes find cropped copies:
 # a copy cropped to one of them hashes like that window of the original.
-_SIZES = ((0.75, 0.75), (0.85, 0.85), (1.0, 0.8), (0.8, 1.0))
+_SIZES = ((0.75, 0.75), (0.85, 0.85), (1.0, 0.8), (0.8, 1.0), (0.92, 0.92), (1.0, 0.9), (0.9, 1.0))
 WINDOWS: tuple[tuple[float, float, float, float], ...] = tuple(
     (x0, y0, x0 + w, y0 + h)
     for w, h in _SIZES
@@ -100,10 +101,6 @@ def content_box(luma: np.ndarray) -> tuple[int, int, int, int]:
     return x0, y0, x1, y1
 
 
-def thumb_of(gray: Image.Image, box: tuple[int, int, int, int]) -> np.ndarray:
-    return np.asarray(gray.resize((THUMB, THUMB), Image.Resampling.LANCZOS, box=box))
-
-
 def hue_histogram(hsv: np.ndarray) -> np.ndarray:
     """Histogram of hues weighted by saturation: what colours, not how bright (sums to 1, or 0 for gray)."""
     h, sat, val = (hsv[:, i].astype(np.float32) for i in range(3))
@@ -131,10 +128,10 @@ def fingerprint(d: Decoded) -> ImageFingerprint:
     luma32 = np.asarray(gray.resize((phash.SAMPLE, phash.SAMPLE), Image.Resampling.LANCZOS, box=box))
     hashes = phash.dihedral_hashes(luma32)
     hashes.append(phash.phash(gray))
-    hashes.append(phash.average_hash(thumb_of(gray, box)))
-    for wx0, wy0, wx1, wy1 in WINDOWS:
-        hashes.append(phash.phash(gray, (x0 + wx0 * cw, y0 + wy0 * ch, x0 + wx1 * cw, y0 + wy1 * ch)))
-    thumb = thumb_of(gray, box)
+    content = gray.resize((WINDOW_SOURCE, WINDOW_SOURCE), Image.Resampling.LANCZOS, box=box)  # windows come from it
+    thumb = np.asarray(content.resize((THUMB, THUMB), Image.Resampling.LANCZOS))
+    hashes.append(phash.average_hash(thumb))
+    hashes.extend(phash.phash(content, tuple(v * WINDOW_SOURCE for v in w)) for w in WINDOWS)
     small = d.image.resize((THUMB, THUMB), Image.Resampling.BILINEAR, box=box)
     rgb = np.asarray(small).reshape(-1, 3)
     chroma = float((rgb.max(axis=1).astype(np.int16) - rgb.min(axis=1)).mean())

@@ -14,9 +14,9 @@ MAX_COMPARED = 400  # in larger clusters the keeper is only compared with its ow
 
 class UnionFind:
     def __init__(self) -> None:
-        self.parent: dict[str, str] = {}
+        self.parent: dict = {}
 
-    def find(self, x: str) -> str:
+    def find(self, x):
         root = self.parent.setdefault(x, x)
         while root != self.parent[root]:
             root = self.parent[root]
@@ -24,11 +24,11 @@ class UnionFind:
             self.parent[x], x = root, self.parent[x]
         return root
 
-    def union(self, a: str, b: str) -> None:
+    def union(self, a, b) -> None:
         self.parent[self.find(a)] = self.find(b)
 
-    def components(self) -> list[list[str]]:
-        out: dict[str, list[str]] = defaultdict(list)
+    def components(self) -> list[list]:
+        out: dict = defaultdict(list)
         for x in self.parent:
             out[self.find(x)].append(x)
         return [sorted(c) for c in out.values()]
@@ -39,12 +39,12 @@ def build_groups(
     content: dict[str, str],
     infos: dict[str, ImageInfo],
     edges: Iterable[tuple[str, str]],
-    verify: Callable[[str, str], Match | None],
+    verify: Callable[[list[tuple[str, str]]], list[Match | None]],
 ) -> list[Group]:
     """Groups of copies, each with the best file as keeper and only files verified against it.
 
     `content` maps paths to full-content hashes (byte-identical files share one); `edges` are
-    verified near-duplicate pairs; `verify(keeper, other)` compares two files on demand.
+    verified near-duplicate pairs; `verify([(keeper, other), ...])` compares pairs on demand.
     """
     uf = UnionFind()
     by_content: dict[str, list[str]] = defaultdict(list)
@@ -69,12 +69,12 @@ def build_groups(
             twins = {p for p in remaining if content.get(p) and content.get(p) == content.get(keeper)}
             near = {q for p in twins | {keeper} for q in neighbours[p]} if len(component) > MAX_COMPARED else remaining
             members = [GroupMember(stats[p], Relation.IDENTICAL, 1.0, {}, infos.get(p), content[p]) for p in twins]
-            verified: dict[str, Match | None] = {}
+            candidates: dict[str, str] = {}  # one comparison per distinct content
             for p in sorted((near & remaining) - twins):
-                key = content.get(p, p)
-                if key not in verified:
-                    verified[key] = verify(keeper, p)
-                if m := verified[key]:
+                candidates.setdefault(content.get(p, p), p)
+            verdicts = dict(zip(candidates, verify([(keeper, p) for p in candidates.values()])))
+            for p in sorted((near & remaining) - twins):
+                if m := verdicts[content.get(p, p)]:
                     members.append(GroupMember(stats[p], m.relation, m.score, m.evidence, infos.get(p), content.get(p)))
             if members:
                 _ranked, reason = rank(

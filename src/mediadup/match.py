@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 
-from .compare import Level, Match, compare
-from .fingerprint import AVERAGE, FIRST_WINDOW, SHARED_WINDOWS, ImageFingerprint
+from .compare import Level
+from .fingerprint import AVERAGE, FIRST_WINDOW, SHARED_WINDOWS
 from .group import UnionFind
 from .index import HammingIndex
 
@@ -46,26 +46,27 @@ def candidate_pairs(hashes: np.ndarray, level: Level) -> np.ndarray:
     return np.unique(pairs, axis=0) if len(pairs) else pairs
 
 
-def verified_edges(
-    fingerprints: Sequence[ImageFingerprint],
-    level: Level,
+def connect(
+    pairs: np.ndarray,
+    verify: Callable[[list[tuple[int, int]]], list[bool]],
     progress: Callable[[int, int], None] | None = None,
-) -> list[tuple[int, int, Match]]:
+    batch: int = 512,
+) -> list[tuple[int, int]]:
     """Verified pairs that connect the candidates into clusters.
 
     A pair whose files are already connected through verified pairs is not verified again:
-    grouping verifies every duplicate against its keeper anyway.
+    grouping verifies every duplicate against its keeper anyway. Pairs are verified in batches
+    (in parallel, by `verify`).
     """
-    hashes = np.stack([fp.hashes for fp in fingerprints]) if fingerprints else np.zeros((0, 2), np.uint64)
-    pairs = candidate_pairs(hashes, level)
     clusters = UnionFind()
-    edges = []
-    for n, (i, j) in enumerate(pairs.tolist()):
-        if clusters.find(str(i)) == clusters.find(str(j)):
-            continue
-        if m := compare(fingerprints[i], fingerprints[j], level):
-            edges.append((i, j, m))
-            clusters.union(str(i), str(j))
-        if progress and n % 64 == 0:
-            progress(n, len(pairs))
+    edges: list[tuple[int, int]] = []
+    todo = pairs.tolist()
+    for start in range(0, len(todo), batch):
+        chunk = [(i, j) for i, j in todo[start : start + batch] if clusters.find(i) != clusters.find(j)]
+        for (i, j), ok in zip(chunk, verify(chunk)):
+            if ok:
+                edges.append((i, j))
+                clusters.union(i, j)
+        if progress:
+            progress(min(start + batch, len(todo)), len(todo))
     return edges

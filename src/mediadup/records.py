@@ -115,6 +115,7 @@ class ScanSummary:
     fingerprinted: int = 0
     from_cache: int = 0
     hashed: int = 0
+    compared: int = 0  # pairs of images compared (verdicts of earlier scans are remembered)
     seconds: float = 0.0
 
 

@@ -7,17 +7,20 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from .catalog import Catalog
-from .compare import LEVELS, Match, compare
+import numpy as np
+
+from .catalog import Cached, Catalog
+from .compare import LEVELS
 from .decode import DEFAULT_MAX_PIXELS
 from .discover import Walker
 from .exact import content_hashes
 from .fingerprint import ImageFingerprint
 from .group import build_groups
-from .match import verified_edges
+from .match import candidate_pairs, connect
 from .progress import QUIET, Reporter
-from .records import FileStat, Kind, ScanResult, ScanSummary, Skipped
-from .workers import default_jobs, fingerprint_many
+from .records import FileStat, Group, Kind, ScanResult, ScanSummary, Skipped
+from .verify import Verifier, verdict_version
+from .workers import Workers, default_jobs, fingerprint_many
 
 STORE_EVERY = 256
 
@@ -71,17 +74,23 @@ class Scanner:
         self.level = LEVELS[options.level]
         self.summary = ScanSummary()
         self.skipped: list[Skipped] = []
+        self.ids: dict[str, int] = {}
 
     def run(self, roots: list[str]) -> ScanResult:
         started = time.time()
+        if self.catalog.notice:
+            self.reporter.console.print(self.catalog.notice, style="yellow")
         files = self._discover(roots)
         cached = self.catalog.refresh(files)
-        content = self._exact(files, cached)
-        stats = {f.path: f for f in files}
-        fingerprints: dict[str, ImageFingerprint] = {}
-        if not self.options.exact_only:
-            fingerprints = self._fingerprint([f for f in files if f.kind is Kind.IMAGE], cached, content)
-        groups = self._group(stats, content, fingerprints)
+        self.ids = {p: c.id for p, c in cached.items()}
+        with Workers(self.options.jobs) as workers:
+            content = self._exact(files, cached)
+            stats = {f.path: f for f in files}
+            fingerprints: dict[str, ImageFingerprint] = {}
+            if not self.options.exact_only:
+                images = [f for f in files if f.kind is Kind.IMAGE]
+                fingerprints = self._fingerprint(images, cached, content, workers)
+            groups = self._group(stats, content, fingerprints, workers)
         self.summary.seconds = round(time.time() - started, 3)
         self.catalog.save_scan(roots, vars(self.options), self.summary, groups, started)
         self.skipped.sort(key=lambda s: s.path)
@@ -108,11 +117,11 @@ class Scanner:
         s.files_seen = len(found.files) + found.other + found.hardlinks
         return files
 
-    def _exact(self, files: list[FileStat], cached: dict) -> dict[str, str]:
+    def _exact(self, files: list[FileStat], cached: dict[str, Cached]) -> dict[str, str]:
         known = {p: c.content_hash for p, c in cached.items() if c.content_hash}
         with self.reporter.stage("hashing") as bar:
             hashes = content_hashes(files, known, self.skipped, self.options.jobs, bar.set)
-        fresh = {p: h for p, h in hashes.items() if known.get(p) != h}
+        fresh = {self.ids[p]: h for p, h in hashes.items() if known.get(p) != h}
         self.catalog.set_content_hashes(fresh)
         self.summary.hashed = len(fresh)
         unreadable = {s.path for s in self.skipped}
@@ -120,13 +129,13 @@ class Scanner:
         return hashes
 
     def _fingerprint(
-        self, images: list[FileStat], cached: dict, content: dict[str, str]
+        self, images: list[FileStat], cached: dict[str, Cached], content: dict[str, str], workers: Workers
     ) -> dict[str, ImageFingerprint]:
         """Fingerprints of every usable image: from the catalog, or decoded once per distinct content."""
-        done = {f.path for f in images if f.path in cached and cached[f.path].fingerprinted}
+        done = {f.path for f in images if cached[f.path].fingerprinted}
         for f in images:
             if f.path in done and cached[f.path].error:
-                self.skipped.append(Skipped(f.path, cached[f.path].error))
+                self.skipped.append(Skipped(f.path, cached[f.path].error or ""))
         by_content: dict[str, str] = {}  # content hash -> a path whose fingerprint serves all twins
         for f in images:
             if f.path in done and not cached[f.path].error and f.path in content:
@@ -146,14 +155,14 @@ class Scanner:
         batch: list = []
         with self.reporter.stage("fingerprinting", len(todo)) as bar:
             expected = {f.path: (f.size, f.mtime_ns) for f in todo}
-            for path, fp, error in fingerprint_many(expected, self.options.jobs, self.options.max_pixels):
+            for path, fp, error in fingerprint_many(expected, workers, self.options.max_pixels):
                 if fp is not None and _changed(path, expected[path]):
                     fp, error = None, "changed during the scan"
                 if error:
                     self.skipped.append(Skipped(path, error))
                 else:
                     decoded[path] = fp
-                batch.append((path, fp, error))
+                batch.append((self.ids[path], fp, error))
                 if len(batch) >= STORE_EVERY:
                     self.catalog.store_fingerprints(batch)
                     batch = []
@@ -162,11 +171,12 @@ class Scanner:
         self.summary.fingerprinted = len(decoded)
         wanted = [f.path for f in images if f.path in done and not cached[f.path].error]
         wanted += [by_content[content[p]] for p in twins if by_content[content[p]] not in decoded]
-        fingerprints = dict(self.catalog.fingerprints(wanted))
+        path_of = {self.ids[p]: p for p in wanted}
+        fingerprints = {path_of[i]: fp for i, fp in self.catalog.fingerprints(path_of)}
         fingerprints.update(decoded)
         shared = [(p, fingerprints.get(by_content[content[p]])) for p in twins]
         self.catalog.store_fingerprints(
-            [(p, fp, None if fp else "identical copy could not be decoded") for p, fp in shared]
+            [(self.ids[p], fp, None if fp else "identical copy could not be decoded") for p, fp in shared]
         )
         for p, fp in shared:
             if fp is None:
@@ -176,27 +186,37 @@ class Scanner:
         self.summary.from_cache = len(wanted)
         return fingerprints
 
-    def _group(self, stats: dict[str, FileStat], content: dict[str, str], fingerprints: dict[str, ImageFingerprint]):
+    def _group(
+        self,
+        stats: dict[str, FileStat],
+        content: dict[str, str],
+        fingerprints: dict[str, ImageFingerprint],
+        workers: Workers,
+    ) -> list[Group]:
+        version = verdict_version()
+        verifier = Verifier(
+            fingerprints, self.ids, self.level, self.catalog.verdicts(self.level.name, version), workers
+        )
         # one representative per distinct content: byte-identical twins are matched once
         reps: dict[str, str] = {}
         for path in sorted(fingerprints):
             reps.setdefault(content.get(path, path), path)
         rep_paths = sorted(reps.values())
         with self.reporter.stage("matching") as bar:
-            edges = verified_edges([fingerprints[p] for p in rep_paths], self.level, bar.set)
-        verified: dict[tuple[str, str], Match | None] = {}
+            hashes = np.stack([fingerprints[p].hashes for p in rep_paths]) if rep_paths else np.zeros((0, 2))
+            pairs = candidate_pairs(hashes.astype(np.uint64), self.level)
 
-        def verify(keeper: str, other: str) -> Match | None:
-            key = (keeper, other)
-            if key not in verified:
-                verified[key] = compare(fingerprints[keeper], fingerprints[other], self.level)
-            return verified[key]
+            def verify(batch: list[tuple[int, int]]) -> list[bool]:
+                return [m is not None for m in verifier.many([(rep_paths[i], rep_paths[j]) for i, j in batch])]
 
+            edges = connect(pairs, verify, bar.set)
         live = {p: h for p, h in content.items() if p in stats}
         infos = {p: fp.info for p, fp in fingerprints.items()}
-        pairs = [(rep_paths[i], rep_paths[j]) for i, j, _ in edges]
         with self.reporter.stage("grouping"):
-            return build_groups(stats, live, infos, pairs, verify)
+            groups = build_groups(stats, live, infos, [(rep_paths[i], rep_paths[j]) for i, j in edges], verifier.many)
+        self.catalog.store_verdicts(self.level.name, version, verifier.new)
+        self.summary.compared = verifier.compared
+        return groups
 
 
 def _changed(path: str, expected: tuple[int, int]) -> bool:

@@ -1,10 +1,12 @@
-"""Fingerprint files in parallel worker processes."""
+"""Worker processes for the CPU-bound stages (fingerprinting, verification)."""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from multiprocessing.pool import Pool
+from typing import Any
 
 from .decode import DEFAULT_MAX_PIXELS, DecodeError, register_plugins
 from .fingerprint import ImageFingerprint, fingerprint_file
@@ -12,18 +14,15 @@ from .fingerprint import ImageFingerprint, fingerprint_file
 Result = tuple[str, ImageFingerprint | None, str | None]
 
 
-def fingerprint_one(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Result:
+def fingerprint_one(task: tuple[str, int]) -> Result:
     """(path, fingerprint, None), or (path, None, reason) when the file cannot be used."""
+    path, max_pixels = task
     try:
         return path, fingerprint_file(path, max_pixels), None
     except DecodeError as e:
         return path, None, str(e)
     except Exception as e:  # a decoder bug must cost one file, never the scan
         return path, None, f"cannot decode ({type(e).__name__}: {e})"
-
-
-def _work(args: tuple[str, int]) -> Result:
-    return fingerprint_one(*args)
 
 
 def default_jobs() -> int:
@@ -33,17 +32,51 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-def fingerprint_many(paths: Iterable[str], jobs: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> Iterator[Result]:
-    """Fingerprints in completion order; one process per job, in-process when jobs == 1."""
+class Workers:
+    """A lazily started process pool; with one job everything runs in this process."""
+
+    def __init__(self, jobs: int):
+        self.jobs = max(1, jobs)
+        self._pool: Pool | None = None
+
+    def _get(self) -> Pool:
+        if self._pool is None:
+            # forkserver: workers never inherit the progress bar's thread or the catalog's connection
+            method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+            ctx = multiprocessing.get_context(method)
+            if method == "forkserver":
+                ctx.set_forkserver_preload(["mediadup.fingerprint", "mediadup.compare"])
+            self._pool = ctx.Pool(self.jobs, initializer=register_plugins)
+        return self._pool
+
+    def imap_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any], chunksize: int = 4) -> Iterator[Any]:
+        items = list(items)
+        if self.jobs == 1 or len(items) < 2:
+            register_plugins()
+            return map(fn, items)
+        return self._get().imap_unordered(fn, items, chunksize=chunksize)
+
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any], chunksize: int = 8) -> list[Any]:
+        items = list(items)
+        if self.jobs == 1 or len(items) < 2 * chunksize:
+            return list(map(fn, items))
+        return self._get().map(fn, items, chunksize=chunksize)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+            self._pool = None
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def fingerprint_many(paths: Iterable[str], workers: Workers, max_pixels: int = DEFAULT_MAX_PIXELS) -> Iterator[Result]:
+    """Fingerprints in completion order."""
     tasks = [(p, max_pixels) for p in paths]
-    if jobs <= 1 or len(tasks) < 2:
-        register_plugins()
-        yield from map(_work, tasks)
-        return
-    # forkserver: workers never inherit the progress bar's thread or the catalog's connection
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    ctx = multiprocessing.get_context(method)
-    if method == "forkserver":
-        ctx.set_forkserver_preload(["mediadup.fingerprint"])
-    with ctx.Pool(min(jobs, len(tasks)), initializer=register_plugins) as pool:
-        yield from pool.imap_unordered(_work, tasks, chunksize=max(1, min(16, len(tasks) // (jobs * 8))))
+    chunk = max(1, min(16, len(tasks) // (workers.jobs * 8)))
+    return workers.imap_unordered(fingerprint_one, tasks, chunksize=chunk)

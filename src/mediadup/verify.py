@@ -1,0 +1,62 @@
+"""Compare candidate pairs in parallel, remembering every verdict in the catalog."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from .compare import VERSION, Level, Match, compare
+from .fingerprint import VERSION as FINGERPRINT_VERSION
+from .fingerprint import ImageFingerprint
+from .records import Relation
+from .workers import Workers
+
+
+def _compare(task: tuple[ImageFingerprint, ImageFingerprint, Level]) -> Match | None:
+    return compare(*task)
+
+
+def to_json(m: Match | None) -> str | None:
+    return None if m is None else json.dumps([m.relation.value, m.score, m.evidence])
+
+
+def from_json(text: str | None) -> Match | None:
+    if text is None:
+        return None
+    relation, score, evidence = json.loads(text)
+    return Match(Relation(relation), score, evidence)
+
+
+class Verifier:
+    """Verdicts for pairs of files, by path: from the catalog when known, else compared now."""
+
+    def __init__(
+        self,
+        fingerprints: dict[str, ImageFingerprint],
+        ids: dict[str, int],
+        level: Level,
+        known: dict[tuple[int, int], str | None],
+        workers: Workers,
+    ):
+        self.fingerprints, self.ids, self.level, self.workers = fingerprints, ids, level, workers
+        self.known = known
+        self.new: list[tuple[int, int, str | None]] = []
+        self.compared = 0
+
+    def many(self, pairs: Sequence[tuple[str, str]]) -> list[Match | None]:
+        """Verdicts of b against a, for each (a, b)."""
+        keys = [(self.ids[a], self.ids[b]) for a, b in pairs]
+        todo = sorted({i for i, k in enumerate(keys) if k not in self.known}, key=lambda i: keys[i])
+        tasks = [(self.fingerprints[pairs[i][0]], self.fingerprints[pairs[i][1]], self.level) for i in todo]
+        for i, match in zip(todo, self.workers.map(_compare, tasks)):
+            text = to_json(match)
+            if keys[i] not in self.known:
+                self.new.append((*keys[i], text))
+            self.known[keys[i]] = text
+        self.compared += len(todo)
+        return [from_json(self.known[k]) for k in keys]
+
+
+def verdict_version() -> int:
+    """Verdicts hold while both the fingerprints and the comparison are unchanged."""
+    return FINGERPRINT_VERSION * 1000 + VERSION
