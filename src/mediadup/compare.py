@@ -21,9 +21,12 @@ from . import phash
 from .fingerprint import THUMB, ImageFingerprint
 from .records import Relation
 
-VERSION = 1  # bump when a change can turn a verdict: remembered verdicts are then recomputed
+VERSION = 5  # bump when a change can turn a verdict: remembered verdicts are then recomputed
 GRID = 32  # pixels compared per side
 MIN_DETAIL = 0.5  # similarity of fine detail that crops and unhashed turns need
+MIN_STRUCTURE = 0.12  # ...and the fraction of the picture that must show edges or texture
+EDGE = 4.0  # luminance step between neighbouring grid pixels that counts as an edge
+MAX_RMSE = 8.0  # smooth pictures the hashes cannot tell apart must agree pixel for pixel (gray levels)
 REFINED = 2  # crop scales whose best position is refined
 MIN_NCC = 0.6  # coarse cross-correlation below which a crop scale is not worth refining
 TRIM = 0.05  # fraction of the most different pixels left out (watermarks, captions, logos)
@@ -93,6 +96,18 @@ def _highpass(grid: np.ndarray) -> np.ndarray:
         n = grid.shape[axis]
         blurred = sum(w * np.take(p, range(i, i + n), axis=axis) for i, w in enumerate(_BINOMIAL))
     return grid - blurred
+
+
+def rmse(a: np.ndarray, b: np.ndarray) -> float:
+    """Root mean squared difference of raw pixel values (brightness and contrast included)."""
+    return float(np.sqrt(np.mean((a - b) ** 2)))
+
+
+def structure(grid: np.ndarray) -> float:
+    """Fraction of the picture with visible edges or texture (flat graphics: little)."""
+    gx = np.abs(np.diff(grid, axis=1))[:-1, :]
+    gy = np.abs(np.diff(grid, axis=0))[:, :-1]
+    return float((np.hypot(gx, gy) > EDGE).mean())
 
 
 def histogram_similarity(a: ImageFingerprint, b: ImageFingerprint) -> float:
@@ -218,8 +233,15 @@ def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level, variants: in
     if sim < (need_crop if cropped else need):
         return None
     dihedral = phash.DIHEDRAL[k]
-    if (cropped or (dihedral.name != "identity" and distances[k] > level.view_radius)) and detail < MIN_DETAIL:
-        return None  # smooth pictures (gradients, sky) align with anything: a crop or turn needs fine detail
+    supported = distances[k] <= (level.view_radius if k else 2 * level.radius)
+    if cropped or not supported:
+        # Smooth pictures (gradients, sky) and flat graphics align with anything. A crop, or a match
+        # the hashes do not support, needs fine detail that agrees, spread over the picture; failing
+        # that, the same framing with the same pixel values (no brightness or contrast change).
+        textured = detail >= MIN_DETAIL and min(structure(_grid(big)), structure(_grid(small))) >= MIN_STRUCTURE
+        same_pixels = not cropped and rmse(_grid(big), _grid(small)) <= MAX_RMSE
+        if not (textured or same_pixels):
+            return None
     if cropped:
         relation = Relation.CROPPED
     elif dihedral.name != "identity":
