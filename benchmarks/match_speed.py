@@ -124,6 +124,7 @@ def main() -> None:
     p.add_argument("--level", choices=list(LEVELS), default="normal")
     p.add_argument("--near", type=float, default=0.05, help="fraction of items that are near-duplicate copies")
     p.add_argument("--rotated", type=float, default=0.01, help="fraction of items that are rotated copies")
+    p.add_argument("--pairs-max", type=int, default=100_000, help="skip candidate_pairs above this N (slow)")
     p.add_argument("--check-max", type=int, default=100_000, help="brute-force check of the index up to this N")
     p.add_argument("--sample", type=int, default=300, help="queries checked by brute force")
     p.add_argument("--seed", type=int, default=0)
@@ -141,6 +142,9 @@ def main() -> None:
     prev: dict[str, dict] = {}
     for n in args.sizes:
         for op in args.ops:
+            if op == "pairs" and n > args.pairs_max:
+                print(f"{n:>9} {op:>6}   skipped: N > --pairs-max {args.pairs_max}", flush=True)
+                continue
             cmd = [sys.executable, __file__, *forwarded, "--one", str(n), "--ops", op]
             r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
             last = prev.get(op)

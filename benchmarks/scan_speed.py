@@ -54,7 +54,7 @@ def photo(rng: np.random.Generator, width: int, height: int) -> Image.Image:
     texture = texture.resize((w, h), Image.Resampling.BICUBIC).filter(ImageFilter.GaussianBlur(2))
     base = np.asarray(light, dtype=np.int16) + (np.asarray(texture, dtype=np.int16)[..., None] - 128) // 3
     big = Image.fromarray(base.clip(0, 255).astype(np.uint8)).resize((width, height), Image.Resampling.BICUBIC)
-    grain = rng.integers(-4, 5, (height, width, 1), dtype=np.int16)
+    grain = rng.integers(-10, 11, (height, width, 1), dtype=np.int16)  # luminance noise
     return Image.fromarray((np.asarray(big, dtype=np.int16) + grain).clip(0, 255).astype(np.uint8))
 
 
@@ -66,9 +66,9 @@ def camera_exif(i: int) -> Image.Exif:
     return exif
 
 
-def save_atomically(im: Image.Image, path: Path, **kwargs: object) -> None:
+def save_atomically(im: Image.Image, path: Path, fmt: str, **kwargs: object) -> None:
     tmp = path.with_name("." + path.name)  # hidden while being written: never scanned
-    im.save(tmp, format=kwargs.pop("format", None), **kwargs)
+    im.save(tmp, format=fmt, **kwargs)
     os.replace(tmp, path)
 
 
@@ -78,7 +78,7 @@ def make_jpegs(folder: Path, n: int) -> None:
         path = folder / f"IMG_{i:04d}.jpg"
         if not path.exists():
             im = photo(np.random.default_rng(i), 4000, 3000)
-            save_atomically(im, path, format="JPEG", quality=90, exif=camera_exif(i).tobytes())
+            save_atomically(im, path, "JPEG", quality=90, exif=camera_exif(i).tobytes())
 
 
 def make_mixed(folder: Path, n: int) -> None:
@@ -94,13 +94,13 @@ def make_mixed(folder: Path, n: int) -> None:
         size = (long_side, round(long_side / aspect)) if aspect > 1 else (round(long_side * aspect), long_side)
         im = photo(rng, *size)
         if fmt == "gif":
-            save_atomically(im.quantize(256), path, format="GIF")
+            save_atomically(im.quantize(256), path, "GIF")
         elif fmt == "tiff":
-            save_atomically(im, path, format="TIFF", compression="tiff_lzw")
+            save_atomically(im, path, "TIFF", compression="tiff_lzw")
         elif fmt in ("webp", "heic"):
-            save_atomically(im, path, format=fmt.upper(), quality=85)
+            save_atomically(im, path, "WEBP" if fmt == "webp" else "HEIF", quality=85)
         else:
-            save_atomically(im, path, format="PNG")
+            save_atomically(im, path, "PNG")
 
 
 def imagehash_loop(files: list[Path]) -> float:

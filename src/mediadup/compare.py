@@ -21,11 +21,12 @@ from . import phash
 from .fingerprint import THUMB, ImageFingerprint
 from .records import Relation
 
-VERSION = 5  # bump when a change can turn a verdict: remembered verdicts are then recomputed
+VERSION = 10  # bump when a change can turn a verdict: remembered verdicts are then recomputed
 GRID = 32  # pixels compared per side
-MIN_DETAIL = 0.5  # similarity of fine detail that crops and unhashed turns need
+MIN_DETAIL = 0.7  # similarity of fine detail that crops and unhashed turns need
 MIN_STRUCTURE = 0.12  # ...and the fraction of the picture that must show edges or texture
 EDGE = 4.0  # luminance step between neighbouring grid pixels that counts as an edge
+COLOURFUL = 12.0  # mean chroma above which a picture counts as in colour
 MAX_RMSE = 8.0  # smooth pictures the hashes cannot tell apart must agree pixel for pixel (gray levels)
 REFINED = 2  # crop scales whose best position is refined
 MIN_NCC = 0.6  # coarse cross-correlation below which a crop scale is not worth refining
@@ -194,16 +195,37 @@ def refine_box(big: np.ndarray, small_grid: np.ndarray, box: Box, min_side: floa
     return best, box
 
 
-def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level, variants: int = 2) -> Match | None:
-    """A verified match of `b` (a candidate duplicate) against `a` (its keeper), or None."""
+@dataclass(frozen=True)
+class Alignment:
+    """The best way found to lay `b` over `a`, and how alike they then are."""
+
+    dihedral: int  # index into phash.DIHEDRAL: how a is turned
+    side: str  # "": same framing; "b": b is a part of a; "a": a is a part of b
+    box: Box  # the part, in the bigger picture's thumbnail
+    similarity: float  # of the aligned luminance (normalised, trimmed)
+    detail: float  # of the aligned fine detail
+    structure: float  # fraction of the aligned picture with edges (the less textured of the two)
+    rmse: float  # raw pixel difference (brightness and contrast included)
+    phash_distance: int
+    colour: float  # hue histogram intersection
+    recoloured: bool  # the colours disagree (a grayscale, sepia or recoloured copy, or another picture)
+
+    @property
+    def kept(self) -> float:
+        return min((self.box[2] - self.box[0]) / THUMB, (self.box[3] - self.box[1]) / THUMB)
+
+    @property
+    def cropped(self) -> bool:
+        return bool(self.side) and self.kept < 0.97
+
+
+def align(a: ImageFingerprint, b: ImageFingerprint, level: Level, variants: int = 2) -> Alignment | None:
+    """Find how `b` lies over `a` (turned, cropped or as is); None when either is nearly uniform."""
     if _zscore(a.thumb) is None or _zscore(b.thumb) is None:
-        return None  # blank or nearly uniform pictures: only identical bytes can tell them apart
+        return None
     hist = histogram_similarity(a, b)
-    recoloured = min(a.chroma, b.chroma) > 12.0 and hist < level.min_colour
-    if recoloured and not (a.info.monochrome or b.info.monochrome):
-        return None  # two colourful pictures with different palettes: colour editions, not copies
+    recoloured = max(a.chroma, b.chroma) > COLOURFUL and hist < level.min_colour
     need = level.min_recolour_similarity if recoloured else level.min_similarity
-    need_crop = max(need, level.min_crop_similarity)
     distances = [phash.hamming(int(h), int(b.hashes[0])) for h in a.hashes[: len(phash.DIHEDRAL)]]
     order = sorted(range(len(phash.DIHEDRAL)), key=lambda k: (distances[k], k))
     tried = [0, *[k for k in order if k != 0][: variants - 1]]
@@ -216,7 +238,7 @@ def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level, variants: in
             best = (sim, k, "", FULL)
         if sim >= need:
             break
-    if best[0] < need and not recoloured:  # not the same framing: is one a crop of the other?
+    if best[0] < need:  # not the same framing: is one a crop of the other?
         for k in tried[:1] if best[0] < 0.5 else [best[1]]:
             turned = np.ascontiguousarray(phash.DIHEDRAL[k].apply(a.thumb))
             ratio = _aspect(b, False) / _aspect(a, phash.DIHEDRAL[k].transpose)
@@ -227,36 +249,56 @@ def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level, variants: in
     sim, k, side, box = best
     turned = np.ascontiguousarray(phash.DIHEDRAL[k].apply(a.thumb))
     big, small = (b.thumb, turned) if side == "a" else (turned, b.thumb)
-    detail = similarity(_highpass(_grid(big, box if side else None)), _highpass(_grid(small)))
-    kept = min((box[2] - box[0]) / THUMB, (box[3] - box[1]) / THUMB)
-    cropped = bool(side) and kept < 0.97
-    if sim < (need_crop if cropped else need):
+    region, other = _grid(big, box if side else None), _grid(small)
+    return Alignment(
+        dihedral=k,
+        side=side,
+        box=box,
+        similarity=sim,
+        detail=similarity(_highpass(region), _highpass(other)),
+        structure=min(structure(region), structure(other)),
+        rmse=rmse(region, other),
+        phash_distance=distances[k],
+        colour=hist,
+        recoloured=recoloured,
+    )
+
+
+def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level) -> Match | None:
+    """A verified match of `b` (a candidate duplicate) against `a` (its keeper), or None."""
+    al = align(a, b, level)
+    if al is None:
+        return None  # blank or nearly uniform pictures: only identical bytes can tell them apart
+    if al.recoloured and min(a.chroma, b.chroma) > COLOURFUL and not (a.info.monochrome or b.info.monochrome):
+        return None  # two colourful pictures with different palettes: colour editions, not copies
+    need = level.min_recolour_similarity if al.recoloured else level.min_similarity
+    if al.similarity < (max(need, level.min_crop_similarity) if al.cropped else need):
         return None
-    dihedral = phash.DIHEDRAL[k]
-    supported = distances[k] <= (level.view_radius if k else 2 * level.radius)
-    if cropped or not supported:
+    supported = al.phash_distance <= (level.view_radius if al.dihedral else 2 * level.radius)
+    if al.cropped or not supported:
         # Smooth pictures (gradients, sky) and flat graphics align with anything. A crop, or a match
         # the hashes do not support, needs fine detail that agrees, spread over the picture; failing
-        # that, the same framing with the same pixel values (no brightness or contrast change).
-        textured = detail >= MIN_DETAIL and min(structure(_grid(big)), structure(_grid(small))) >= MIN_STRUCTURE
-        same_pixels = not cropped and rmse(_grid(big), _grid(small)) <= MAX_RMSE
+        # that, the same pixel values (no brightness or contrast change), and some edges for a crop.
+        textured = al.detail >= MIN_DETAIL and al.structure >= MIN_STRUCTURE
+        same_pixels = al.rmse <= MAX_RMSE and (not al.cropped or al.structure >= MIN_STRUCTURE / 2)
         if not (textured or same_pixels):
             return None
-    if cropped:
+    dihedral = phash.DIHEDRAL[al.dihedral]
+    if al.cropped:
         relation = Relation.CROPPED
-    elif dihedral.name != "identity":
+    elif al.dihedral:
         relation = Relation.MIRRORED if dihedral.is_mirror else Relation.ROTATED
     else:
         relation = Relation.NEAR_DUPLICATE
     evidence: dict = {
-        "phash_distance": distances[k],
-        "similarity": round(sim, 4),
-        "colour": round(hist, 4),
-        "detail": round(detail, 4),
+        "phash_distance": al.phash_distance,
+        "similarity": round(al.similarity, 4),
+        "colour": round(al.colour, 4),
+        "detail": round(al.detail, 4),
     }
-    if dihedral.name != "identity":
+    if al.dihedral:
         evidence["transform"] = dihedral.name
-    if cropped:
-        whose = "duplicate shows" if side == "b" else "keeper shows"
-        evidence["crop"] = f"{whose} {kept:.0%} of the other"
-    return Match(relation, sim, evidence)
+    if al.cropped:
+        whose = "duplicate shows" if al.side == "b" else "keeper shows"
+        evidence["crop"] = f"{whose} {al.kept:.0%} of the other"
+    return Match(relation, al.similarity, evidence)

@@ -12,7 +12,7 @@ from . import phash
 from .decode import DEFAULT_MAX_PIXELS, Decoded, decode
 from .records import ImageInfo
 
-VERSION = 7  # bump when anything below changes what is stored: cached fingerprints are then recomputed
+VERSION = 8  # bump when anything below changes what is stored: cached fingerprints are then recomputed
 THUMB = 64
 WINDOW_SOURCE = 128  # window hashes are taken from the content resized to this square
 HUE_BINS = 24
@@ -21,12 +21,14 @@ MIN_BORDER = 0.02  # borders thinner than this fraction are ignored
 
 # Sub-windows (x0, y0, x1, y1 as fractions of the content) whose hashes find cropped copies:
 # a copy cropped to one of them hashes like that window of the original.
-_SIZES = ((0.75, 0.75), (0.85, 0.85), (1.0, 0.8), (0.8, 1.0), (0.92, 0.92), (1.0, 0.9), (0.9, 1.0))
+# (width, height, positions per side): the smaller the window, the denser its grid, since a pHash
+# tolerates a shift of only a few percent of the window.
+_SIZES = ((0.75, 0.75, 5), (0.85, 0.85, 3), (1.0, 0.8, 3), (0.8, 1.0, 3), (0.92, 0.92, 3), (1.0, 0.9, 3), (0.9, 1.0, 3))
 WINDOWS: tuple[tuple[float, float, float, float], ...] = tuple(
-    (x0, y0, x0 + w, y0 + h)
-    for w, h in _SIZES
-    for y0 in sorted({0.0, (1 - h) / 2, 1 - h})
-    for x0 in sorted({0.0, (1 - w) / 2, 1 - w})
+    (float(x0), float(y0), float(x0 + w), float(y0 + h))
+    for w, h, n in _SIZES
+    for y0 in np.unique(np.linspace(0, 1 - h, n))
+    for x0 in np.unique(np.linspace(0, 1 - w, n))
 )
 # windows also indexed on their own: two copies that agree on one of them share most of the picture
 SHARED_WINDOWS = tuple(
