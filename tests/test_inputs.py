@@ -227,3 +227,19 @@ def test_files_without_extension_are_sniffed(tmp_path: Path) -> None:
 def test_missing_root_is_reported(tmp_path: Path) -> None:
     result = scan([tmp_path / "nope"], catalog=str(tmp_path / "c.sqlite"))
     assert result.skipped[0].reason.startswith("cannot open")
+
+
+def test_file_deleted_or_changed_during_the_scan(tmp_path: Path) -> None:
+    from mediadup.workers import fingerprint_one
+
+    gone = tmp_path / "gone.jpg"
+    assert fingerprint_one((str(gone), 10**8))[2] == "file vanished during the scan"
+    # a file that changes between discovery and decoding is reported, not fingerprinted
+    from mediadup.scan import _changed
+
+    p = save(photo(1, (64, 64)), tmp_path / "a.jpg")
+    st = p.stat()
+    assert not _changed(str(p), (st.st_size, st.st_mtime_ns))
+    save(photo(2, (64, 64)), p, quality=50)
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert _changed(str(p), (st.st_size, st.st_mtime_ns))

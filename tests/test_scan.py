@@ -185,3 +185,18 @@ def test_newer_catalog_is_refused(library: Path, tmp_path: Path) -> None:
     db.close()
     with pytest.raises(CatalogError, match="newer mediadup"):
         Catalog(str(path))
+
+
+def test_progress_bars_on_a_terminal_only(library: Path, catalog: str) -> None:
+    import io
+
+    from rich.console import Console
+
+    from mediadup.progress import Reporter
+
+    terminal = io.StringIO()
+    scan([library], catalog=catalog, progress=Reporter(None, Console(file=terminal, force_terminal=True)))
+    assert "fingerprinting" in terminal.getvalue()
+    pipe = io.StringIO()
+    scan([library], catalog=catalog, progress=Reporter(None, Console(file=pipe, force_terminal=False)))
+    assert pipe.getvalue() == ""

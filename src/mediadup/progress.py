@@ -36,8 +36,8 @@ class Stage:
 class Reporter:
     """Opens one bar per stage; `enabled=None` means: only on an interactive terminal."""
 
-    def __init__(self, enabled: bool | None = None):
-        self.console = Console(file=sys.stderr)
+    def __init__(self, enabled: bool | None = None, console: Console | None = None):
+        self.console = console or Console(file=sys.stderr)
         self.enabled = self.console.is_terminal if enabled is None else enabled
 
     @contextmanager
