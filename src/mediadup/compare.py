@@ -21,7 +21,7 @@ from . import phash
 from .fingerprint import THUMB, ImageFingerprint
 from .records import Relation
 
-VERSION = 10  # bump when a change can turn a verdict: remembered verdicts are then recomputed
+VERSION = 11  # bump when a change can turn a verdict: remembered verdicts are then recomputed
 GRID = 32  # pixels compared per side
 MIN_DETAIL = 0.7  # similarity of fine detail that crops and unhashed turns need
 MIN_STRUCTURE = 0.12  # ...and the fraction of the picture that must show edges or texture
@@ -100,8 +100,11 @@ def _highpass(grid: np.ndarray) -> np.ndarray:
 
 
 def rmse(a: np.ndarray, b: np.ndarray) -> float:
-    """Root mean squared difference of raw pixel values (brightness and contrast included)."""
-    return float(np.sqrt(np.mean((a - b) ** 2)))
+    """Root mean squared difference of raw pixel values (brightness and contrast included), the
+    most different few percent left out like in `similarity`."""
+    d = ((a - b) ** 2).ravel()
+    keep = int(len(d) * (1 - TRIM))
+    return float(np.sqrt(np.partition(d, keep)[:keep].mean()))
 
 
 def structure(grid: np.ndarray) -> float:
@@ -236,8 +239,6 @@ def align(a: ImageFingerprint, b: ImageFingerprint, level: Level, variants: int 
         sim = similarity(_grid(turned), b_grid)
         if sim > best[0]:
             best = (sim, k, "", FULL)
-        if sim >= need:
-            break
     if best[0] < need:  # not the same framing: is one a crop of the other?
         for k in tried[:1] if best[0] < 0.5 else [best[1]]:
             turned = np.ascontiguousarray(phash.DIHEDRAL[k].apply(a.thumb))
