@@ -40,7 +40,7 @@ def candidate_pairs(hashes: np.ndarray, level: Level) -> np.ndarray:
         found.append(_pairs(wq, wi))
     average = hashes[:, AVERAGE]
     aq, ai, _ = HammingIndex(average).search(average, level.view_radius)
-    close = np.bitwise_count(hashes[aq, 0] ^ hashes[ai, 0]) <= 2 * level.radius
+    close = np.bitwise_count(hashes[aq, 0] ^ hashes[ai, 0]) <= 3 * level.radius
     found.append(_pairs(aq[close], ai[close]))
     pairs = np.concatenate(found)
     return np.unique(pairs, axis=0) if len(pairs) else pairs
