@@ -45,7 +45,7 @@ def main() -> None:
         sys.exit(f"no benchmark at {args.bench}: run {SHARED_BENCH / 'prepare.sh'} first")
 
     head = f"{'level':<7} {'precision':>9} {'recall':>7} {'F1':>6} {'pred':>6} {'false':>6} {'sibling':>7}"
-    print(f"{head} {' '.join(f'{c:>6}' for c in CLASSES)} {'scan s':>7} {'decoded':>7} {'cached':>6}")
+    print(f"{head} {' '.join(f'{c:>6}' for c in CLASSES)} {'scan s':>7} {'decoded':>7} {'cached':>6} {'compared':>8}")
     with tempfile.TemporaryDirectory(prefix="mediadup-accuracy-") as tmp:
         for level in args.levels:
             start = time.perf_counter()
@@ -60,10 +60,10 @@ def main() -> None:
             print(
                 f"{level:<7} {r['precision']:>9.4f} {r['recall']:>7.4f} {r['f1']:>6.4f} {r['pred_pairs']:>6} "
                 f"{r['false_pairs']:>6} {r['sibling_pairs']:>7} {per_class} {seconds:>7.1f} {s.fingerprinted:>7} "
-                f"{s.from_cache:>6}",
+                f"{s.from_cache:>6} {s.compared:>8}",
                 flush=True,
             )
-    print("per-class columns: recall vs original (is each copy grouped with its original?)")
+    print("exact..hard: recall vs original (is each copy grouped with its original?); compared: pairs verified")
 
 
 if __name__ == "__main__":

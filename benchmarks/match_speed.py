@@ -8,6 +8,8 @@ few flipped bits), then measures, each in a fresh subprocess so that peak RSS do
 - `pairs`:  mediadup.match.candidate_pairs(hashes, level), recall of both kinds of planted pairs;
 - `search`: HammingIndex(col0).search(col0, radius), recall of planted near-duplicates and, for
   N <= --check-max, exact agreement with a brute-force NumPy Hamming scan over sampled queries.
+"base MB" is the peak RSS once the data is built, "peak MB" the peak RSS after the measured call.
+candidate_pairs is slow at large N (it searches every view of every item), hence --pairs-max.
 
 Run:  /tmp/venv/bin/python benchmarks/match_speed.py [--sizes 10000 100000 1000000] [--level normal]
 """
