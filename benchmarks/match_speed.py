@@ -109,7 +109,7 @@ def run_one(n: int, op: str, args: argparse.Namespace) -> dict:
     else:
         col0 = np.ascontiguousarray(hashes[:, 0])
         t = time.perf_counter()
-        q, i, d = HammingIndex(col0).search(col0, level.radius)
+        q, i, d = HammingIndex(col0, level.radius).search(col0, level.radius)
         out["seconds"] = time.perf_counter() - t
         keep = q < i
         out.update(found=int(keep.sum()), near=recall(np.stack([q[keep], i[keep]], 1), near, n), rotated=None)

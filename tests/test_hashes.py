@@ -55,6 +55,6 @@ def test_index_finds_exactly_the_pairs_brute_force_finds(n: int, radius: int, ch
     flips = rng.integers(0, 64, (n, 3))
     queries = codes ^ np.bitwise_or.reduce(np.uint64(1) << flips.astype(np.uint64), axis=1)
     queries = np.concatenate([queries, rng.integers(0, 2**64, 20, dtype=np.uint64)])
-    q, i, d = HammingIndex(codes, chunks).search(queries, radius)
+    q, i, d = HammingIndex(codes, radius, chunks).search(queries, radius)
     assert set(zip(q.tolist(), i.tolist())) == brute_force(codes, queries, radius)
     assert (d == np.bitwise_count(queries[q] ^ codes[i])).all()

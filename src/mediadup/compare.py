@@ -42,7 +42,8 @@ class Level:
 
     name: str
     radius: int  # Hamming radius for the picture's own hash
-    view_radius: int  # for rotated/mirrored variants and crop windows
+    view_radius: int  # for rotated/mirrored variants, the whole frame, and windows shared by both
+    window_radius: int  # for crop windows (many per picture: the costliest search)
     min_similarity: float  # aligned thumbnails, same framing
     min_crop_similarity: float  # aligned thumbnails after a crop search
     min_colour: float  # colour histograms less alike than this demand `min_recolour_similarity`
@@ -51,9 +52,9 @@ class Level:
 
 
 LEVELS = {
-    "strict": Level("strict", 6, 4, 0.95, 0.96, 0.70, 0.985, 0.85),
-    "normal": Level("normal", 8, 6, 0.90, 0.93, 0.50, 0.970, 0.70),
-    "loose": Level("loose", 10, 8, 0.85, 0.90, 0.30, 0.950, 0.60),
+    "strict": Level("strict", 6, 4, 4, 0.95, 0.96, 0.70, 0.985, 0.85),
+    "normal": Level("normal", 8, 6, 6, 0.90, 0.93, 0.50, 0.970, 0.70),
+    "loose": Level("loose", 10, 8, 6, 0.85, 0.90, 0.30, 0.950, 0.60),
 }
 
 

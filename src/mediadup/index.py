@@ -8,11 +8,12 @@ table with every key within that many bit flips finds all of them: exact, not ap
 from __future__ import annotations
 
 from itertools import combinations, pairwise
+from math import comb
 
 import numpy as np
 
 MAX_CHUNK_BITS = 24  # tables hold 2**bits offsets
-PROBES_PER_BATCH = 4_000_000
+PROBES_PER_BATCH = 1_000_000  # bounds the temporary arrays of one search step (~100 MB)
 
 
 def _flip_masks(bits: int, flips: int) -> np.ndarray:
@@ -22,11 +23,23 @@ def _flip_masks(bits: int, flips: int) -> np.ndarray:
     return np.array(masks, dtype=np.int64)
 
 
+def best_chunks(n: int, radius: int) -> int:
+    """The chunk count with the least expected work per query: probes times (1 + bucket size)."""
+
+    def cost(m: int) -> float:
+        bits = 64 // m
+        probes = sum(comb(bits, k) for k in range(radius // m + 1))
+        return m * probes * (1 + n / 2**bits)
+
+    return min(range(3, 9), key=cost)
+
+
 class HammingIndex:
-    def __init__(self, codes: np.ndarray, chunks: int | None = None):
+    """Exact Hamming-radius search; `radius` (the one searches will mostly use) tunes the chunks."""
+
+    def __init__(self, codes: np.ndarray, radius: int = 8, chunks: int | None = None):
         self.codes = np.ascontiguousarray(codes, dtype=np.uint64)
-        n = max(len(self.codes), 2)
-        m = chunks or int(np.clip(round(64 / max(8.0, np.log2(n))), 3, 8))
+        m = chunks or best_chunks(max(len(self.codes), 2), radius)
         bounds = np.linspace(0, 64, m + 1).round().astype(int)
         self.tables: list[tuple[int, int, np.ndarray, np.ndarray]] = []
         for lo, hi in pairwise(bounds):

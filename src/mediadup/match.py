@@ -28,18 +28,17 @@ def candidate_pairs(hashes: np.ndarray, level: Level) -> np.ndarray:
     n = len(hashes)
     if n < 2:
         return np.zeros((0, 2), dtype=np.int64)
-    index = HammingIndex(hashes[:, 0])
-    q, i, _ = index.search(hashes[:, 0], level.radius)
+    q, i, _ = HammingIndex(hashes[:, 0], level.radius).search(hashes[:, 0], level.radius)
     found = [_pairs(q, i)]
-    views = np.delete(hashes, [0, AVERAGE], axis=1)
-    vq, vi, _ = index.search(views.ravel(), level.view_radius)
-    found.append(_pairs(vq // views.shape[1], vi))
+    for views, radius in ((hashes[:, 1:AVERAGE], level.view_radius), (hashes[:, FIRST_WINDOW:], level.window_radius)):
+        vq, vi, _ = HammingIndex(hashes[:, 0], radius).search(views.ravel(), radius)
+        found.append(_pairs(vq // views.shape[1], vi))
     for w in SHARED_WINDOWS:
         column = hashes[:, FIRST_WINDOW + w]
-        wq, wi, _ = HammingIndex(column).search(column, level.view_radius)
+        wq, wi, _ = HammingIndex(column, level.view_radius).search(column, level.view_radius)
         found.append(_pairs(wq, wi))
     average = hashes[:, AVERAGE]
-    aq, ai, _ = HammingIndex(average).search(average, level.view_radius)
+    aq, ai, _ = HammingIndex(average, level.view_radius).search(average, level.view_radius)
     close = np.bitwise_count(hashes[aq, 0] ^ hashes[ai, 0]) <= 3 * level.radius
     found.append(_pairs(aq[close], ai[close]))
     pairs = np.concatenate(found)
