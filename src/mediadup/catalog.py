@@ -15,7 +15,7 @@ from .fingerprint import VERSION as FINGERPRINT_VERSION
 from .fingerprint import ImageFingerprint
 from .records import FileStat, Group, ScanSummary
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BATCH = 500
 
 _SCHEMA = """
@@ -26,6 +26,7 @@ CREATE TABLE IF NOT EXISTS files (
     size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, device INTEGER NOT NULL, inode INTEGER NOT NULL,
     kind TEXT NOT NULL,
     content_hash TEXT,              -- xxh3-128 of the bytes, when it was needed
+    partial_hash TEXT,              -- hash of the first and last 64 KiB, when it was needed
     fp_version INTEGER,             -- fingerprint version, when fingerprinted or failed
     error TEXT                      -- why the file could not be fingerprinted
 );
@@ -74,6 +75,7 @@ class Cached:
 
     id: int
     content_hash: str | None
+    partial_hash: str | None
     fingerprinted: bool  # an up-to-date fingerprint (or error) is stored
     error: str | None
 
@@ -129,7 +131,8 @@ class Catalog:
         known: dict[bytes, tuple] = {}
         paths = [os.fsencode(f.path) for f in files]
         for chunk in _chunks(paths):
-            q = f"SELECT path, size, mtime_ns, device, inode, id, content_hash, fp_version, error FROM files \
+            q = f"SELECT path, size, mtime_ns, device, inode, id, content_hash, partial_hash, fp_version, error \
+                FROM files \
                 WHERE path IN ({','.join('?' * len(chunk))})"
             for row in self.db.execute(q, chunk):
                 known[row[0]] = row[1:]
@@ -138,7 +141,7 @@ class Catalog:
         for f, p in zip(files, paths):
             row = known.get(p)
             if row is not None and tuple(row[:4]) == f.key:
-                cached[f.path] = Cached(row[4], row[5], row[6] == FINGERPRINT_VERSION, row[7])
+                cached[f.path] = Cached(row[4], row[5], row[6], row[7] == FINGERPRINT_VERSION, row[8])
             else:
                 changed.append((f, p))
         with self.db:
@@ -148,12 +151,13 @@ class Catalog:
                     "INSERT INTO files (path, size, mtime_ns, device, inode, kind) VALUES (?,?,?,?,?,?)",
                     (p, f.size, f.mtime_ns, f.device, f.inode, f.kind.value),
                 )
-                cached[f.path] = Cached(int(cur.lastrowid or 0), None, False, None)
+                cached[f.path] = Cached(int(cur.lastrowid or 0), None, None, False, None)
         return cached
 
-    def set_content_hashes(self, hashes: dict[int, str]) -> None:
+    def set_content_hashes(self, full: dict[int, str], partial: dict[int, str]) -> None:
         with self.db:
-            self.db.executemany("UPDATE files SET content_hash = ? WHERE id = ?", [(h, i) for i, h in hashes.items()])
+            self.db.executemany("UPDATE files SET content_hash = ? WHERE id = ?", [(h, i) for i, h in full.items()])
+            self.db.executemany("UPDATE files SET partial_hash = ? WHERE id = ?", [(h, i) for i, h in partial.items()])
 
     def store_fingerprints(self, rows: Iterable[tuple[int, ImageFingerprint | None, str | None]]) -> None:
         """Store fingerprints (or the reason a file has none) by file id, in one transaction."""

@@ -10,6 +10,7 @@ import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import xxhash
 
@@ -41,16 +42,52 @@ def full_hash(path: str) -> str:
     return h.hexdigest()
 
 
-def _narrow(
-    groups: Iterable[list[FileStat]],
+@dataclass
+class ContentHashes:
+    full: dict[str, str] = field(default_factory=dict)  # path -> xxh3-128, for files with a possible twin
+    partial: dict[str, str] = field(default_factory=dict)  # path -> head+tail hash, for files sharing a size
+
+
+def content_hashes(
+    files: Iterable[FileStat],
+    known: ContentHashes,
+    skipped: list[Skipped],
+    jobs: int = 4,
+    progress: Callable[[int, int], None] | None = None,
+) -> ContentHashes:
+    """Hashes of the files that share their size with another file; nothing known is read again.
+
+    Filters narrow the candidates: size, then the head+tail hash, then the full hash. `known`
+    holds hashes of unchanged files from earlier scans. `progress(done, total)` counts reads.
+    """
+    by_size: dict[int, list[FileStat]] = defaultdict(list)
+    for f in files:
+        if f.size > 0:
+            by_size[f.size].append(f)
+    same_size = [f for group in by_size.values() if len(group) > 1 for f in group]
+    out = ContentHashes()
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        out.partial = _hash_all(same_size, known.partial, lambda f: partial_hash(f.path, f.size), skipped, pool)
+        by_partial: dict[tuple[int, str], list[FileStat]] = defaultdict(list)
+        for f in same_size:
+            if f.path in out.partial:
+                by_partial[(f.size, out.partial[f.path])].append(f)
+        twins = [f for group in by_partial.values() if len(group) > 1 for f in group]
+        out.full = _hash_all(twins, known.full, lambda f: full_hash(f.path), skipped, pool, progress)
+    return out
+
+
+def _hash_all(
+    files: list[FileStat],
+    known: dict[str, str],
     fn: Callable[[FileStat], str],
     skipped: list[Skipped],
     pool: ThreadPoolExecutor,
-    on_done: Callable[[int], None],
-) -> tuple[list[list[FileStat]], dict[str, str]]:
-    """Split each group by fn(file); keep only sub-groups with two or more files."""
-    groups = list(groups)
-    files = [f for g in groups for f in g]
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, str]:
+    """fn of every file, reusing known values; unreadable files are skipped with the reason."""
+    result = {f.path: known[f.path] for f in files if f.path in known}
+    todo = [f for f in files if f.path not in known]
 
     def safe(f: FileStat) -> str | None:
         try:
@@ -58,59 +95,10 @@ def _narrow(
         except OSError as e:
             skipped.append(Skipped(f.path, f"cannot read: {e.strerror or e}"))
             return None
-        finally:
-            on_done(1)
 
-    values = dict(zip((f.path for f in files), pool.map(safe, files)))
-    out = []
-    for g in groups:
-        by_value: dict[str, list[FileStat]] = defaultdict(list)
-        for f in g:
-            if values[f.path] is not None:
-                by_value[values[f.path]].append(f)
-        out.extend(sub for sub in by_value.values() if len(sub) > 1)
-    return out, {p: v for p, v in values.items() if v is not None}
-
-
-def content_hashes(
-    files: Iterable[FileStat],
-    cached: dict[str, str],
-    skipped: list[Skipped],
-    jobs: int = 4,
-    progress: Callable[[int, int], None] | None = None,
-) -> dict[str, str]:
-    """Full-content hashes of every file that has a byte-identical twin candidate.
-
-    `cached` maps paths of unchanged files to known hashes; they are not read again.
-    `progress(done, total)` is told how many files were read so far.
-    """
-    by_size: dict[int, list[FileStat]] = defaultdict(list)
-    for f in files:
-        if f.size > 0:
-            by_size[f.size].append(f)
-    candidates = [g for g in by_size.values() if len(g) > 1]
-    result = {f.path: cached[f.path] for g in candidates for f in g if f.path in cached}
-    todo = [[f for f in g if f.path not in result] for g in candidates]
-    # a file with a cached hash still needs a fresh partner to compare with; only fresh files are read
-    todo = [g for g in todo if g]
-    total = sum(len(g) for g in todo)
-    done = 0
-
-    def tick(n: int) -> None:
-        nonlocal done
-        done += n
+    for n, (f, value) in enumerate(zip(todo, pool.map(safe, todo)), 1):
+        if value is not None:
+            result[f.path] = value
         if progress:
-            progress(done, total)
-
-    with ThreadPoolExecutor(max(1, jobs)) as pool:
-        # files sharing a size with cached files must be fully hashed to be compared with them
-        known_sizes = {f.size for g in candidates for f in g if f.path in result}
-        direct = [f for g in todo for f in g if f.size in known_sizes]
-        narrow_first = [[f for f in g if f.size not in known_sizes] for g in todo]
-        narrow_first = [g for g in narrow_first if len(g) > 1]
-        total = len(direct) + sum(len(g) for g in narrow_first) * 2
-        survivors, _ = _narrow(narrow_first, lambda f: partial_hash(f.path, f.size), skipped, pool, tick)
-        tick(sum(len(g) for g in narrow_first) - sum(len(g) for g in survivors))
-        _, hashes = _narrow([[f] for f in direct] + survivors, lambda f: full_hash(f.path), skipped, pool, tick)
-    result.update(hashes)
+            progress(n, len(todo))
     return result

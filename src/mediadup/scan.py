@@ -13,7 +13,7 @@ from .catalog import Cached, Catalog
 from .compare import LEVELS
 from .decode import DEFAULT_MAX_PIXELS
 from .discover import Walker
-from .exact import content_hashes
+from .exact import ContentHashes, content_hashes
 from .fingerprint import ImageFingerprint
 from .group import build_groups
 from .match import candidate_pairs, connect
@@ -118,15 +118,20 @@ class Scanner:
         return files
 
     def _exact(self, files: list[FileStat], cached: dict[str, Cached]) -> dict[str, str]:
-        known = {p: c.content_hash for p, c in cached.items() if c.content_hash}
+        """Content hashes of files with a possible byte-identical twin; unreadable files are dropped."""
+        known = ContentHashes(
+            {p: c.content_hash for p, c in cached.items() if c.content_hash},
+            {p: c.partial_hash for p, c in cached.items() if c.partial_hash},
+        )
         with self.reporter.stage("hashing") as bar:
-            hashes = content_hashes(files, known, self.skipped, self.options.jobs, bar.set)
-        fresh = {self.ids[p]: h for p, h in hashes.items() if known.get(p) != h}
-        self.catalog.set_content_hashes(fresh)
-        self.summary.hashed = len(fresh)
+            found = content_hashes(files, known, self.skipped, self.options.jobs, bar.set)
+        fresh_full = {self.ids[p]: h for p, h in found.full.items() if p not in known.full}
+        fresh_partial = {self.ids[p]: h for p, h in found.partial.items() if p not in known.partial}
+        self.catalog.set_content_hashes(fresh_full, fresh_partial)
+        self.summary.hashed = len(fresh_full) + len(fresh_partial)
         unreadable = {s.path for s in self.skipped}
         files[:] = [f for f in files if f.path not in unreadable]
-        return hashes
+        return found.full
 
     def _fingerprint(
         self, images: list[FileStat], cached: dict[str, Cached], content: dict[str, str], workers: Workers

@@ -1,0 +1,61 @@
+"""Byte-identical files: size, then head+tail, then the full hash; nothing known is read again."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from mediadup.discover import Walker
+from mediadup.exact import EDGE, ContentHashes, content_hashes
+from mediadup.records import Skipped
+
+
+def write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def files_of(root: Path):
+    return Walker(include=("*",)).walk([str(root)]).files
+
+
+def test_only_files_sharing_a_size_are_read_and_only_twins_fully(tmp_path: Path) -> None:
+    big = os.urandom(5 * EDGE)
+    write(tmp_path / "a.jpg", big)
+    write(tmp_path / "copy" / "a.jpg", big)
+    middle_differs = big[: 2 * EDGE] + b"x" * EDGE + big[3 * EDGE :]  # same head and tail, other middle
+    write(tmp_path / "b.jpg", middle_differs)
+    write(tmp_path / "c.jpg", os.urandom(5 * EDGE))  # same size, other head
+    write(tmp_path / "d.jpg", os.urandom(1234))  # a size of its own: never read
+    skipped: list[Skipped] = []
+    found = content_hashes(files_of(tmp_path), ContentHashes(), skipped)
+    names = lambda paths: sorted(os.path.relpath(p, tmp_path) for p in paths)  # noqa: E731
+    assert names(found.partial) == ["a.jpg", "b.jpg", "c.jpg", "copy/a.jpg"]
+    assert names(found.full) == ["a.jpg", "b.jpg", "copy/a.jpg"]
+    assert found.full[str(tmp_path / "a.jpg")] == found.full[str(tmp_path / "copy" / "a.jpg")]
+    assert found.full[str(tmp_path / "a.jpg")] != found.full[str(tmp_path / "b.jpg")]
+    assert skipped == []
+
+
+def test_known_hashes_are_not_read_again(tmp_path: Path) -> None:
+    data = os.urandom(3000)
+    for name in ("a.png", "b.png", "c.png"):
+        write(tmp_path / name, data if name != "c.png" else os.urandom(3000))
+    files = files_of(tmp_path)
+    first = content_hashes(files, ContentHashes(), [])
+    for f in files:  # gone: any attempt to read would be reported as skipped
+        os.remove(f.path)
+    skipped: list[Skipped] = []
+    again = content_hashes(files, first, skipped)
+    assert skipped == [] and again.full == first.full and again.partial == first.partial
+
+
+def test_unreadable_files_are_skipped_with_a_reason(tmp_path: Path) -> None:
+    write(tmp_path / "a.jpg", b"1" * 100)
+    write(tmp_path / "b.jpg", b"1" * 100)
+    files = files_of(tmp_path)
+    os.remove(files[0].path)
+    skipped: list[Skipped] = []
+    found = content_hashes(files, ContentHashes(), skipped)
+    assert [s.reason for s in skipped] == ["cannot read: No such file or directory"]
+    assert found.full == {}
