@@ -12,7 +12,7 @@ from . import phash
 from .decode import DEFAULT_MAX_PIXELS, Decoded, decode
 from .records import ImageInfo
 
-VERSION = 8  # bump when anything below changes what is stored: cached fingerprints are then recomputed
+VERSION = 9  # bump when anything below changes what is stored: cached fingerprints are then recomputed
 THUMB = 64
 WINDOW_SOURCE = 128  # window hashes are taken from the content resized to this square
 HUE_BINS = 24
@@ -133,7 +133,7 @@ def fingerprint(d: Decoded) -> ImageFingerprint:
     content = gray.resize((WINDOW_SOURCE, WINDOW_SOURCE), Image.Resampling.LANCZOS, box=box)  # windows come from it
     thumb = np.asarray(content.resize((THUMB, THUMB), Image.Resampling.LANCZOS))
     hashes.append(phash.average_hash(thumb))
-    hashes.extend(phash.phash(content, tuple(v * WINDOW_SOURCE for v in w)) for w in WINDOWS)
+    hashes.extend(phash.window_hashes(np.asarray(content), WINDOWS))
     small = d.image.resize((THUMB, THUMB), Image.Resampling.BILINEAR, box=box)
     rgb = np.asarray(small).reshape(-1, 3)
     chroma = float((rgb.max(axis=1).astype(np.int16) - rgb.min(axis=1)).mean())

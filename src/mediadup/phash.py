@@ -9,6 +9,7 @@ the signs of odd frequencies, so the 8 dihedral variants come from one DCT for f
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from PIL import Image
@@ -92,6 +93,32 @@ def average_hash(luma: np.ndarray) -> int:
     """64-bit average hash: 8x8 cell means above their mean."""
     cells = np.asarray(Image.fromarray(luma).resize((HASH_SIZE, HASH_SIZE), Image.Resampling.BOX), dtype=np.float32)
     return pack_bits(cells > cells.mean())
+
+
+def _area_weights(start: float, stop: float, size: int) -> np.ndarray:
+    """(SAMPLE x size) weights averaging [start, stop) of `size` pixels into SAMPLE equal cells."""
+    edges = np.linspace(start, stop, SAMPLE + 1)
+    pixels = np.arange(size)
+    overlap = np.minimum(edges[1:, None], pixels + 1) - np.maximum(edges[:-1, None], pixels)
+    w = np.clip(overlap, 0, None)
+    return w / w.sum(axis=1, keepdims=True)
+
+
+@lru_cache(maxsize=8)
+def _window_transforms(windows: tuple[tuple[float, float, float, float], ...], size: int) -> tuple[np.ndarray, ...]:
+    """Per window, the matrices taking a size x size array straight to its 8x8 DCT block."""
+    rows = np.stack([_DCT @ _area_weights(y0 * size, y1 * size, size) for _, y0, _, y1 in windows])
+    cols = np.stack([_DCT @ _area_weights(x0 * size, x1 * size, size) for x0, _, x1, _ in windows])
+    return rows, cols.transpose(0, 2, 1)
+
+
+def window_hashes(luma: np.ndarray, windows: tuple[tuple[float, float, float, float], ...]) -> list[int]:
+    """pHashes of boxes of a square luminance array (as fractions), all at once: each box is
+    area-resampled to 32x32 and DCT-transformed by one precomputed matrix product."""
+    rows, cols = _window_transforms(windows, luma.shape[0])
+    blocks = (rows @ luma.astype(np.float64) @ cols).reshape(len(windows), -1)
+    bits = blocks > np.median(blocks, axis=1, keepdims=True)
+    return [int(v) for v in bits.astype(np.uint64) @ _POWERS]
 
 
 def dihedral_hashes(luma32: np.ndarray) -> list[int]:
