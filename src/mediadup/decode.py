@@ -101,6 +101,7 @@ _TRANSPOSE = {
     8: Image.Transpose.ROTATE_90,
 }
 
+_RESIZABLE = frozenset({"RGB", "RGBA", "L", "LA", "CMYK", "YCbCr"})  # modes Pillow resamples directly
 _heif_registered = False
 
 
@@ -230,7 +231,11 @@ def _decode(path: str, max_pixels: int) -> Decoded:
         if fmt in ("JPEG", "MPO"):
             im.draft("RGB" if mode == "YCbCr" or mode == "RGB" else None, (DRAFT_SIZE, DRAFT_SIZE))
         im.load()  # the first frame of an animation
-        work = _to_rgb(im)
+        work = im
+        if max(work.size) > WORK_SIZE and work.mode in _RESIZABLE:  # shrink first: convert fewer pixels
+            work = work.copy()
+            work.thumbnail((WORK_SIZE, WORK_SIZE), Image.Resampling.BILINEAR, reducing_gap=2.0)
+        work = _to_rgb(work)
         if max(work.size) > WORK_SIZE:
             work = work.copy() if work is im else work
             work.thumbnail((WORK_SIZE, WORK_SIZE), Image.Resampling.BILINEAR, reducing_gap=2.0)
