@@ -53,7 +53,7 @@ def test_exit_code_1_when_files_are_skipped(tmp_path: Path) -> None:
     save(photo(1, (64, 64)), tmp_path / "ok.jpg")
     run = mediadup("scan", str(tmp_path), "--catalog", str(tmp_path / "c.sqlite"))
     assert run.returncode == 1
-    assert "1 files skipped" in run.stdout and "broken.jpg" in run.stdout
+    assert "1 file skipped" in run.stdout and "broken.jpg" in run.stdout
     assert "Traceback" not in run.stdout + run.stderr
 
 

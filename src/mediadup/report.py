@@ -115,7 +115,8 @@ def print_summary(result: ScanResult, console: Console) -> None:
     )
     if result.skipped:
         reasons = Counter(sk.reason.split(" (")[0] for sk in result.skipped)
-        console.print(f"[yellow]{len(result.skipped)} files skipped:[/]")
+        n = len(result.skipped)
+        console.print(f"[yellow]{n} {'file' if n == 1 else 'files'} skipped:[/]")
         for reason, count in reasons.most_common():
             console.print(f"  {count:>6}  {reason}", markup=False)
         for sk in result.skipped[:SHOW_SKIPPED]:
