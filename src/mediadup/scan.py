@@ -212,7 +212,7 @@ class Scanner:
             pairs = candidate_pairs(hashes.astype(np.uint64), self.level)
 
             def verify(batch: list[tuple[int, int]]) -> list[bool]:
-                return [m is not None for m in verifier.many([(rep_paths[i], rep_paths[j]) for i, j in batch])]
+                return verifier.matches([(rep_paths[i], rep_paths[j]) for i, j in batch])
 
             edges = connect(pairs, verify, bar.set)
         live = {p: h for p, h in content.items() if p in stats}

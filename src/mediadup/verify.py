@@ -45,6 +45,13 @@ class Verifier:
 
     def many(self, pairs: Sequence[tuple[str, str]]) -> list[Match | None]:
         """Verdicts of b against a, for each (a, b)."""
+        return [from_json(text) for text in self._verdicts(pairs)]
+
+    def matches(self, pairs: Sequence[tuple[str, str]]) -> list[bool]:
+        """Whether b matches a, for each (a, b)."""
+        return [text is not None for text in self._verdicts(pairs)]
+
+    def _verdicts(self, pairs: Sequence[tuple[str, str]]) -> list[str | None]:
         keys = [(self.ids[a], self.ids[b]) for a, b in pairs]
         todo = sorted({i for i, k in enumerate(keys) if k not in self.known}, key=lambda i: keys[i])
         tasks = [(self.fingerprints[pairs[i][0]], self.fingerprints[pairs[i][1]], self.level) for i in todo]
@@ -54,7 +61,7 @@ class Verifier:
                 self.new.append((*keys[i], text))
             self.known[keys[i]] = text
         self.compared += len(todo)
-        return [from_json(self.known[k]) for k in keys]
+        return [self.known[k] for k in keys]
 
 
 def verdict_version() -> int:
