@@ -15,7 +15,8 @@ from .fingerprint import VERSION as FINGERPRINT_VERSION
 from .fingerprint import ImageFingerprint
 from .records import FileStat, Group, ScanSummary
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+KEPT_ON_REBUILD = ("applies", "journal")  # the user's history; everything else is a cache
 BATCH = 500
 
 _SCHEMA = """
@@ -43,6 +44,16 @@ CREATE TABLE IF NOT EXISTS verdicts (  -- how a pair compared: rescans verify no
     PRIMARY KEY (a, b, level)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS verdicts_b ON verdicts(b);
+CREATE TABLE IF NOT EXISTS applies (
+    id INTEGER PRIMARY KEY, op TEXT NOT NULL, started REAL NOT NULL, finished REAL, undone REAL
+);
+CREATE TABLE IF NOT EXISTS journal (  -- written before each action, completed after it
+    id INTEGER PRIMARY KEY, apply_id INTEGER NOT NULL REFERENCES applies(id),
+    op TEXT NOT NULL, path BLOB NOT NULL, keeper BLOB NOT NULL, size INTEGER NOT NULL,
+    target BLOB,                    -- where the file went (move, trash)
+    state TEXT NOT NULL,            -- planned, done, failed, restored, untouched
+    error TEXT, at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS scans (
     id INTEGER PRIMARY KEY, started REAL NOT NULL, finished REAL, roots TEXT NOT NULL,
     options TEXT NOT NULL, summary TEXT
@@ -94,7 +105,7 @@ class Catalog:
             raise CatalogError(f"cannot open catalog {self.path}: {e}") from e
 
     def _migrate(self) -> None:
-        """Create the schema; a catalog of an older schema holds only caches and is rebuilt."""
+        """Create the schema; the caches of an older schema are rebuilt, the journal is kept."""
         self.notice: str | None = None
         with self.db:
             has_meta = self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()
@@ -107,7 +118,8 @@ class Catalog:
             if row is not None and int(row[0]) < SCHEMA_VERSION:
                 tables = [r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
                 for table in tables:
-                    self.db.execute(f'DROP TABLE IF EXISTS "{table}"')
+                    if table not in KEPT_ON_REBUILD:
+                        self.db.execute(f'DROP TABLE IF EXISTS "{table}"')
                 self.notice = (
                     f"catalog {self.path} had schema {row[0]}, older than {SCHEMA_VERSION}: "
                     "rebuilt; fingerprints are computed again once"
@@ -221,6 +233,49 @@ class Catalog:
             self.db.executemany("INSERT INTO scan_groups VALUES (?,?,?,?,?,?,?,?,?)", rows)
             self.db.execute("DELETE FROM scans WHERE id NOT IN (SELECT id FROM scans ORDER BY id DESC LIMIT 5)")
         return scan_id
+
+    # --- the journal -----------------------------------------------------------------------
+    def start_apply(self, op: str) -> int:
+        with self.db:
+            return int(
+                self.db.execute("INSERT INTO applies (op, started) VALUES (?, ?)", (op, time.time())).lastrowid or 0
+            )
+
+    def finish_apply(self, apply_id: int) -> None:
+        with self.db:
+            self.db.execute("UPDATE applies SET finished = ? WHERE id = ?", (time.time(), apply_id))
+
+    def finish_undo(self, apply_id: int, when: float) -> None:
+        with self.db:
+            self.db.execute("UPDATE applies SET undone = ? WHERE id = ?", (when, apply_id))
+
+    def last_apply_id(self) -> int | None:
+        row = self.db.execute("SELECT max(id) FROM applies WHERE undone IS NULL").fetchone()
+        return row[0] if row else None
+
+    def journal_planned(self, apply_id: int, action) -> int:
+        """Record an action before it happens (committed at once)."""
+        with self.db:
+            cur = self.db.execute(
+                "INSERT INTO journal (apply_id, op, path, keeper, size, target, state, at) VALUES (?,?,?,?,?,?,?,?)",
+                (apply_id, action.op, os.fsencode(action.path), os.fsencode(action.keeper), action.size,
+                 os.fsencode(action.target) if action.target else None, "planned", time.time()),
+            )  # fmt: skip
+            return int(cur.lastrowid or 0)
+
+    def journal_finish(self, entry: int, state: str, target: str | None = None, error: str | None = None) -> None:
+        with self.db:
+            self.db.execute(
+                "UPDATE journal SET state = ?, target = coalesce(?, target), error = ?, at = ? WHERE id = ?",
+                (state, os.fsencode(target) if target else None, error, time.time(), entry),
+            )
+
+    def journal_entries(self, apply_id: int) -> list[tuple[int, str, str, str | None, str]]:
+        """(entry, op, path, target, state) of one apply, newest first."""
+        rows = self.db.execute(
+            "SELECT id, op, path, target, state FROM journal WHERE apply_id = ? ORDER BY id DESC", (apply_id,)
+        )
+        return [(i, op, os.fsdecode(p), os.fsdecode(t) if t else None, s) for i, op, p, t, s in rows]
 
     def last_scan_id(self) -> int | None:
         row = self.db.execute("SELECT max(id) FROM scans WHERE finished IS NOT NULL").fetchone()

@@ -11,11 +11,14 @@ import click
 from rich.console import Console
 
 from . import __version__
-from .catalog import CatalogError
+from .apply import apply_plan, undo
+from .catalog import Catalog, CatalogError
 from .compare import LEVELS
 from .decode import DEFAULT_MAX_PIXELS
+from .plan import OPERATIONS, PlanError, groups_from_catalog, groups_from_json, make_plan
 from .progress import Reporter
-from .report import print_groups, print_summary, write_csv, write_json
+from .records import display_path
+from .report import human_size, print_groups, print_summary, write_csv, write_json
 from .scan import scan as run_scan
 
 EXIT_SKIPPED = 1
@@ -128,6 +131,88 @@ def scan(
         print_groups(result, console)
     print_summary(result, console)
     sys.exit(EXIT_SKIPPED if result.skipped else 0)
+
+
+@cli.command("apply")
+@click.option("--from", "plan_file", metavar="FILE", help="Act on this --json result (edit it first if you like).")
+@click.option(
+    "--action",
+    "op",
+    type=click.Choice(OPERATIONS),
+    default="trash",
+    show_default=True,
+    help="trash: to the desktop trash; move: into --to DIR; delete: permanently (needs --permanent).",
+)
+@click.option("--to", "to", type=click.Path(file_okay=False), help="Folder for --action move (keeps the path).")
+@click.option("--permanent", is_flag=True, help="Confirm --action delete: no undo is possible.")
+@click.option(
+    "--keep",
+    default="quality",
+    show_default=True,
+    metavar="POLICY",
+    help="Which copy stays: quality, largest, oldest, newest, shortest-path, prefer:DIR.",
+)
+@click.option(
+    "--reference",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False),
+    metavar="DIR",
+    help="Files under DIR are never touched; others go only if they duplicate one. Repeatable.",
+)
+@click.option("--yes", is_flag=True, help="Carry out the plan (without it, only print it).")
+@click.option("--catalog", type=click.Path(dir_okay=False), default=None, help="The catalog of the scan.")
+def apply_command(plan_file, op, to, permanent, keep, reference, yes, catalog) -> None:
+    """Remove the duplicates of the last scan (or of --from FILE), keeping each group's keeper.
+
+    Without --yes, prints the plan and changes nothing. Every action is journaled; `mediadup undo`
+    puts back what trash and move removed.
+    """
+    if op == "delete" and not permanent:
+        raise click.UsageError("--action delete removes files for good: add --permanent to confirm")
+    console = Console(highlight=False, soft_wrap=True)
+    try:
+        with Catalog(catalog) as cat:
+            groups = groups_from_json(plan_file) if plan_file else groups_from_catalog(cat)
+            actions = make_plan(groups, op, keep, reference, to)
+            if not yes:
+                for a in actions:
+                    where = f" -> {display_path(a.target)}" if a.target else ""
+                    console.print(
+                        f"{a.op:6} {display_path(a.path)}{where}  ({a.relation} of "
+                        f"{display_path(a.keeper)}, {human_size(a.size)})",
+                        markup=False,
+                    )
+                total = sum(a.size for a in actions)
+                console.print(
+                    f"plan: {len(actions)} files, {human_size(total)}; nothing changed (add --yes to carry it out)"
+                )
+                return
+            outcome = apply_plan(actions, cat)
+    except (CatalogError, PlanError) as e:
+        raise click.UsageError(str(e)) from e
+    for path, reason in outcome.skipped:
+        console.print(f"skipped {display_path(path)}: {reason}", markup=False, style="yellow")
+    console.print(
+        f"{op}: {len(outcome.done)} files, {human_size(outcome.reclaimed)} reclaimed; "
+        f"{len(outcome.skipped)} skipped" + ("; `mediadup undo` restores them" if op != "delete" else "")
+    )
+    sys.exit(EXIT_SKIPPED if outcome.skipped else 0)
+
+
+@cli.command("undo")
+@click.option("--catalog", type=click.Path(dir_okay=False), default=None, help="The catalog of the apply.")
+def undo_command(catalog) -> None:
+    """Put back the files that the last `mediadup apply` trashed or moved."""
+    console = Console(highlight=False, soft_wrap=True)
+    try:
+        with Catalog(catalog) as cat:
+            result = undo(cat)
+    except CatalogError as e:
+        raise click.UsageError(str(e)) from e
+    for path, why in result.not_restored:
+        console.print(f"not restored {display_path(path)}: {why}", markup=False, style="yellow")
+    console.print(f"restored {len(result.restored)} files; {len(result.not_restored)} could not be restored")
+    sys.exit(EXIT_SKIPPED if result.not_restored else 0)
 
 
 def main() -> None:

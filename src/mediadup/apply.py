@@ -1,0 +1,182 @@
+"""Carry out a plan, journaled, and undo it.
+
+Every action is written to the journal (in the catalog) before it happens and marked done after,
+so an interrupted apply leaves each file untouched or recoverable. Before each action the file
+and its keeper are checked again: still there, same size and mtime as scanned, and for identical
+copies the same content; anything else skips the file with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from contextlib import suppress
+from dataclasses import dataclass, field
+from urllib.parse import unquote_to_bytes
+
+from send2trash import send2trash
+
+from .catalog import Catalog
+from .exact import full_hash
+from .plan import Action
+
+
+@dataclass
+class Outcome:
+    done: list[Action] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+    @property
+    def reclaimed(self) -> int:
+        return sum(a.size for a in self.done)
+
+
+def recheck(a: Action) -> str | None:
+    """Why the action must not happen now, or None when it is safe."""
+    for path, size, mtime, who in ((a.path, a.size, a.mtime_ns, "file"), (a.keeper, a.keeper_size,
+                                   a.keeper_mtime_ns, "keeper")):  # fmt: skip
+        try:
+            st = os.stat(path)
+        except OSError:
+            return f"the {who} is gone" if who == "keeper" else "the file is gone"
+        if (st.st_size, st.st_mtime_ns) != (size, mtime):
+            return f"the {who} changed since the scan"
+    if os.path.samefile(a.path, a.keeper):
+        return "the file and its keeper are the same file"
+    if a.content_hash and not (full_hash(a.path) == a.content_hash == full_hash(a.keeper)):
+        return "the bytes no longer match the keeper's"
+    return None
+
+
+def trashed_location(path: str) -> str | None:
+    """Where the desktop trash (freedesktop.org layout) put `path`, from its .trashinfo files."""
+    wanted = os.fsencode(os.path.abspath(path))
+    data_home = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
+    mount = os.path.dirname(os.path.abspath(path))
+    while not os.path.ismount(mount):
+        mount = os.path.dirname(mount)
+    trashes = [os.path.join(data_home, "Trash"), os.path.join(mount, f".Trash-{os.getuid()}"),
+               os.path.join(mount, ".Trash", str(os.getuid()))]  # fmt: skip
+    best: tuple[float, str] | None = None
+    for trash in trashes:
+        info_dir = os.path.join(trash, "info")
+        try:
+            names = os.listdir(info_dir)
+        except OSError:
+            continue
+        for name in names:
+            info = os.path.join(info_dir, name)
+            try:
+                with open(info, "rb") as f:
+                    lines = f.read().splitlines()
+            except OSError:
+                continue
+            for line in lines:
+                if line.startswith(b"Path="):
+                    original = unquote_to_bytes(line[5:])
+                    if not original.startswith(b"/"):
+                        original = os.path.join(os.fsencode(mount), original)
+                    if original == wanted:
+                        mtime = os.stat(info).st_mtime
+                        if best is None or mtime > best[0]:
+                            best = (mtime, os.path.join(trash, "files", name[: -len(".trashinfo")]))
+    return best[1] if best else None
+
+
+def _move(source: str, target: str) -> None:
+    """Move without ever overwriting; across devices through a copy that is complete before the
+    original goes."""
+    if os.path.lexists(target):
+        raise FileExistsError(f"{target} already exists")
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    try:
+        os.link(source, target)  # same device: atomic, and fails instead of overwriting
+        os.unlink(source)
+    except OSError as e:
+        if isinstance(e, FileExistsError):
+            raise
+        partial = target + ".mediadup-partial"
+        shutil.copy2(source, partial)
+        os.replace(partial, target)
+        os.unlink(source)
+
+
+def apply_plan(actions: list[Action], catalog: Catalog) -> Outcome:
+    """Carry out the actions, each journaled before and after."""
+    outcome = Outcome()
+    if not actions:
+        return outcome
+    apply_id = catalog.start_apply(actions[0].op)
+    for a in actions:
+        reason = recheck(a)
+        if reason:
+            outcome.skipped.append((a.path, reason))
+            continue
+        entry = catalog.journal_planned(apply_id, a)
+        try:
+            target = _carry_out(a)
+        except OSError as e:
+            catalog.journal_finish(entry, "failed", error=str(e.strerror or e))
+            outcome.skipped.append((a.path, f"{a.op} failed: {e.strerror or e}"))
+            continue
+        catalog.journal_finish(entry, "done", target=target)
+        outcome.done.append(a)
+    catalog.finish_apply(apply_id)
+    return outcome
+
+
+def _carry_out(a: Action) -> str | None:
+    if a.op == "move":
+        assert a.target
+        _move(a.path, a.target)
+        return a.target
+    if a.op == "trash":
+        send2trash(a.path)
+        return trashed_location(a.path)
+    os.unlink(a.path)
+    return None
+
+
+@dataclass
+class Restored:
+    restored: list[str] = field(default_factory=list)
+    not_restored: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
+
+
+def undo(catalog: Catalog, apply_id: int | None = None) -> Restored:
+    """Put back what an apply removed (the last one by default), newest action first."""
+    result = Restored()
+    apply_id = apply_id or catalog.last_apply_id()
+    if apply_id is None:
+        return result
+    for entry, op, path, target, state in catalog.journal_entries(apply_id):
+        if state not in ("done", "planned"):
+            continue
+        if os.path.lexists(path):
+            if state == "planned":
+                catalog.journal_finish(entry, "untouched")
+                continue
+            result.not_restored.append((path, "a file is back at that path already"))
+            continue
+        if op == "delete":
+            result.not_restored.append((path, "it was deleted permanently"))
+            continue
+        source = target or (trashed_location(path) if op == "trash" else None)
+        if not source or not os.path.lexists(source):
+            result.not_restored.append((path, "it is no longer in the trash" if op == "trash" else
+                                        f"it is no longer at {source}"))  # fmt: skip
+            continue
+        try:
+            _move(source, path)
+        except OSError as e:
+            result.not_restored.append((path, str(e.strerror or e)))
+            continue
+        if op == "trash":
+            info = os.path.join(os.path.dirname(os.path.dirname(source)), "info", os.path.basename(source))
+            with suppress(OSError):
+                os.unlink(info + ".trashinfo")
+        catalog.journal_finish(entry, "restored")
+        result.restored.append(path)
+    catalog.finish_undo(apply_id, time.time())
+    return result

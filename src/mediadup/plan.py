@@ -1,0 +1,160 @@
+"""Removal plans: what to do with each duplicate, as plain values that can be printed or carried out.
+
+A plan is built from a scan's groups (the catalog's last scan, or an edited `--json` file),
+a keep policy and reference folders. Safety rules that hold for every plan:
+- every group keeps at least one file (its keeper is never acted on);
+- files under a reference folder are never acted on, and elsewhere only duplicates of a
+  reference file are removed when reference folders are given.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from .catalog import Catalog
+
+OPERATIONS = ("trash", "move", "delete")
+POLICIES = ("quality", "largest", "oldest", "newest", "shortest-path")
+
+
+class PlanError(Exception):
+    """The plan cannot be made; the message says why."""
+
+
+@dataclass(frozen=True)
+class Copy:
+    """One file of a group as the scan saw it."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    relation: str  # "keeper", "identical", "near-duplicate", ...
+    content_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class Action:
+    """Remove `path` (a duplicate of `keeper`) by `op`; `target` is where a move puts it."""
+
+    op: str
+    path: str
+    size: int
+    mtime_ns: int
+    keeper: str
+    keeper_size: int
+    keeper_mtime_ns: int
+    relation: str
+    content_hash: str | None = None  # for identical copies: the keeper must still have it
+    target: str | None = None
+
+
+def groups_from_catalog(catalog: Catalog) -> list[list[Copy]]:
+    """The last scan's groups, keeper first, with each file's size and mtime as scanned."""
+    scan_id = catalog.last_scan_id()
+    if scan_id is None:
+        raise PlanError("no scan in the catalog yet: run `mediadup scan PATH` first")
+    rows = catalog.db.execute(
+        "SELECT g.group_no, g.path, g.role, g.relation, f.size, f.mtime_ns, f.content_hash "
+        "FROM scan_groups g LEFT JOIN files f ON f.path = g.path WHERE g.scan_id = ? "
+        "ORDER BY g.group_no, g.role != 'keep'",
+        (scan_id,),
+    )
+    groups: dict[int, list[Copy]] = {}
+    for group_no, path, role, relation, size, mtime_ns, digest in rows:
+        if size is None:
+            continue  # the file left the catalog since: it will not be touched
+        copy = Copy(os.fsdecode(path), size, mtime_ns, "keeper" if role == "keep" else relation, digest)
+        groups.setdefault(group_no, []).append(copy)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def groups_from_json(path: str) -> list[list[Copy]]:
+    """Groups from a `--json` result the user may have edited (deleted groups, switched keepers).
+
+    Sizes and mtimes are read now; `apply` re-checks them again just before acting."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        groups = []
+        for g in data["groups"]:
+            copies = []
+            keepers = [f for f in g["files"] if f.get("role") == "keep"]
+            if len(keepers) != 1:
+                raise PlanError(f"{path}: every group needs exactly one file with role 'keep'")
+            for f in sorted(g["files"], key=lambda f: f.get("role") != "keep"):
+                st = os.stat(f["path"])
+                copies.append(Copy(f["path"], st.st_size, st.st_mtime_ns, f.get("relation", "near-duplicate")))
+            groups.append(copies)
+        return groups
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise PlanError(f"cannot read the plan {path}: {e}") from e
+
+
+def _under(path: str, folders: Sequence[str]) -> bool:
+    real = os.path.realpath(path)
+    return any(os.path.commonpath([real, os.path.realpath(d)]) == os.path.realpath(d) for d in folders)
+
+
+def choose_keeper(group: Sequence[Copy], policy: str) -> Copy:
+    """The copy a keep policy keeps (`quality`: the scan's keeper, always first in the group)."""
+    if policy == "quality":
+        return group[0]
+    if policy == "largest":
+        return max(group, key=lambda c: c.size)
+    if policy == "oldest":
+        return min(group, key=lambda c: c.mtime_ns)
+    if policy == "newest":
+        return max(group, key=lambda c: c.mtime_ns)
+    if policy == "shortest-path":
+        return min(group, key=lambda c: (len(c.path), c.path))
+    if policy.startswith("prefer:"):
+        preferred = [c for c in group if _under(c.path, [policy[len("prefer:") :]])]
+        return preferred[0] if preferred else group[0]
+    raise PlanError(f"unknown keep policy {policy!r}: use one of {', '.join(POLICIES)} or prefer:DIR")
+
+
+def make_plan(
+    groups: Iterable[Sequence[Copy]],
+    op: str = "trash",
+    keep: str = "quality",
+    references: Sequence[str] = (),
+    to: str | None = None,
+) -> list[Action]:
+    """Actions removing every duplicate, group by group; keepers and reference files stay."""
+    if op not in OPERATIONS:
+        raise PlanError(f"unknown action {op!r}: use one of {', '.join(OPERATIONS)}")
+    if op == "move" and not to:
+        raise PlanError("--action move needs --to DIR")
+    groups = [list(g) for g in groups]
+    keepers = {}  # group index -> its keeper
+    for n, group in enumerate(groups):
+        in_reference = [c for c in group if _under(c.path, references)]
+        if references and not in_reference:
+            continue  # with reference folders, only duplicates of a reference file go
+        chosen = choose_keeper(group, keep)
+        keepers[n] = chosen if not in_reference or _under(chosen.path, references) else in_reference[0]
+    kept = {k.path for k in keepers.values()}  # a keeper anywhere (an edited plan may repeat files) stays
+    actions, acted = [], set()
+    for n, keeper in keepers.items():
+        for c in groups[n]:
+            if c.path in kept or c.path in acted or _under(c.path, references):
+                continue
+            target = _move_target(c.path, to) if op == "move" and to else None
+            digest = c.content_hash if c.relation == "identical" and c.content_hash == keeper.content_hash else None
+            actions.append(
+                Action(op, c.path, c.size, c.mtime_ns, keeper.path, keeper.size, keeper.mtime_ns, c.relation,
+                       digest, target)
+            )  # fmt: skip
+            acted.add(c.path)
+    for group in groups:  # overlapping groups of an edited plan: still, no group loses every copy
+        if all(c.path in acted for c in group):
+            acted.discard(choose_keeper(group, keep).path)
+    return [a for a in actions if a.path in acted]
+
+
+def _move_target(path: str, folder: str) -> str:
+    """Where a move puts `path`: under `folder`, keeping the whole original folder structure."""
+    return os.path.join(os.path.abspath(folder), os.path.abspath(path).lstrip(os.sep))

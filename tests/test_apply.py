@@ -1,0 +1,142 @@
+"""Removal: plans, apply (trash, move, delete), the journal, undo, and the safety rules."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import photo, save, tree_state
+from mediadup import scan
+from mediadup.plan import Copy, make_plan
+
+
+def mediadup(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "mediadup", *args], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **(env or {})})  # fmt: skip
+
+
+def small_library(root: Path) -> Path:
+    a = photo(21, (400, 300))
+    save(a, root / "keep" / "a.png")
+    save(a, root / "dups" / "a.jpg", quality=80)
+    save(a.resize((200, 150)), root / "dups" / "deep" / "a small.jpg", quality=80)
+    save(photo(22), root / "other.jpg", quality=90)
+    return root
+
+
+def test_without_yes_nothing_changes(tmp_path: Path) -> None:
+    lib, cat = small_library(tmp_path / "lib"), str(tmp_path / "c.sqlite")
+    scan([lib], catalog=cat)
+    before = tree_state(lib)
+    run = mediadup("apply", "--catalog", cat)
+    assert run.returncode == 0, run.stderr
+    assert "plan: 2 files" in run.stdout and "nothing changed" in run.stdout
+    assert tree_state(lib) == before
+
+
+def test_move_keeps_structure_and_undo_restores_every_byte(tmp_path: Path) -> None:
+    lib, cat, quarantine = small_library(tmp_path / "lib"), str(tmp_path / "c.sqlite"), tmp_path / "q"
+    scan([lib], catalog=cat)
+    before = tree_state(lib)
+    run = mediadup("apply", "--catalog", cat, "--action", "move", "--to", str(quarantine), "--yes")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert (lib / "keep" / "a.png").exists() and not (lib / "dups" / "a.jpg").exists()
+    moved = quarantine / str(lib / "dups" / "deep" / "a small.jpg").lstrip("/")
+    assert moved.exists()
+    run = mediadup("undo", "--catalog", cat)
+    assert run.returncode == 0 and "restored 2 files" in run.stdout
+    after = tree_state(lib)
+    assert {p: (s, b) for p, (s, _, b) in after.items()} == {p: (s, b) for p, (s, _, b) in before.items()}
+
+
+def test_trash_and_undo(tmp_path: Path) -> None:
+    lib, cat = small_library(tmp_path / "lib"), str(tmp_path / "c.sqlite")
+    env = {"XDG_DATA_HOME": str(tmp_path / "xdg")}
+    scan([lib], catalog=cat)
+    before = tree_state(lib)
+    assert mediadup("apply", "--catalog", cat, "--yes", env=env).returncode == 0
+    trashed = os.listdir(tmp_path / "xdg" / "Trash" / "files")
+    assert sorted(trashed) == ["a small.jpg", "a.jpg"]
+    run = mediadup("undo", "--catalog", cat, env=env)
+    assert "restored 2 files" in run.stdout, run.stdout + run.stderr
+    assert set(tree_state(lib)) == set(before)
+    assert os.listdir(tmp_path / "xdg" / "Trash" / "files") == []
+
+
+def test_delete_needs_permanent_and_cannot_be_undone(tmp_path: Path) -> None:
+    lib, cat = small_library(tmp_path / "lib"), str(tmp_path / "c.sqlite")
+    scan([lib], catalog=cat)
+    refused = mediadup("apply", "--catalog", cat, "--action", "delete", "--yes")
+    assert refused.returncode == 2 and "--permanent" in refused.stderr
+    assert mediadup("apply", "--catalog", cat, "--action", "delete", "--permanent", "--yes").returncode == 0
+    assert not (lib / "dups" / "a.jpg").exists() and (lib / "keep" / "a.png").exists()
+    run = mediadup("undo", "--catalog", cat)
+    assert run.returncode == 1 and "deleted permanently" in run.stdout
+
+
+def test_changed_files_are_skipped(tmp_path: Path) -> None:
+    lib, cat = small_library(tmp_path / "lib"), str(tmp_path / "c.sqlite")
+    scan([lib], catalog=cat)
+    with open(lib / "dups" / "a.jpg", "ab") as f:
+        f.write(b"appended after the scan")
+    run = mediadup("apply", "--catalog", cat, "--action", "move", "--to", str(tmp_path / "q"), "--yes")
+    assert run.returncode == 1 and "changed since the scan" in run.stdout
+    assert (lib / "dups" / "a.jpg").exists()
+
+
+def test_nothing_goes_when_the_keeper_is_gone(tmp_path: Path) -> None:
+    lib, cat = small_library(tmp_path / "lib"), str(tmp_path / "c.sqlite")
+    scan([lib], catalog=cat)
+    os.rename(lib / "keep" / "a.png", tmp_path / "elsewhere.png")
+    run = mediadup("apply", "--catalog", cat, "--action", "move", "--to", str(tmp_path / "q"), "--yes")
+    assert run.returncode == 1 and run.stdout.count("keeper is gone") == 2
+    assert (lib / "dups" / "a.jpg").exists() and (lib / "dups" / "deep" / "a small.jpg").exists()
+
+
+def test_move_never_overwrites(tmp_path: Path) -> None:
+    lib, cat, q = small_library(tmp_path / "lib"), str(tmp_path / "c.sqlite"), tmp_path / "q"
+    scan([lib], catalog=cat)
+    occupied = q / str(lib / "dups" / "a.jpg").lstrip("/")
+    occupied.parent.mkdir(parents=True)
+    occupied.write_bytes(b"somebody else's file")
+    run = mediadup("apply", "--catalog", cat, "--action", "move", "--to", str(q), "--yes")
+    assert "already exists" in run.stdout and occupied.read_bytes() == b"somebody else's file"
+    assert (lib / "dups" / "a.jpg").exists()
+
+
+def test_reference_folders_are_never_touched(tmp_path: Path) -> None:
+    lib, cat = small_library(tmp_path / "lib"), str(tmp_path / "c.sqlite")
+    scan([lib], catalog=cat)
+    run = mediadup("apply", "--catalog", cat, "--reference", str(lib / "dups"), "--action", "move",
+                   "--to", str(tmp_path / "q"), "--yes")  # fmt: skip
+    assert run.returncode == 0, run.stdout
+    assert (lib / "dups" / "a.jpg").exists() and (lib / "dups" / "deep" / "a small.jpg").exists()
+    assert not (lib / "keep" / "a.png").exists()  # a duplicate of a reference file goes
+
+
+copies = st.lists(
+    st.builds(Copy, st.sampled_from([f"/{d}/{n}" for d in ("ref", "a", "b/c") for n in "xyz"]),
+              st.integers(1, 9), st.integers(0, 5), st.sampled_from(["identical", "near-duplicate"])),
+    min_size=2, max_size=6, unique_by=lambda c: c.path,
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(groups=st.lists(copies, max_size=5), keep=st.sampled_from(["quality", "largest", "oldest", "newest",
+       "shortest-path", "prefer:/b"]), use_reference=st.booleans())  # fmt: skip
+def test_no_group_ever_loses_all_its_copies(groups: list[list[Copy]], keep: str, use_reference: bool) -> None:
+    references = ["/ref"] if use_reference else []
+    actions = make_plan(groups, "trash", keep, references)
+    acted = {a.path for a in actions}
+    for group in groups:
+        assert any(c.path not in acted for c in group), "every group keeps a copy"
+    assert all(a.keeper not in acted for a in actions), "a keeper is never removed"
+    assert len(acted) == len(actions), "a file is acted on once"
+    if use_reference:
+        assert not any(p.startswith("/ref/") for p in acted), "reference folders are never touched"
+        assert all(a.keeper.startswith("/ref/") for a in actions), "only duplicates of reference files go"
