@@ -105,14 +105,13 @@ def _move(source: str, target: str) -> None:
 def apply_plan(actions: list[Action], catalog: Catalog) -> Outcome:
     """Carry out the actions, each journaled before and after."""
     outcome = Outcome()
-    if not actions:
-        return outcome
-    apply_id = catalog.start_apply(actions[0].op)
+    apply_id = None  # an apply that acts on nothing leaves no trace in the journal
     for a in actions:
         reason = recheck(a)
         if reason:
             outcome.skipped.append((a.path, reason))
             continue
+        apply_id = apply_id or catalog.start_apply(a.op)
         entry = catalog.journal_planned(apply_id, a)
         try:
             target = _carry_out(a)
@@ -122,7 +121,8 @@ def apply_plan(actions: list[Action], catalog: Catalog) -> Outcome:
             continue
         catalog.journal_finish(entry, "done", target=target)
         outcome.done.append(a)
-    catalog.finish_apply(apply_id)
+    if apply_id:
+        catalog.finish_apply(apply_id)
     return outcome
 
 
@@ -144,12 +144,16 @@ class Restored:
     not_restored: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
 
 
-def undo(catalog: Catalog, apply_id: int | None = None) -> Restored:
-    """Put back what an apply removed (the last one by default), newest action first."""
+def undo(catalog: Catalog, everything: bool = False) -> Restored:
+    """Put back what the last apply removed (with any interrupted apply before it), or what every
+    apply removed; newest action first."""
     result = Restored()
-    apply_id = apply_id or catalog.last_apply_id()
-    if apply_id is None:
-        return result
+    for apply_id in catalog.applies_to_undo(everything):
+        _undo_one(catalog, apply_id, result)
+    return result
+
+
+def _undo_one(catalog: Catalog, apply_id: int, result: Restored) -> None:
     for entry, op, path, target, state in catalog.journal_entries(apply_id):
         if state not in ("done", "planned"):
             continue

@@ -249,9 +249,18 @@ class Catalog:
         with self.db:
             self.db.execute("UPDATE applies SET undone = ? WHERE id = ?", (when, apply_id))
 
-    def last_apply_id(self) -> int | None:
-        row = self.db.execute("SELECT max(id) FROM applies WHERE undone IS NULL").fetchone()
-        return row[0] if row else None
+    def applies_to_undo(self, everything: bool = False) -> list[int]:
+        """Applies not undone yet, newest first: all of them, or the last one together with the
+        interrupted ones just before it (a crashed apply and the apply that finished its work)."""
+        rows = self.db.execute("SELECT id, finished FROM applies WHERE undone IS NULL ORDER BY id DESC").fetchall()
+        if everything or not rows:
+            return [r[0] for r in rows]
+        chosen = [rows[0][0]]
+        for apply_id, finished in rows[1:]:
+            if finished is not None:
+                break
+            chosen.append(apply_id)
+        return chosen
 
     def journal_planned(self, apply_id: int, action) -> int:
         """Record an action before it happens (committed at once)."""

@@ -200,13 +200,15 @@ def apply_command(plan_file, op, to, permanent, keep, reference, yes, catalog) -
 
 
 @cli.command("undo")
+@click.option("--all", "everything", is_flag=True, help="Undo every apply not undone yet, not only the last.")
 @click.option("--catalog", type=click.Path(dir_okay=False), default=None, help="The catalog of the apply.")
-def undo_command(catalog) -> None:
-    """Put back the files that the last `mediadup apply` trashed or moved."""
+def undo_command(everything, catalog) -> None:
+    """Put back the files that the last `mediadup apply` trashed or moved (an apply that was
+    interrupted just before it is included); say which cannot come back, and why."""
     console = Console(highlight=False, soft_wrap=True)
     try:
         with Catalog(catalog) as cat:
-            result = undo(cat)
+            result = undo(cat, everything)
     except CatalogError as e:
         raise click.UsageError(str(e)) from e
     for path, why in result.not_restored:
