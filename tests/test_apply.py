@@ -186,3 +186,25 @@ def test_killed_apply_loses_nothing_and_undo_restores_all(tmp_path: Path) -> Non
         restored = {os.path.relpath(p, lib): data for p, (_, _, data) in tree_state(lib).items()}
         assert restored == original, f"attempt {attempt}: files lost or changed"
     assert killed_mid_apply >= 3
+
+
+def test_move_across_devices(tmp_path: Path) -> None:
+    import pytest
+
+    other = Path("/dev/shm")
+    if not other.is_dir() or os.stat(other).st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("needs /dev/shm on another file system")
+    lib, cat = small_library(tmp_path / "lib"), str(tmp_path / "c.sqlite")
+    quarantine = Path(tempfile_dir := os.path.join(other, f"mediadup-test-{os.getpid()}"))
+    try:
+        scan([lib], catalog=cat)
+        before = tree_state(lib)
+        assert mediadup("apply", "--catalog", cat, "--action", "move", "--to", tempfile_dir, "--yes").returncode == 0
+        assert (quarantine / str(lib / "dups" / "a.jpg").lstrip("/")).exists()
+        assert not list(quarantine.rglob("*.mediadup-partial"))
+        assert "restored 2 files" in mediadup("undo", "--catalog", cat).stdout
+        assert {p: b for p, (_, _, b) in tree_state(lib).items()} == {p: b for p, (_, _, b) in before.items()}
+    finally:
+        import shutil
+
+        shutil.rmtree(quarantine, ignore_errors=True)
