@@ -91,3 +91,13 @@ def test_group_invariants(data: st.DataObject) -> None:
             assert frozenset((g.keeper.path[-1], d.path[-1])) in verified
         seen += [m.path for m in g.members]
     assert len(seen) == len(set(seen)), "no file is in two groups"
+
+
+@settings(max_examples=100, deadline=None)
+@given(sizes=st.lists(st.integers(900, 1100), min_size=2, max_size=6), seed=st.randoms())
+def test_keeper_does_not_depend_on_the_order_files_were_found(sizes: list[int], seed) -> None:
+    members = [member(f"f{i}", size=s, mtime=i) for i, s in enumerate(sizes)]
+    first = rank(members)
+    shuffled = list(members)
+    seed.shuffle(shuffled)
+    assert rank(shuffled) == first

@@ -243,3 +243,24 @@ def test_file_deleted_or_changed_during_the_scan(tmp_path: Path) -> None:
     save(photo(2, (64, 64)), p, quality=50)
     os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
     assert _changed(str(p), (st.st_size, st.st_mtime_ns))
+
+
+def test_passing_troubles_are_not_remembered(tmp_path: Path) -> None:
+    """--max-pixels applies to each scan: a file skipped as too large is read when the limit rises,
+    and a cached fingerprint obeys a lower limit."""
+    save(photo(9, (300, 200)), tmp_path / "lib" / "a.png")
+    save(photo(9, (300, 200)), tmp_path / "lib" / "a.jpg", quality=80)
+    catalog = str(tmp_path / "c.sqlite")
+    assert len(scan([tmp_path / "lib"], catalog=catalog, max_pixels=10_000).skipped) == 2
+    result = scan([tmp_path / "lib"], catalog=catalog)
+    assert result.skipped == [] and len(result.groups) == 1
+    again = scan([tmp_path / "lib"], catalog=catalog, max_pixels=10_000)
+    assert again.summary.fingerprinted == 0 and len(again.skipped) == 2 and again.groups == []
+
+
+def test_identical_copies_of_a_broken_file_are_skipped_not_grouped(tmp_path: Path) -> None:
+    data = b"\xff\xd8\xff\xe0" + bytes(3000)
+    (tmp_path / "a.jpg").write_bytes(data)
+    (tmp_path / "b.jpg").write_bytes(data)
+    result = scan([tmp_path], catalog=str(tmp_path / "c.sqlite"))
+    assert result.groups == [] and len(result.skipped) == 2

@@ -119,7 +119,12 @@ def register_plugins() -> None:
 
 
 class DecodeError(Exception):
-    """An image that cannot be used; the message is the reason shown to the user."""
+    """An image that cannot be used; the message is the reason shown to the user. `lasting`:
+    the content itself is bad, so the verdict holds until the file changes (else: try again)."""
+
+    def __init__(self, reason: str, lasting: bool = True):
+        super().__init__(reason)
+        self.lasting = lasting
 
 
 @dataclass
@@ -176,7 +181,7 @@ def _open_raw(path: str) -> Image.Image:
     try:
         import rawpy
     except ImportError as e:
-        raise DecodeError("camera RAW file: install mediadup[raw] to read it") from e
+        raise DecodeError("camera RAW file: install mediadup[raw] to read it", lasting=False) from e
     try:
         with rawpy.imread(path) as raw:
             try:
@@ -204,16 +209,24 @@ def decode(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decoded:
     except UnidentifiedImageError as e:
         raise DecodeError("not a readable image (unknown format or wrong extension)") from e
     except FileNotFoundError as e:
-        raise DecodeError("file vanished during the scan") from e
+        raise DecodeError("file vanished during the scan", lasting=False) from e
     except PermissionError as e:
-        raise DecodeError("permission denied") from e
+        raise DecodeError("permission denied", lasting=False) from e
     except MemoryError as e:
-        raise DecodeError("image too large to decode in memory") from e
+        raise DecodeError("image too large to decode in memory", lasting=False) from e
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, RuntimeError) as e:
         msg = str(e) or type(e).__name__
         if "truncated" in msg or isinstance(e, EOFError):
             raise DecodeError("truncated image data") from e
         raise DecodeError(f"corrupt image data ({msg})") from e
+
+
+def too_large(width: int, height: int, max_pixels: int) -> str | None:
+    return (
+        f"too large: {width}x{height} pixels is over the limit of {max_pixels:,}"
+        if width * height > max_pixels
+        else None
+    )
 
 
 def _decode(path: str, max_pixels: int) -> Decoded:
@@ -223,8 +236,8 @@ def _decode(path: str, max_pixels: int) -> Decoded:
         width, height = im.size
         if width <= 0 or height <= 0:
             raise DecodeError("image has no pixels")
-        if width * height > max_pixels:
-            raise DecodeError(f"too large: {width}x{height} pixels is over the limit of {max_pixels:,}")
+        if reason := too_large(width, height, max_pixels):
+            raise DecodeError(reason, lasting=False)
         fmt, mode = im.format or "RAW", im.mode
         quality = jpeg_quality(im) if fmt in ("JPEG", "MPO") else None
         orientation, date, camera = _exif(im)

@@ -63,7 +63,7 @@ def build_groups(
     for component in uf.components():
         remaining = set(component)
         while len(remaining) > 1:
-            ordered, _ = rank([GroupMember(stats[p], Relation.KEEPER, info=infos.get(p)) for p in remaining])
+            ordered, _ = rank([GroupMember(stats[p], Relation.KEEPER, info=infos.get(p)) for p in sorted(remaining)])
             keeper = ordered[0].path
             remaining.discard(keeper)
             twins = {p for p in remaining if content.get(p) and content.get(p) == content.get(keeper)}

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cmp_to_key
 
 from .records import GroupMember
 
@@ -17,7 +17,7 @@ class Criterion:
     """One quality signal: a value (higher is better), how much more counts, and how to say it."""
 
     value: Callable[[GroupMember], float]
-    margin: float  # relative difference below which two values are equal
+    margin: float  # relative step: values within one step of a fixed logarithmic grid are equal
     say: Callable[[GroupMember], str]
 
 
@@ -64,28 +64,26 @@ CRITERIA: tuple[Criterion, ...] = (
 )
 
 
-def _differs(c: Criterion, a: GroupMember, b: GroupMember) -> int:
-    """+1 when a is clearly better than b on this criterion, -1 when worse, 0 when equal."""
-    va, vb = c.value(a), c.value(b)
-    if abs(va - vb) <= c.margin * max(abs(va), abs(vb)):
-        return 0
-    return 1 if va > vb else -1
+def _level(c: Criterion, m: GroupMember) -> float:
+    """The criterion's value, in steps of its margin: values within a step are equal. A fixed
+    grid (not a pairwise tolerance) keeps the order total, so the keeper never depends on the
+    order in which files were found."""
+    v = c.value(m)
+    return math.floor(math.log(v) / math.log1p(c.margin)) if c.margin and v > 0 else v
 
 
-def _better_first(a: GroupMember, b: GroupMember) -> int:
-    for c in CRITERIA:
-        if d := _differs(c, a, b):
-            return -d
-    return (a.path > b.path) - (a.path < b.path)
+def quality_key(m: GroupMember) -> tuple:
+    """Sort key: smaller is better (every criterion, then the path)."""
+    return (*(-_level(c, m) for c in CRITERIA), m.path)
 
 
 def rank(members: Sequence[GroupMember]) -> tuple[list[GroupMember], str]:
     """Members best first, and the reason the first one is kept."""
-    ordered = sorted(members, key=cmp_to_key(_better_first))
+    ordered = sorted(members, key=quality_key)
     if len(ordered) < 2:
         return ordered, "only copy"
     best, runner_up = ordered[0], ordered[1]
     for c in CRITERIA:
-        if _differs(c, best, runner_up) > 0:
+        if _level(c, best) > _level(c, runner_up):
             return ordered, c.say(best)
     return ordered, "identical quality; first by path"

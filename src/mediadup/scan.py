@@ -11,7 +11,7 @@ import numpy as np
 
 from .catalog import Cached, Catalog
 from .compare import LEVELS
-from .decode import DEFAULT_MAX_PIXELS
+from .decode import DEFAULT_MAX_PIXELS, too_large
 from .discover import Walker
 from .exact import ContentHashes, content_hashes
 from .fingerprint import ImageFingerprint
@@ -23,6 +23,7 @@ from .verify import Verifier, verdict_version
 from .workers import Workers, default_jobs, fingerprint_many
 
 STORE_EVERY = 256
+STORE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,8 @@ class Scanner:
             if not self.options.exact_only:
                 images = [f for f in files if f.kind is Kind.IMAGE]
                 fingerprints = self._fingerprint(images, cached, content, workers)
+            unusable = {s.path for s in self.skipped}
+            stats = {p: f for p, f in stats.items() if p not in unusable}
             groups = self._group(stats, content, fingerprints, workers)
         self.summary.seconds = round(time.time() - started, 3)
         self.catalog.save_scan(roots, vars(self.options), self.summary, groups, started)
@@ -137,58 +140,46 @@ class Scanner:
         self, images: list[FileStat], cached: dict[str, Cached], content: dict[str, str], workers: Workers
     ) -> dict[str, ImageFingerprint]:
         """Fingerprints of every usable image: from the catalog, or decoded once per distinct content."""
-        done = {f.path for f in images if cached[f.path].fingerprinted}
+        same: dict[str, list[FileStat]] = {}  # byte-identical files share one fingerprint
         for f in images:
-            if f.path in done and cached[f.path].error:
-                self.skipped.append(Skipped(f.path, cached[f.path].error or ""))
-        by_content: dict[str, str] = {}  # content hash -> a path whose fingerprint serves all twins
-        for f in images:
-            if f.path in done and not cached[f.path].error and f.path in content:
-                by_content.setdefault(content[f.path], f.path)
-        todo, twins = [], []
-        for f in images:
-            if f.path in done:
-                continue
-            digest = content.get(f.path)
-            if digest and digest in by_content:
-                twins.append(f.path)
-            else:
-                todo.append(f)
-                if digest:
-                    by_content[digest] = f.path
-        decoded: dict[str, ImageFingerprint] = {}
-        batch: list = []
-        with self.reporter.stage("fingerprinting", len(todo)) as bar:
-            expected = {f.path: (f.size, f.mtime_ns) for f in todo}
-            for path, fp, error in fingerprint_many(expected, workers, self.options.max_pixels):
+            same.setdefault(content.get(f.path, f.path), []).append(f)
+        found: dict[str, ImageFingerprint] = {}
+        errors: dict[str, str] = {}
+        to_load: dict[int, str] = {}
+        for key, files in same.items():
+            known = next((f for f in files if cached[f.path].fingerprinted), None)
+            if known and cached[known.path].error:
+                errors[key] = cached[known.path].error or ""
+            elif known:
+                to_load[self.ids[known.path]] = key
+        found.update((to_load[i], fp) for i, fp in self.catalog.fingerprints(to_load))
+        self.summary.from_cache = sum(len(same[k]) for k in found)
+        todo = {files[0].path: key for key, files in same.items() if key not in found and key not in errors}
+        with self.reporter.stage("fingerprinting", len(todo)) as bar, _Batches(self.catalog) as store:
+            expected = {p: (same[k][0].size, same[k][0].mtime_ns) for p, k in todo.items()}
+            for path, fp, error, lasting in fingerprint_many(todo, workers, self.options.max_pixels):
+                key = todo[path]
                 if fp is not None and _changed(path, expected[path]):
-                    fp, error = None, "changed during the scan"
-                if error:
-                    self.skipped.append(Skipped(path, error))
+                    fp, error, lasting = None, "changed during the scan", False
+                if fp is not None:
+                    found[key] = fp
+                    self.summary.fingerprinted += 1
                 else:
-                    decoded[path] = fp
-                batch.append((self.ids[path], fp, error))
-                if len(batch) >= STORE_EVERY:
-                    self.catalog.store_fingerprints(batch)
-                    batch = []
+                    errors[key] = error or ""
+                if fp is not None or lasting:  # a passing trouble (too large, permissions) is tried again
+                    store.add([(self.ids[f.path], fp, error) for f in same[key] if not cached[f.path].fingerprinted])
                 bar.advance()
-            self.catalog.store_fingerprints(batch)
-        self.summary.fingerprinted = len(decoded)
-        wanted = [f.path for f in images if f.path in done and not cached[f.path].error]
-        wanted += [by_content[content[p]] for p in twins if by_content[content[p]] not in decoded]
-        path_of = {self.ids[p]: p for p in wanted}
-        fingerprints = {path_of[i]: fp for i, fp in self.catalog.fingerprints(path_of)}
-        fingerprints.update(decoded)
-        shared = [(p, fingerprints.get(by_content[content[p]])) for p in twins]
-        self.catalog.store_fingerprints(
-            [(self.ids[p], fp, None if fp else "identical copy could not be decoded") for p, fp in shared]
-        )
-        for p, fp in shared:
-            if fp is None:
-                self.skipped.append(Skipped(p, "not a readable image (an identical copy failed to decode)"))
-            else:
-                fingerprints[p] = fp
-        self.summary.from_cache = len(wanted)
+        for key, fp in list(found.items()):  # cached fingerprints obey today's --max-pixels too
+            if reason := too_large(fp.info.width, fp.info.height, self.options.max_pixels):
+                errors[key] = reason
+                del found[key]
+        fingerprints = {}
+        for key, files in same.items():
+            for f in files:
+                if key in found:
+                    fingerprints[f.path] = found[key]
+                else:
+                    self.skipped.append(Skipped(f.path, errors.get(key, "not fingerprinted")))
         return fingerprints
 
     def _group(
@@ -222,6 +213,29 @@ class Scanner:
         self.catalog.store_verdicts(self.level.name, version, verifier.new)
         self.summary.compared = verifier.compared
         return groups
+
+
+class _Batches:
+    """Fingerprints stored in batches, at least every few seconds, and whatever is left at the end
+    (also after Ctrl-C): an interrupted scan keeps its finished work."""
+
+    def __init__(self, catalog: Catalog):
+        self.catalog, self.rows, self.last = catalog, [], time.monotonic()
+
+    def add(self, rows: list) -> None:
+        self.rows.extend(rows)
+        if len(self.rows) >= STORE_EVERY or time.monotonic() - self.last > STORE_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        self.catalog.store_fingerprints(self.rows)
+        self.rows, self.last = [], time.monotonic()
+
+    def __enter__(self) -> _Batches:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.flush()
 
 
 def _changed(path: str, expected: tuple[int, int]) -> bool:

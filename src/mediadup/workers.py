@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.pool import Pool
 from typing import Any
@@ -11,18 +12,24 @@ from typing import Any
 from .decode import DEFAULT_MAX_PIXELS, DecodeError, register_plugins
 from .fingerprint import ImageFingerprint, fingerprint_file
 
-Result = tuple[str, ImageFingerprint | None, str | None]
+Result = tuple[str, ImageFingerprint | None, str | None, bool]
 
 
 def fingerprint_one(task: tuple[str, int]) -> Result:
-    """(path, fingerprint, None), or (path, None, reason) when the file cannot be used."""
+    """(path, fingerprint, None, _), or (path, None, reason, lasting) when the file cannot be used."""
     path, max_pixels = task
     try:
-        return path, fingerprint_file(path, max_pixels), None
+        return path, fingerprint_file(path, max_pixels), None, True
     except DecodeError as e:
-        return path, None, str(e)
+        return path, None, str(e), e.lasting
     except Exception as e:  # a decoder bug must cost one file, never the scan
-        return path, None, f"cannot decode ({type(e).__name__}: {e})"
+        return path, None, f"cannot decode ({type(e).__name__}: {e})", False
+
+
+def _quiet_worker() -> None:
+    """Workers leave Ctrl-C to the main process, which stops them."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    register_plugins()
 
 
 def default_jobs() -> int:
@@ -46,7 +53,7 @@ class Workers:
             ctx = multiprocessing.get_context(method)
             if method == "forkserver":
                 ctx.set_forkserver_preload(["mediadup.fingerprint", "mediadup.compare"])
-            self._pool = ctx.Pool(self.jobs, initializer=register_plugins)
+            self._pool = ctx.Pool(self.jobs, initializer=_quiet_worker)
         return self._pool
 
     def imap_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any], chunksize: int = 4) -> Iterator[Any]:
