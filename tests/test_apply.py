@@ -208,3 +208,16 @@ def test_move_across_devices(tmp_path: Path) -> None:
         import shutil
 
         shutil.rmtree(quarantine, ignore_errors=True)
+
+
+def test_an_interrupted_move_is_finished_or_undone(tmp_path: Path) -> None:
+    """Killed between linking the target and removing the original: both names exist."""
+    from mediadup.apply import _move
+
+    source = tmp_path / "a.jpg"
+    source.write_bytes(b"picture")
+    target = tmp_path / "q" / "a.jpg"
+    target.parent.mkdir()
+    os.link(source, target)  # the state a kill inside _move can leave
+    _move(str(source), str(target))
+    assert not source.exists() and target.read_bytes() == b"picture"

@@ -162,6 +162,7 @@ def test_older_catalog_is_rebuilt_with_a_notice(library: Path, tmp_path: Path) -
     path = tmp_path / "old.sqlite"
     db = sqlite3.connect(path)
     db.executescript(
+        "PRAGMA application_id = 1296319568;"
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);"
         "INSERT INTO meta VALUES ('schema', '1');"
         "CREATE TABLE files (path BLOB PRIMARY KEY, size INTEGER);"
@@ -180,7 +181,10 @@ def test_newer_catalog_is_refused(library: Path, tmp_path: Path) -> None:
 
     path = tmp_path / "new.sqlite"
     db = sqlite3.connect(path)
-    db.executescript("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT); INSERT INTO meta VALUES ('schema', '99');")
+    db.executescript(
+        "PRAGMA application_id = 1296319568;"
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT); INSERT INTO meta VALUES ('schema', '99');"
+    )
     db.commit()
     db.close()
     with pytest.raises(CatalogError, match="newer mediadup"):
@@ -200,3 +204,33 @@ def test_progress_bars_on_a_terminal_only(library: Path, catalog: str) -> None:
     pipe = io.StringIO()
     scan([library], catalog=catalog, progress=Reporter(None, Console(file=pipe, force_terminal=False)))
     assert pipe.getvalue() == ""
+
+
+def test_one_path_as_a_string_or_path(library: Path, catalog: str) -> None:
+    assert len(scan(str(library), catalog=catalog).groups) == 2
+    assert len(scan(library, catalog=catalog).groups) == 2
+
+
+def test_blank_pictures_are_not_compared_but_identical_ones_group(tmp_path: Path, catalog: str) -> None:
+    for n in range(30):
+        Image.new("RGB", (64, 48), (n * 8, 100, 200 - n * 5)).save(tmp_path / f"flat{n}.png")
+    Image.new("RGB", (64, 48), (0, 0, 0)).save(tmp_path / "black.png")
+    (tmp_path / "black copy.png").write_bytes((tmp_path / "black.png").read_bytes())
+    result = scan([tmp_path], catalog=catalog)
+    assert result.summary.compared == 0
+    assert [names(g) for g in result.groups] == [{"black.png", "black copy.png"}]
+
+
+def test_a_database_that_is_not_a_catalog_is_refused_and_untouched(library: Path, tmp_path: Path) -> None:
+    from mediadup.catalog import CatalogError
+
+    path = tmp_path / "accounts.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript("CREATE TABLE meta (key TEXT, value TEXT); INSERT INTO meta VALUES ('schema', '1');"
+                     "CREATE TABLE precious (x); INSERT INTO precious VALUES (42);")  # fmt: skip
+    db.commit()
+    db.close()
+    before = path.read_bytes()
+    with pytest.raises(CatalogError, match="not a mediadup catalog"):
+        scan([library], catalog=path)
+    assert path.read_bytes() == before

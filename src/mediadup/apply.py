@@ -88,6 +88,9 @@ def _move(source: str, target: str) -> None:
     """Move without ever overwriting; across devices through a copy that is complete before the
     original goes."""
     if os.path.lexists(target):
+        if os.path.samefile(source, target):  # an interrupted move got as far as linking: finish it
+            os.unlink(source)
+            return
         raise FileExistsError(f"{target} already exists")
     os.makedirs(os.path.dirname(target), exist_ok=True)
     try:
@@ -158,7 +161,9 @@ def _undo_one(catalog: Catalog, apply_id: int, result: Restored) -> None:
         if state not in ("done", "planned"):
             continue
         if os.path.lexists(path):
-            if state == "planned":
+            if state == "planned":  # interrupted before the original went: drop a half-made copy
+                if target and os.path.lexists(target) and os.path.samefile(path, target):
+                    os.unlink(target)
                 catalog.journal_finish(entry, "untouched")
                 continue
             result.not_restored.append((path, "a file is back at that path already"))

@@ -15,6 +15,7 @@ from .fingerprint import VERSION as FINGERPRINT_VERSION
 from .fingerprint import ImageFingerprint
 from .records import FileStat, Group, ScanSummary
 
+APPLICATION_ID = 0x4D444450  # "MDDP": marks a SQLite file as a mediadup catalog
 SCHEMA_VERSION = 4
 KEPT_ON_REBUILD = ("applies", "journal")  # the user's history; everything else is a cache
 BATCH = 500
@@ -97,17 +98,23 @@ class Catalog:
         try:
             os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
             self.db = sqlite3.connect(self.path, timeout=30)
+            self._migrate()
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
         except (sqlite3.DatabaseError, OSError) as e:
             raise CatalogError(f"cannot open catalog {self.path}: {e}") from e
 
     def _migrate(self) -> None:
-        """Create the schema; the caches of an older schema are rebuilt, the journal is kept."""
+        """Create the schema; the caches of an older schema are rebuilt, the journal is kept.
+        A database that is not a mediadup catalog is never touched."""
         self.notice: str | None = None
+        app = self.db.execute("PRAGMA application_id").fetchone()[0]
+        tables = self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if app != APPLICATION_ID and tables:
+            raise CatalogError(f"{self.path} is a database, but not a mediadup catalog: choose another --catalog")
         with self.db:
+            self.db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             has_meta = self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()
             row = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() if has_meta else None
             if row is not None and int(row[0]) > SCHEMA_VERSION:

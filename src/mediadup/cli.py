@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import sqlite3
 import sys
 from contextlib import contextmanager
 from typing import IO
@@ -219,20 +221,18 @@ def undo_command(everything, catalog) -> None:
 
 def main() -> None:
     """Entry point: no traceback ever reaches the user (MEDIADUP_DEBUG=1 shows it)."""
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `mediadup scan ... | head` ends quietly
     try:
         cli.main(standalone_mode=False)
     except click.ClickException as e:
         e.show()
         sys.exit(EXIT_USAGE if isinstance(e, click.UsageError) else e.exit_code)
-    except click.exceptions.Abort:
-        click.echo("interrupted", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("\ninterrupted: no scanned file was changed; finished fingerprints are kept", err=True)
         sys.exit(EXIT_INTERRUPTED)
-    except KeyboardInterrupt:
-        click.echo("\ninterrupted: nothing was changed; cached fingerprints are kept", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    except BrokenPipeError:
-        sys.stderr.close()
-        sys.exit(0)
+    except sqlite3.Error as e:
+        click.echo(f"mediadup: the catalog cannot be used: {e}", err=True)
+        sys.exit(EXIT_USAGE)
     except SystemExit:
         raise
     except Exception as e:

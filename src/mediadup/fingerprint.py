@@ -56,8 +56,9 @@ class ImageFingerprint:
         return self.info.chroma
 
     @property
-    def content_hash(self) -> int:
-        return int(self.hashes[0])
+    def comparable(self) -> bool:
+        """False for near-uniform pictures (blank, black): their hashes and shapes say nothing."""
+        return float(self.thumb.std()) >= 2.0
 
     def to_blob(self) -> tuple[bytes, bytes, bytes, str]:
         return (

@@ -39,7 +39,7 @@ class ScanOptions:
 
 
 def scan(
-    paths: Sequence[str | os.PathLike],
+    paths: str | os.PathLike | Sequence[str | os.PathLike],
     *,
     level: str = "normal",
     exact_only: bool = False,
@@ -59,6 +59,8 @@ def scan(
     """
     if level not in LEVELS:
         raise ValueError(f"level must be one of {', '.join(LEVELS)}")
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]  # one folder, not its characters
     options = ScanOptions(
         level, exact_only, jobs or default_jobs(), tuple(include), tuple(exclude), follow_symlinks, hidden, max_pixels
     )
@@ -196,23 +198,38 @@ class Scanner:
         # one representative per distinct content: byte-identical twins are matched once
         reps: dict[str, str] = {}
         for path in sorted(fingerprints):
-            reps.setdefault(content.get(path, path), path)
+            if fingerprints[path].comparable:  # near-uniform pictures group only by identical bytes
+                reps.setdefault(content.get(path, path), path)
         rep_paths = sorted(reps.values())
-        with self.reporter.stage("matching") as bar:
-            hashes = np.stack([fingerprints[p].hashes for p in rep_paths]) if rep_paths else np.zeros((0, 2))
-            pairs = candidate_pairs(hashes.astype(np.uint64), self.level)
-
-            def verify(batch: list[tuple[int, int]]) -> list[bool]:
-                return verifier.matches([(rep_paths[i], rep_paths[j]) for i, j in batch])
-
-            edges = connect(pairs, verify, bar.set)
         live = {p: h for p, h in content.items() if p in stats}
         infos = {p: fp.info for p, fp in fingerprints.items()}
-        with self.reporter.stage("grouping"):
-            groups = build_groups(stats, live, infos, [(rep_paths[i], rep_paths[j]) for i, j in edges], verifier.many)
-        self.catalog.store_verdicts(self.level.name, version, verifier.new)
+
+        def verify(batch: list[tuple[int, int]]) -> list[bool]:
+            return verifier.matches([(rep_paths[i], rep_paths[j]) for i, j in batch])
+
+        with _Verdicts(self.catalog, self.level.name, version, verifier):
+            with self.reporter.stage("matching") as bar:
+                hashes = np.stack([fingerprints[p].hashes for p in rep_paths]) if rep_paths else np.zeros((0, 2))
+                edges = connect(candidate_pairs(hashes.astype(np.uint64), self.level), verify, bar.set)
+            with self.reporter.stage("grouping"):
+                pairs = [(rep_paths[i], rep_paths[j]) for i, j in edges]
+                groups = build_groups(stats, live, infos, pairs, verifier.many)
         self.summary.compared = verifier.compared
         return groups
+
+
+class _Verdicts:
+    """Verdicts reach the catalog even when matching is interrupted."""
+
+    def __init__(self, catalog: Catalog, level: str, version: int, verifier: Verifier):
+        self.catalog, self.level, self.version, self.verifier = catalog, level, version, verifier
+
+    def __enter__(self) -> _Verdicts:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.catalog.store_verdicts(self.level, self.version, self.verifier.new)
+        self.verifier.new = []
 
 
 class _Batches:
