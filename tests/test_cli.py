@@ -104,3 +104,21 @@ def test_non_utf8_names_are_printed_escaped(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     paths = [f["path"] for f in json.loads(run.stdout)["groups"][0]["files"]]
     assert any(p.endswith("\\xff.jpg") for p in paths)
+
+
+def test_outputs_are_checked_before_scanning(library: Path, catalog: str, tmp_path: Path) -> None:
+    picture = library / "2020" / "original.jpg"
+    before = picture.read_bytes()
+    run = mediadup("scan", str(library), "--catalog", catalog, "--json", str(picture))
+    assert run.returncode == 2 and "refusing to write over" in run.stderr and picture.read_bytes() == before
+    run = mediadup("scan", str(library), "--catalog", catalog, "--csv", str(tmp_path / "no" / "such" / "x.csv"))
+    assert run.returncode == 2 and "cannot write" in run.stderr
+
+
+def test_globs_ignore_case_and_roots_count_once(tmp_path: Path) -> None:
+    save(photo(1, (64, 64)), tmp_path / "lib" / "A.JPG")
+    save(photo(1, (64, 64)), tmp_path / "lib" / "b.png")
+    run = mediadup("scan", str(tmp_path / "lib"), str(tmp_path / "lib"), "--include", "*.jpg",
+                   "--catalog", str(tmp_path / "c.sqlite"), "--json", "-")  # fmt: skip
+    summary = json.loads(run.stdout)["summary"]
+    assert summary["images"] == 1 and summary["hardlinks"] == 0

@@ -17,6 +17,7 @@ from .apply import apply_plan, undo
 from .catalog import Catalog, CatalogError
 from .compare import LEVELS
 from .decode import DEFAULT_MAX_PIXELS
+from .discover import kind_of_extension
 from .plan import OPERATIONS, PlanError, groups_from_catalog, groups_from_json, make_plan
 from .progress import Reporter
 from .records import display_path
@@ -42,6 +43,17 @@ def _output(target: str):
         yield f
 
 
+def _check_output(target: str | None) -> None:
+    """Refuse, before any work, an output that cannot be written or would overwrite a picture."""
+    if not target or target == "-":
+        return
+    if os.path.exists(target) and kind_of_extension(target) is not None:
+        raise click.UsageError(f"refusing to write over {target}: it looks like a picture or a video")
+    folder = os.path.dirname(os.path.abspath(target))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        raise click.UsageError(f"cannot write {target}: no writable folder {folder}")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="mediadup")
 def cli() -> None:
@@ -63,7 +75,7 @@ def cli() -> None:
     "--jobs",
     type=click.IntRange(min=1),
     default=None,
-    help="Worker processes for fingerprinting [default: all cores].",
+    help="Parallel workers for hashing, fingerprinting and verification [default: all cores].",
 )
 @click.option(
     "--catalog",
@@ -103,8 +115,11 @@ def scan(
     """Scan PATHS for duplicate images and show each group with the copy to keep.
 
     Nothing is modified: the scan only reads files and writes its catalog.
-    Exit status: 0 done, 1 done but some files were skipped, 2 usage error.
+    Exit status: 0 done, 1 done but some files were skipped, 2 usage error or unusable catalog,
+    3 internal error, 130 interrupted.
     """
+    for target in (json_out, csv_out):
+        _check_output(target)
     to_stdout = "-" in (json_out, csv_out)
     console = Console(stderr=to_stdout, highlight=False, soft_wrap=True)
     try:

@@ -50,6 +50,12 @@ def sniff(head: bytes) -> Kind:
     return Kind.OTHER
 
 
+def _matches(path: str, name: str, patterns: Iterable[str]) -> bool:
+    """Whether a glob matches the name or the whole path, ignoring case (*.jpg matches IMG.JPG)."""
+    path, name = path.lower(), name.lower()
+    return any(fnmatch(name, p.lower()) or fnmatch(path, p.lower()) for p in patterns)
+
+
 @dataclass
 class Discovery:
     """What a walk found: media and other files, and what it could not read."""
@@ -68,10 +74,10 @@ class Walker:
     hidden: bool = False
 
     def _excluded(self, path: str, name: str) -> bool:
-        return any(fnmatch(name, p) or fnmatch(path, p) for p in self.exclude)
+        return _matches(path, name, self.exclude)
 
     def _included(self, path: str, name: str) -> bool:
-        return not self.include or any(fnmatch(name, p) or fnmatch(path, p) for p in self.include)
+        return not self.include or _matches(path, name, self.include)
 
     def walk(self, roots: Iterable[str]) -> Discovery:
         found = Discovery()
@@ -103,8 +109,7 @@ class Walker:
         """Regular files under the roots with their stat, depth first, each folder once."""
         visited: set[tuple[int, int]] = set()
         stack: list[str] = []
-        for root in roots:
-            root = os.path.abspath(root)
+        for root in dict.fromkeys(os.path.abspath(r) for r in roots):  # each root once
             try:
                 st = os.stat(root)
             except OSError as e:

@@ -56,9 +56,6 @@ class HammingIndex:
     def _keys(codes: np.ndarray, shift: int, bits: int) -> np.ndarray:
         return ((codes >> np.uint64(shift)) & np.uint64((1 << bits) - 1)).astype(np.int64)
 
-    def __len__(self) -> int:
-        return len(self.codes)
-
     def search(self, queries: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All (query index, code index, distance) with Hamming distance <= radius, each once."""
         queries = np.ascontiguousarray(queries, dtype=np.uint64)

@@ -9,7 +9,7 @@ import numpy as np
 from .compare import Level
 from .fingerprint import AVERAGE, FIRST_WINDOW, SHARED_WINDOWS
 from .group import UnionFind
-from .index import HammingIndex
+from .index import HammingIndex, best_chunks
 
 
 def _pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -28,10 +28,18 @@ def candidate_pairs(hashes: np.ndarray, level: Level) -> np.ndarray:
     n = len(hashes)
     if n < 2:
         return np.zeros((0, 2), dtype=np.int64)
-    q, i, _ = HammingIndex(hashes[:, 0], level.radius).search(hashes[:, 0], level.radius)
+    indexes: dict[int, HammingIndex] = {}  # by chunk count: radii that want the same tables share them
+
+    def picture_index(radius: int) -> HammingIndex:
+        chunks = best_chunks(n, radius)
+        if chunks not in indexes:
+            indexes[chunks] = HammingIndex(hashes[:, 0], chunks=chunks)
+        return indexes[chunks]
+
+    q, i, _ = picture_index(level.radius).search(hashes[:, 0], level.radius)
     found = [_pairs(q, i)]
     for views, radius in ((hashes[:, 1:AVERAGE], level.view_radius), (hashes[:, FIRST_WINDOW:], level.window_radius)):
-        vq, vi, _ = HammingIndex(hashes[:, 0], radius).search(views.ravel(), radius)
+        vq, vi, _ = picture_index(radius).search(views.ravel(), radius)
         found.append(_pairs(vq // views.shape[1], vi))
     for w in SHARED_WINDOWS:
         column = hashes[:, FIRST_WINDOW + w]

@@ -129,8 +129,3 @@ def dihedral_hashes(luma32: np.ndarray) -> list[int]:
 
 def hamming(a: int, b: int) -> int:
     return (a ^ b).bit_count()
-
-
-def to_signed(h: int) -> int:
-    """A 64-bit hash as a signed integer (for SQLite and int64 arrays)."""
-    return h - (1 << 64) if h >= 1 << 63 else h

@@ -114,7 +114,7 @@ def print_summary(result: ScanResult, console: Console) -> None:
         f"[bold]{human_size(result.reclaimable)}[/] reclaimable; {s.seconds:.1f} s"
     )
     if result.skipped:
-        reasons = Counter(sk.reason.split(" (")[0] for sk in result.skipped)
+        reasons = Counter(sk.reason.split(" (")[0].split(":")[0] for sk in result.skipped)
         n = len(result.skipped)
         console.print(f"[yellow]{n} {'file' if n == 1 else 'files'} skipped:[/]")
         for reason, count in reasons.most_common():
