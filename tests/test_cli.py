@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -122,3 +123,32 @@ def test_globs_ignore_case_and_roots_count_once(tmp_path: Path) -> None:
                    "--catalog", str(tmp_path / "c.sqlite"), "--json", "-")  # fmt: skip
     summary = json.loads(run.stdout)["summary"]
     assert summary["images"] == 1 and summary["hardlinks"] == 0
+
+
+def test_ctrl_c_exits_cleanly_and_keeps_finished_fingerprints(tmp_path: Path) -> None:
+    import signal
+    import sqlite3
+    import time
+
+    base = photo(200, (1200, 900)).resize((2400, 1800))
+    total = 300  # enough work that fingerprints are saved (every 2 s) long before the scan ends
+    for n in range(total):
+        x, y = (n * 37) % 1900, (n * 53) % 1400
+        save(base.crop((x, y, x + 480, y + 360)), tmp_path / "lib" / f"{n}.jpg", quality=90)
+    catalog = str(tmp_path / "c.sqlite")
+    proc = subprocess.Popen([sys.executable, "-m", "mediadup", "scan", str(tmp_path / "lib"), "--catalog", catalog,
+                             "-j", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+        with contextlib.suppress(sqlite3.Error), contextlib.closing(sqlite3.connect(catalog, timeout=5)) as db:
+            if db.execute("SELECT count(*) FROM image_fingerprints").fetchone()[0]:
+                break
+    os.killpg(proc.pid, signal.SIGINT)  # like Ctrl-C in a terminal: the whole process group
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
+    with contextlib.closing(sqlite3.connect(catalog)) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        kept = db.execute("SELECT count(*) FROM image_fingerprints").fetchone()[0]
+    assert 0 < kept < total  # what was finished is kept: the next scan resumes from there
