@@ -221,3 +221,42 @@ def test_an_interrupted_move_is_finished_or_undone(tmp_path: Path) -> None:
     os.link(source, target)  # the state a kill inside _move can leave
     _move(str(source), str(target))
     assert not source.exists() and target.read_bytes() == b"picture"
+
+
+def identical_library(root: Path) -> Path:
+    a = photo(31, (300, 200))
+    save(a, root / "a.jpg", quality=90)
+    (root / "backup").mkdir()
+    (root / "backup" / "a.jpg").write_bytes((root / "a.jpg").read_bytes())
+    os.utime(root / "backup" / "a.jpg", ns=(1, 2_000_000_000_000_000_000))  # newer: the keeper stays a.jpg
+    save(a.resize((150, 100)), root / "a small.jpg", quality=90)  # a near-duplicate: never linked
+    return root
+
+
+def test_hardlink_and_symlink_replace_identical_copies_and_undo_gives_bytes_back(tmp_path: Path) -> None:
+    for op in ("hardlink", "symlink"):
+        lib, cat = identical_library(tmp_path / op), str(tmp_path / f"{op}.sqlite")
+        scan([lib], catalog=cat)
+        before = tree_state(lib)
+        run = mediadup("apply", "--catalog", cat, "--action", op, "--yes")
+        assert run.returncode == 0, run.stdout + run.stderr
+        copy = lib / "backup" / "a.jpg"
+        assert os.path.samefile(copy, lib / "a.jpg") if op == "hardlink" else copy.is_symlink()
+        assert (lib / "a small.jpg").exists() and not (lib / "a small.jpg").is_symlink()
+        assert copy.read_bytes() == (lib / "a.jpg").read_bytes()
+        run = mediadup("undo", "--catalog", cat)
+        assert "restored 1 files" in run.stdout, run.stdout
+        assert not copy.is_symlink() and not os.path.samefile(copy, lib / "a.jpg")
+        assert tree_state(lib) == before
+
+
+def test_reflink_says_clearly_when_the_file_system_cannot(tmp_path: Path) -> None:
+    lib, cat = identical_library(tmp_path / "lib"), str(tmp_path / "c.sqlite")
+    scan([lib], catalog=cat)
+    before = tree_state(lib)
+    run = mediadup("apply", "--catalog", cat, "--action", "reflink", "--yes")
+    if run.returncode == 1:  # most file systems here (ext4, overlay, tmpfs) cannot
+        assert "cannot share blocks (reflink)" in run.stdout
+        assert tree_state(lib) == before
+    else:
+        assert (lib / "backup" / "a.jpg").read_bytes() == (lib / "a.jpg").read_bytes()

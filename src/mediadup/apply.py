@@ -8,6 +8,7 @@ copies the same content; anything else skips the file with the reason.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import time
@@ -19,7 +20,7 @@ from send2trash import send2trash
 
 from .catalog import Catalog
 from .exact import full_hash
-from .plan import Action
+from .plan import LINKS, Action
 
 
 @dataclass
@@ -47,6 +48,25 @@ def recheck(a: Action) -> str | None:
     if a.content_hash and not (full_hash(a.path) == a.content_hash == full_hash(a.keeper)):
         return "the bytes no longer match the keeper's"
     return None
+
+
+def _undo_link(catalog: Catalog, entry: int, path: str, result: Restored) -> None:
+    keeper, mtime_ns = catalog.journal_keeper(entry)
+    if not os.path.lexists(path):
+        result.not_restored.append((path, "the link is gone"))
+    elif not os.path.exists(keeper):
+        result.not_restored.append((path, "its keeper, whose bytes it had, is gone"))
+    elif os.path.islink(path) or os.path.samefile(path, keeper) or op_was_reflink(path, keeper):
+        _unlink_copy(keeper, path, mtime_ns)
+        catalog.journal_finish(entry, "restored")
+        result.restored.append(path)
+    else:
+        result.not_restored.append((path, "another file is at that path now"))
+
+
+def op_was_reflink(path: str, keeper: str) -> bool:
+    """A reflinked copy is a separate file with the keeper's bytes."""
+    return os.path.getsize(path) == os.path.getsize(keeper) and full_hash(path) == full_hash(keeper)
 
 
 def trashed_location(path: str) -> str | None:
@@ -137,8 +157,47 @@ def _carry_out(a: Action) -> str | None:
     if a.op == "trash":
         send2trash(a.path)
         return trashed_location(a.path)
+    if a.op in LINKS:
+        _replace_by_link(a.op, a.keeper, a.path)
+        return None
     os.unlink(a.path)
     return None
+
+
+FICLONE = 0x40049409  # Linux ioctl: share the blocks of another file (Btrfs, XFS, ...)
+
+
+def _replace_by_link(op: str, keeper: str, path: str) -> None:
+    """Replace `path` by a link to `keeper` atomically: the link is made under a temporary name
+    beside it and renamed over it, so the path always holds either the old file or the link."""
+    temporary = path + ".mediadup-link"
+    with suppress(FileNotFoundError):
+        os.unlink(temporary)
+    try:
+        if op == "hardlink":
+            os.link(keeper, temporary)
+        elif op == "symlink":
+            os.symlink(os.path.abspath(keeper), temporary)
+        else:
+            with open(keeper, "rb") as src, open(temporary, "wb") as dst:
+                try:
+                    fcntl.ioctl(dst.fileno(), FICLONE, src.fileno())
+                except OSError as e:
+                    raise OSError(e.errno, "this file system cannot share blocks (reflink)") from e
+            shutil.copystat(path, temporary)
+        os.replace(temporary, path)
+    except OSError:
+        with suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _unlink_copy(keeper: str, path: str, mtime_ns: int) -> None:
+    """Undo a link: the path gets its own copy of the (identical) bytes again, with its old mtime."""
+    temporary = path + ".mediadup-restore"
+    shutil.copyfile(keeper, temporary)
+    os.utime(temporary, ns=(mtime_ns, mtime_ns))
+    os.replace(temporary, path)
 
 
 @dataclass
@@ -159,6 +218,9 @@ def undo(catalog: Catalog, everything: bool = False) -> Restored:
 def _undo_one(catalog: Catalog, apply_id: int, result: Restored) -> None:
     for entry, op, path, target, state in catalog.journal_entries(apply_id):
         if state not in ("done", "planned"):
+            continue
+        if op in LINKS:
+            _undo_link(catalog, entry, path, result)
             continue
         if os.path.lexists(path):
             if state == "planned":  # interrupted before the original went: drop a half-made copy

@@ -16,7 +16,7 @@ from .fingerprint import ImageFingerprint
 from .records import FileStat, Group, ScanSummary
 
 APPLICATION_ID = 0x4D444450  # "MDDP": marks a SQLite file as a mediadup catalog
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 KEPT_ON_REBUILD = ("applies", "journal")  # the user's history; everything else is a cache
 BATCH = 500
 
@@ -50,7 +50,7 @@ CREATE TABLE IF NOT EXISTS applies (
 );
 CREATE TABLE IF NOT EXISTS journal (  -- written before each action, completed after it
     id INTEGER PRIMARY KEY, apply_id INTEGER NOT NULL REFERENCES applies(id),
-    op TEXT NOT NULL, path BLOB NOT NULL, keeper BLOB NOT NULL, size INTEGER NOT NULL,
+    op TEXT NOT NULL, path BLOB NOT NULL, keeper BLOB NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER,
     target BLOB,                    -- where the file went (move, trash)
     state TEXT NOT NULL,            -- planned, done, failed, restored, untouched
     error TEXT, at REAL NOT NULL
@@ -132,6 +132,9 @@ class Catalog:
                     "rebuilt; fingerprints are computed again once"
                 )
             self.db.executescript(_SCHEMA)
+            columns = {r[1] for r in self.db.execute("PRAGMA table_info(journal)")}
+            if "mtime_ns" not in columns:  # a journal kept from schema 4
+                self.db.execute("ALTER TABLE journal ADD COLUMN mtime_ns INTEGER")
             self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
@@ -273,9 +276,10 @@ class Catalog:
         """Record an action before it happens (committed at once)."""
         with self.db:
             cur = self.db.execute(
-                "INSERT INTO journal (apply_id, op, path, keeper, size, target, state, at) VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT INTO journal (apply_id, op, path, keeper, size, mtime_ns, target, state, at) "
+                "VALUES (?,?,?,?,?,?,?,?,?)",
                 (apply_id, action.op, os.fsencode(action.path), os.fsencode(action.keeper), action.size,
-                 os.fsencode(action.target) if action.target else None, "planned", time.time()),
+                 action.mtime_ns, os.fsencode(action.target) if action.target else None, "planned", time.time()),
             )  # fmt: skip
             return int(cur.lastrowid or 0)
 
@@ -285,6 +289,11 @@ class Catalog:
                 "UPDATE journal SET state = ?, target = coalesce(?, target), error = ?, at = ? WHERE id = ?",
                 (state, os.fsencode(target) if target else None, error, time.time(), entry),
             )
+
+    def journal_keeper(self, entry: int) -> tuple[str, int]:
+        """The keeper and the file's mtime when the action was planned."""
+        keeper, mtime = self.db.execute("SELECT keeper, mtime_ns FROM journal WHERE id = ?", (entry,)).fetchone()
+        return os.fsdecode(keeper), mtime
 
     def journal_entries(self, apply_id: int) -> list[tuple[int, str, str, str | None, str]]:
         """(entry, op, path, target, state) of one apply, newest first."""

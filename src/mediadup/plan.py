@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from .catalog import Catalog
 
-OPERATIONS = ("trash", "move", "delete")
+OPERATIONS = ("trash", "move", "delete", "hardlink", "symlink", "reflink")
+LINKS = ("hardlink", "symlink", "reflink")  # replace a byte-identical copy by a link to its keeper
 POLICIES = ("quality", "largest", "oldest", "newest", "shortest-path")
 
 
@@ -142,6 +143,10 @@ def make_plan(
         for c in groups[n]:
             if c.path in kept or c.path in acted or _under(c.path, references):
                 continue
+            if op in LINKS and not (
+                c.relation == "identical" and c.content_hash and c.content_hash == keeper.content_hash
+            ):
+                continue  # a link shows the keeper's bytes: only byte-identical copies may become one
             target = _move_target(c.path, to) if op == "move" and to else None
             digest = c.content_hash if c.relation == "identical" and c.content_hash == keeper.content_hash else None
             actions.append(
