@@ -260,3 +260,12 @@ def test_reflink_says_clearly_when_the_file_system_cannot(tmp_path: Path) -> Non
         assert tree_state(lib) == before
     else:
         assert (lib / "backup" / "a.jpg").read_bytes() == (lib / "a.jpg").read_bytes()
+
+
+def test_scan_and_apply_in_one_go(tmp_path: Path) -> None:
+    lib, cat, q = small_library(tmp_path / "lib"), str(tmp_path / "c.sqlite"), tmp_path / "q"
+    dry = mediadup("scan", str(lib), "--catalog", cat, "--apply", "--action", "move", "--to", str(q))
+    assert dry.returncode == 0 and "plan: 2 files" in dry.stdout and not q.exists()
+    run = mediadup("scan", str(lib), "--catalog", cat, "--apply", "--action", "move", "--to", str(q), "--yes")
+    assert run.returncode == 0 and "move: 2 files" in run.stdout
+    assert not (lib / "dups" / "a.jpg").exists() and (lib / "keep" / "a.png").exists()

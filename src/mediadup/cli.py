@@ -60,6 +60,51 @@ def cli() -> None:
     """Find duplicate and near-duplicate images, and keep the best copy."""
 
 
+_REMOVAL_OPTIONS = (
+    click.option("--action", "op", type=click.Choice(OPERATIONS), default="trash", show_default=True,
+                 help="trash: to the desktop trash; move: into --to DIR; delete: permanently (needs --permanent); "
+                 "hardlink, symlink, reflink: replace byte-identical copies by links to the keeper."),
+    click.option("--to", "to", type=click.Path(file_okay=False), help="Folder for --action move (keeps the path)."),
+    click.option("--permanent", is_flag=True, help="Confirm --action delete: no undo is possible."),
+    click.option("--keep", default="quality", show_default=True, metavar="POLICY",
+                 help="Which copy stays: quality, largest, oldest, newest, shortest-path, prefer:DIR."),
+    click.option("--reference", multiple=True, type=click.Path(exists=True, file_okay=False), metavar="DIR",
+                 help="Files under DIR are never touched; others go only if they duplicate one. Repeatable."),
+    click.option("--yes", is_flag=True, help="Carry out the plan (without it, only print it)."),
+)  # fmt: skip
+
+
+def removal_options(command):
+    for option in reversed(_REMOVAL_OPTIONS):
+        command = option(command)
+    return command
+
+
+def remove(cat: Catalog, groups, op, to, permanent, keep, reference, yes, console: Console) -> int:
+    """Plan the removal of every duplicate, print it, and carry it out with --yes; the exit status."""
+    if op == "delete" and not permanent:
+        raise click.UsageError("--action delete removes files for good: add --permanent to confirm")
+    try:
+        actions = make_plan(groups, op, keep, reference, to)
+    except PlanError as e:
+        raise click.UsageError(str(e)) from e
+    if not yes:
+        for a in actions:
+            where = f" -> {display_path(a.target)}" if a.target else ""
+            line = f"{a.op:8} {display_path(a.path)}{where}  ({a.relation} of {display_path(a.keeper)}, "
+            console.print(line + f"{human_size(a.size)})", markup=False)
+        total = sum(a.size for a in actions)
+        console.print(f"plan: {len(actions)} files, {human_size(total)}; nothing changed (add --yes to carry it out)")
+        return 0
+    outcome = apply_plan(actions, cat)
+    for path, reason in outcome.skipped:
+        console.print(f"skipped {display_path(path)}: {reason}", markup=False, style="yellow")
+    undoable = "" if op == "delete" else "; `mediadup undo` restores them"
+    console.print(f"{op}: {len(outcome.done)} files, {human_size(outcome.reclaimed)} reclaimed; "
+                  f"{len(outcome.skipped)} skipped{undoable}")  # fmt: skip
+    return EXIT_SKIPPED if outcome.skipped else 0
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, file_okay=True))
 @click.option(
@@ -97,6 +142,8 @@ def cli() -> None:
 @click.option("--json", "json_out", metavar="FILE", help="Write the groups as JSON to FILE ('-': standard output).")
 @click.option("--csv", "csv_out", metavar="FILE", help="Write one CSV row per file to FILE ('-': standard output).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars and no group listing; only the summary.")
+@click.option("--apply", "then_apply", is_flag=True, help="Then remove the duplicates found (see the options below).")
+@removal_options
 def scan(
     paths,
     level,
@@ -111,10 +158,18 @@ def scan(
     json_out,
     csv_out,
     quiet,
+    then_apply,
+    op,
+    to,
+    permanent,
+    keep,
+    reference,
+    yes,
 ) -> None:
     """Scan PATHS for duplicate images and show each group with the copy to keep.
 
-    Nothing is modified: the scan only reads files and writes its catalog.
+    Nothing is modified: the scan only reads files and writes its catalog; with --apply it then
+    plans the removal (and carries it out with --yes), like `mediadup apply`.
     Exit status: 0 done, 1 done but some files were skipped, 2 usage error or unusable catalog,
     3 internal error, 130 interrupted.
     """
@@ -147,73 +202,32 @@ def scan(
     if not quiet and not to_stdout:
         print_groups(result, console)
     print_summary(result, console)
-    sys.exit(EXIT_SKIPPED if result.skipped else 0)
+    status = EXIT_SKIPPED if result.skipped else 0
+    if then_apply:
+        with Catalog(catalog) as cat:
+            status = max(
+                status, remove(cat, groups_from_catalog(cat), op, to, permanent, keep, reference, yes, console)
+            )
+    sys.exit(status)
 
 
 @cli.command("apply")
 @click.option("--from", "plan_file", metavar="FILE", help="Act on this --json result (edit it first if you like).")
-@click.option(
-    "--action",
-    "op",
-    type=click.Choice(OPERATIONS),
-    default="trash",
-    show_default=True,
-    help="trash: to the desktop trash; move: into --to DIR; delete: permanently (needs --permanent).",
-)
-@click.option("--to", "to", type=click.Path(file_okay=False), help="Folder for --action move (keeps the path).")
-@click.option("--permanent", is_flag=True, help="Confirm --action delete: no undo is possible.")
-@click.option(
-    "--keep",
-    default="quality",
-    show_default=True,
-    metavar="POLICY",
-    help="Which copy stays: quality, largest, oldest, newest, shortest-path, prefer:DIR.",
-)
-@click.option(
-    "--reference",
-    multiple=True,
-    type=click.Path(exists=True, file_okay=False),
-    metavar="DIR",
-    help="Files under DIR are never touched; others go only if they duplicate one. Repeatable.",
-)
-@click.option("--yes", is_flag=True, help="Carry out the plan (without it, only print it).")
+@removal_options
 @click.option("--catalog", type=click.Path(dir_okay=False), default=None, help="The catalog of the scan.")
 def apply_command(plan_file, op, to, permanent, keep, reference, yes, catalog) -> None:
     """Remove the duplicates of the last scan (or of --from FILE), keeping each group's keeper.
 
     Without --yes, prints the plan and changes nothing. Every action is journaled; `mediadup undo`
-    puts back what trash and move removed.
+    puts back what trash, move and the link actions changed.
     """
-    if op == "delete" and not permanent:
-        raise click.UsageError("--action delete removes files for good: add --permanent to confirm")
     console = Console(highlight=False, soft_wrap=True)
     try:
         with Catalog(catalog) as cat:
             groups = groups_from_json(plan_file) if plan_file else groups_from_catalog(cat)
-            actions = make_plan(groups, op, keep, reference, to)
-            if not yes:
-                for a in actions:
-                    where = f" -> {display_path(a.target)}" if a.target else ""
-                    console.print(
-                        f"{a.op:6} {display_path(a.path)}{where}  ({a.relation} of "
-                        f"{display_path(a.keeper)}, {human_size(a.size)})",
-                        markup=False,
-                    )
-                total = sum(a.size for a in actions)
-                console.print(
-                    f"plan: {len(actions)} files, {human_size(total)}; nothing changed (add --yes to carry it out)"
-                )
-                return
-            outcome = apply_plan(actions, cat)
+            sys.exit(remove(cat, groups, op, to, permanent, keep, reference, yes, console))
     except (CatalogError, PlanError) as e:
         raise click.UsageError(str(e)) from e
-    for path, reason in outcome.skipped:
-        console.print(f"skipped {display_path(path)}: {reason}", markup=False, style="yellow")
-    console.print(
-        f"{op}: {len(outcome.done)} files, {human_size(outcome.reclaimed)} reclaimed; "
-        f"{len(outcome.skipped)} skipped" + ("; `mediadup undo` restores them" if op != "delete" else "")
-    )
-    sys.exit(EXIT_SKIPPED if outcome.skipped else 0)
 
 
 @cli.command("undo")
