@@ -22,6 +22,7 @@ from .plan import OPERATIONS, PlanError, groups_from_catalog, groups_from_json, 
 from .progress import Reporter
 from .records import display_path
 from .report import human_size, print_groups, print_summary, write_csv, write_json
+from .review import write_review
 from .scan import scan as run_scan
 
 EXIT_SKIPPED = 1
@@ -228,6 +229,20 @@ def apply_command(plan_file, op, to, permanent, keep, reference, yes, catalog) -
             sys.exit(remove(cat, groups, op, to, permanent, keep, reference, yes, console))
     except (CatalogError, PlanError) as e:
         raise click.UsageError(str(e)) from e
+
+
+@cli.command("report")
+@click.option("--html", "html_out", required=True, metavar="FILE", help="Write the review page of the last scan.")
+@click.option("--catalog", type=click.Path(dir_okay=False), default=None, help="The catalog of the scan.")
+def report_command(html_out, catalog) -> None:
+    """Write a self-contained HTML page to review the last scan's groups side by side."""
+    _check_output(html_out)
+    try:
+        with Catalog(catalog) as cat:
+            count = write_review(cat, html_out)
+    except CatalogError as e:
+        raise click.UsageError(str(e)) from e
+    click.echo(f"{count} groups written to {html_out}")
 
 
 @cli.command("undo")
