@@ -269,3 +269,15 @@ def test_scan_and_apply_in_one_go(tmp_path: Path) -> None:
     run = mediadup("scan", str(lib), "--catalog", cat, "--apply", "--action", "move", "--to", str(q), "--yes")
     assert run.returncode == 0 and "move: 2 files" in run.stdout
     assert not (lib / "dups" / "a.jpg").exists() and (lib / "keep" / "a.png").exists()
+
+
+def test_undo_one_apply_by_id(tmp_path: Path) -> None:
+    lib, cat = small_library(tmp_path / "lib"), str(tmp_path / "c.sqlite")
+    scan([lib], catalog=cat)
+    assert mediadup("apply", "--catalog", cat, "--action", "move", "--to", str(tmp_path / "q"), "--yes").returncode == 0
+    listing = mediadup("undo", "--list", "--catalog", cat).stdout
+    assert listing.startswith("apply 1 move files=2") and "done" in listing
+    assert (lib / "dups" / "a.jpg").exists() is False
+    assert "restored 2 files" in mediadup("undo", "--id", "1", "--catalog", cat).stdout
+    assert (lib / "dups" / "a.jpg").exists()
+    assert "undone" in mediadup("undo", "--list", "--catalog", cat).stdout

@@ -206,12 +206,12 @@ class Restored:
     not_restored: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
 
 
-def undo(catalog: Catalog, everything: bool = False) -> Restored:
-    """Put back what the last apply removed (with any interrupted apply before it), or what every
-    apply removed; newest action first."""
+def undo(catalog: Catalog, everything: bool = False, apply_id: int | None = None) -> Restored:
+    """Put back what the last apply removed (with any interrupted apply before it), what every
+    apply removed, or what one apply (by id) removed; newest action first."""
     result = Restored()
-    for apply_id in catalog.applies_to_undo(everything):
-        _undo_one(catalog, apply_id, result)
+    for one in [apply_id] if apply_id else catalog.applies_to_undo(everything):
+        _undo_one(catalog, one, result)
     return result
 
 

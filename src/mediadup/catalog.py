@@ -290,6 +290,16 @@ class Catalog:
                 (state, os.fsencode(target) if target else None, error, time.time(), entry),
             )
 
+    def applies(self) -> list[tuple]:
+        """(id, action, files acted on, started, state) of every apply, oldest first."""
+        rows = self.db.execute(
+            "SELECT a.id, a.op, (SELECT count(*) FROM journal j WHERE j.apply_id = a.id AND j.state = 'done'), "
+            "datetime(a.started, 'unixepoch', 'localtime'), "
+            "CASE WHEN a.undone IS NOT NULL THEN 'undone' WHEN a.finished IS NULL THEN 'interrupted' ELSE 'done' END "
+            "FROM applies a ORDER BY a.id"
+        )
+        return rows.fetchall()
+
     def journal_keeper(self, entry: int) -> tuple[str, int]:
         """The keeper and the file's mtime when the action was planned."""
         keeper, mtime = self.db.execute("SELECT keeper, mtime_ns FROM journal WHERE id = ?", (entry,)).fetchone()

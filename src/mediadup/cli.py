@@ -247,14 +247,22 @@ def report_command(html_out, catalog) -> None:
 
 @cli.command("undo")
 @click.option("--all", "everything", is_flag=True, help="Undo every apply not undone yet, not only the last.")
+@click.option(
+    "--id", "apply_id", type=int, default=None, help="Undo this apply (ids are listed by `mediadup undo --list`)."
+)
+@click.option("--list", "listing", is_flag=True, help="List the applies in the journal, and change nothing.")
 @click.option("--catalog", type=click.Path(dir_okay=False), default=None, help="The catalog of the apply.")
-def undo_command(everything, catalog) -> None:
+def undo_command(everything, apply_id, listing, catalog) -> None:
     """Put back the files that the last `mediadup apply` trashed or moved (an apply that was
     interrupted just before it is included); say which cannot come back, and why."""
     console = Console(highlight=False, soft_wrap=True)
     try:
         with Catalog(catalog) as cat:
-            result = undo(cat, everything)
+            if listing:
+                for row in cat.applies():
+                    click.echo("apply {} {} files={} started={} {}".format(*row))
+                return
+            result = undo(cat, everything, apply_id)
     except CatalogError as e:
         raise click.UsageError(str(e)) from e
     for path, why in result.not_restored:
