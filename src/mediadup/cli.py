@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import sqlite3
 import sys
 from contextlib import contextmanager
@@ -273,7 +272,6 @@ def undo_command(everything, apply_id, listing, catalog) -> None:
 
 def main() -> None:
     """Entry point: no traceback ever reaches the user (MEDIADUP_DEBUG=1 shows it)."""
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `mediadup scan ... | head` ends quietly
     try:
         cli.main(standalone_mode=False)
     except click.ClickException as e:
@@ -285,6 +283,9 @@ def main() -> None:
     except sqlite3.Error as e:
         click.echo(f"mediadup: the catalog cannot be used: {e}", err=True)
         sys.exit(EXIT_USAGE)
+    except BrokenPipeError:  # `mediadup scan ... | head`: the reader left; end quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
     except SystemExit:
         raise
     except Exception as e:
