@@ -127,8 +127,8 @@ copies = st.lists(
 
 
 @settings(max_examples=300, deadline=None)
-@given(groups=st.lists(copies, max_size=5), keep=st.sampled_from(["quality", "largest", "oldest", "newest",
-       "shortest-path", "prefer:/b"]), use_reference=st.booleans())  # fmt: skip
+@given(groups=st.lists(copies, max_size=5), keep=st.sampled_from(["quality", "largest", "highest-resolution",
+       "oldest", "newest", "shortest-path", "prefer:/b"]), use_reference=st.booleans())  # fmt: skip
 def test_no_group_ever_loses_all_its_copies(groups: list[list[Copy]], keep: str, use_reference: bool) -> None:
     references = ["/ref"] if use_reference else []
     actions = make_plan(groups, "trash", keep, references)
@@ -281,3 +281,53 @@ def test_undo_one_apply_by_id(tmp_path: Path) -> None:
     assert "restored 2 files" in mediadup("undo", "--id", "1", "--catalog", cat).stdout
     assert (lib / "dups" / "a.jpg").exists()
     assert "undone" in mediadup("undo", "--list", "--catalog", cat).stdout
+
+
+def test_a_folder_that_refuses_changes_gets_a_clear_message_and_loses_nothing(tmp_path: Path) -> None:
+    """An immutable folder (chattr +i) refuses even root, like a read-only mount."""
+    import pytest
+
+    lib, cat = small_library(tmp_path / "lib"), str(tmp_path / "c.sqlite")
+    scan([lib], catalog=cat)
+    if subprocess.run(["chattr", "+i", str(lib / "dups")], capture_output=True).returncode:
+        pytest.skip("this file system has no immutable folders")
+    try:
+        run = mediadup("apply", "--catalog", cat, "--action", "move", "--to", str(tmp_path / "q"), "--yes")
+        assert run.returncode == 1 and "Traceback" not in run.stderr
+        assert "move failed: Operation not permitted" in run.stdout
+        assert (lib / "dups" / "a.jpg").exists() and (lib / "keep" / "a.png").exists()
+        assert not list((tmp_path / "q").rglob("a.jpg"))  # no second copy left behind either
+    finally:
+        subprocess.run(["chattr", "-i", str(lib / "dups")])
+
+
+def test_a_full_disk_gets_a_clear_message_and_loses_nothing(tmp_path: Path) -> None:
+    """The quarantine is a 64 KB tmpfs in a private mount namespace: the move cannot fit."""
+    import shutil
+
+    import pytest
+
+    if not shutil.which("unshare") or subprocess.run(["unshare", "-Urm", "true"], capture_output=True).returncode:
+        pytest.skip("needs user and mount namespaces")
+    lib, cat, q = small_library(tmp_path / "lib"), str(tmp_path / "c.sqlite"), tmp_path / "q"
+    big = photo(40, (1200, 900))
+    save(big, lib / "keep" / "big.png")
+    save(big, lib / "dups" / "big.bmp")  # uncompressed: far larger than the quarantine
+    q.mkdir()
+    scan([lib], catalog=cat)
+    script = (f"mount -t tmpfs -o size=64k tmpfs {q} && {sys.executable} -m mediadup apply --catalog {cat} "
+              f"--action move --to {q} --yes --keep quality")  # fmt: skip
+    run = subprocess.run(["unshare", "-Urm", "sh", "-c", script], capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in run.stderr, run.stderr
+    assert "move failed: No space left on device" in run.stdout, run.stdout + run.stderr
+    assert (lib / "dups" / "big.bmp").exists() and (lib / "keep" / "big.png").exists()
+
+
+def test_keep_policies_choose_the_copy_that_stays(tmp_path: Path) -> None:
+    lib, cat = small_library(tmp_path / "lib"), str(tmp_path / "c.sqlite")
+    scan([lib], catalog=cat)
+    plan = lambda *keep: mediadup("apply", "--catalog", cat, "--keep", *keep).stdout  # noqa: E731
+    assert "of " + str(lib / "keep" / "a.png") in plan("highest-resolution")
+    assert "of " + str(lib / "dups" / "a.jpg") in plan(f"prefer:{lib / 'dups'}")
+    refused = mediadup("apply", "--catalog", cat, "--keep", "longest")
+    assert refused.returncode == 2 and "videos" in refused.stderr

@@ -8,6 +8,7 @@ copies the same content; anything else skips the file with the reason.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import shutil
@@ -105,24 +106,32 @@ def trashed_location(path: str) -> str | None:
 
 
 def _move(source: str, target: str) -> None:
-    """Move without ever overwriting; across devices through a copy that is complete before the
-    original goes."""
+    """Move without ever overwriting: by a hard link on one device, else through a copy that is
+    complete before the original goes. If the original cannot go, the new name goes instead."""
     if os.path.lexists(target):
         if os.path.samefile(source, target):  # an interrupted move got as far as linking: finish it
             os.unlink(source)
             return
-        raise FileExistsError(f"{target} already exists")
+        raise FileExistsError(errno.EEXIST, f"{target} already exists")
     os.makedirs(os.path.dirname(target), exist_ok=True)
     try:
-        os.link(source, target)  # same device: atomic, and fails instead of overwriting
-        os.unlink(source)
+        os.link(source, target)  # atomic, and fails instead of overwriting
     except OSError as e:
-        if isinstance(e, FileExistsError):
+        if e.errno == errno.EEXIST:
             raise
-        partial = target + ".mediadup-partial"
-        shutil.copy2(source, partial)
-        os.replace(partial, target)
+        partial = target + ".mediadup-partial"  # another device, or no hard links there
+        try:
+            shutil.copy2(source, partial)
+            os.replace(partial, target)
+        except OSError:
+            with suppress(OSError):
+                os.unlink(partial)  # a full disk or a refused folder leaves no half copy behind
+            raise
+    try:
         os.unlink(source)
+    except OSError:
+        os.unlink(target)  # the original stays where it was, and only there
+        raise
 
 
 def apply_plan(actions: list[Action], catalog: Catalog) -> Outcome:

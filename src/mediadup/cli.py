@@ -67,7 +67,8 @@ _REMOVAL_OPTIONS = (
     click.option("--to", "to", type=click.Path(file_okay=False), help="Folder for --action move (keeps the path)."),
     click.option("--permanent", is_flag=True, help="Confirm --action delete: no undo is possible."),
     click.option("--keep", default="quality", show_default=True, metavar="POLICY",
-                 help="Which copy stays: quality, largest, oldest, newest, shortest-path, prefer:DIR."),
+                 help="Which copy stays: quality, largest, highest-resolution, oldest, newest, shortest-path, "
+                 "prefer:DIR."),
     click.option("--reference", multiple=True, type=click.Path(exists=True, file_okay=False), metavar="DIR",
                  help="Files under DIR are never touched; others go only if they duplicate one. Repeatable."),
     click.option("--yes", is_flag=True, help="Carry out the plan (without it, only print it)."),

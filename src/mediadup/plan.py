@@ -18,7 +18,7 @@ from .catalog import Catalog
 
 OPERATIONS = ("trash", "move", "delete", "hardlink", "symlink", "reflink")
 LINKS = ("hardlink", "symlink", "reflink")  # replace a byte-identical copy by a link to its keeper
-POLICIES = ("quality", "largest", "oldest", "newest", "shortest-path")
+POLICIES = ("quality", "largest", "highest-resolution", "oldest", "newest", "shortest-path")
 
 
 class PlanError(Exception):
@@ -34,6 +34,7 @@ class Copy:
     mtime_ns: int
     relation: str  # "keeper", "identical", "near-duplicate", ...
     content_hash: str | None = None
+    pixels: int = 0  # width x height, when known
 
 
 @dataclass(frozen=True)
@@ -58,16 +59,19 @@ def groups_from_catalog(catalog: Catalog) -> list[list[Copy]]:
     if scan_id is None:
         raise PlanError("no scan in the catalog yet: run `mediadup scan PATH` first")
     rows = catalog.db.execute(
-        "SELECT g.group_no, g.path, g.role, g.relation, f.size, f.mtime_ns, f.content_hash "
-        "FROM scan_groups g LEFT JOIN files f ON f.path = g.path WHERE g.scan_id = ? "
+        "SELECT g.group_no, g.path, g.role, g.relation, f.size, f.mtime_ns, f.content_hash, p.info "
+        "FROM scan_groups g LEFT JOIN files f ON f.path = g.path "
+        "LEFT JOIN image_fingerprints p ON p.file_id = f.id WHERE g.scan_id = ? "
         "ORDER BY g.group_no, g.role != 'keep'",
         (scan_id,),
     )
     groups: dict[int, list[Copy]] = {}
-    for group_no, path, role, relation, size, mtime_ns, digest in rows:
+    for group_no, path, role, relation, size, mtime_ns, digest, info in rows:
         if size is None:
             continue  # the file left the catalog since: it will not be touched
-        copy = Copy(os.fsdecode(path), size, mtime_ns, "keeper" if role == "keep" else relation, digest)
+        meta = json.loads(info) if info else {}
+        pixels = meta.get("width", 0) * meta.get("height", 0)
+        copy = Copy(os.fsdecode(path), size, mtime_ns, "keeper" if role == "keep" else relation, digest, pixels)
         groups.setdefault(group_no, []).append(copy)
     return [g for g in groups.values() if len(g) > 1]
 
@@ -87,7 +91,9 @@ def groups_from_json(path: str) -> list[list[Copy]]:
                 raise PlanError(f"{path}: every group needs exactly one file with role 'keep'")
             for f in sorted(g["files"], key=lambda f: f.get("role") != "keep"):
                 st = os.stat(f["path"])
-                copies.append(Copy(f["path"], st.st_size, st.st_mtime_ns, f.get("relation", "near-duplicate")))
+                pixels = (f.get("width") or 0) * (f.get("height") or 0)
+                copies.append(Copy(f["path"], st.st_size, st.st_mtime_ns, f.get("relation", "near-duplicate"), None,
+                                   pixels))  # fmt: skip
             groups.append(copies)
         return groups
     except (OSError, ValueError, KeyError, TypeError) as e:
@@ -105,6 +111,10 @@ def choose_keeper(group: Sequence[Copy], policy: str) -> Copy:
         return group[0]
     if policy == "largest":
         return max(group, key=lambda c: c.size)
+    if policy == "highest-resolution":
+        return max(group, key=lambda c: c.pixels)
+    if policy == "longest":
+        raise PlanError("--keep longest is for videos, which mediadup compares only byte for byte so far")
     if policy == "oldest":
         return min(group, key=lambda c: c.mtime_ns)
     if policy == "newest":
