@@ -331,3 +331,23 @@ def test_keep_policies_choose_the_copy_that_stays(tmp_path: Path) -> None:
     assert "of " + str(lib / "dups" / "a.jpg") in plan(f"prefer:{lib / 'dups'}")
     refused = mediadup("apply", "--catalog", cat, "--keep", "longest")
     assert refused.returncode == 2 and "videos" in refused.stderr
+
+
+def test_an_edited_plan_is_followed_and_checked_against_the_scan(tmp_path: Path) -> None:
+    import json
+
+    lib, cat = small_library(tmp_path / "lib"), str(tmp_path / "c.sqlite")
+    result_file = tmp_path / "groups.json"
+    assert mediadup("scan", str(lib), "--catalog", cat, "--json", str(result_file), "-q").returncode == 0
+    data = json.loads(result_file.read_text())
+    files = data["groups"][0]["files"]
+    for f in files:  # the user keeps the JPEG instead of the PNG
+        f["role"] = "keep" if f["path"].endswith("dups/a.jpg") else "duplicate"
+    result_file.write_text(json.dumps(data))
+    with open(lib / "dups" / "deep" / "a small.jpg", "ab") as f:
+        f.write(b"changed after the scan")
+    run = mediadup("apply", "--catalog", cat, "--from", str(result_file), "--action", "move",
+                   "--to", str(tmp_path / "q"), "--yes")  # fmt: skip
+    assert run.returncode == 1 and "changed since the scan" in run.stdout
+    assert (lib / "dups" / "a.jpg").exists() and not (lib / "keep" / "a.png").exists()
+    assert (lib / "dups" / "deep" / "a small.jpg").exists()

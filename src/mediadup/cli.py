@@ -225,7 +225,7 @@ def apply_command(plan_file, op, to, permanent, keep, reference, yes, catalog) -
     console = Console(highlight=False, soft_wrap=True)
     try:
         with Catalog(catalog) as cat:
-            groups = groups_from_json(plan_file) if plan_file else groups_from_catalog(cat)
+            groups = groups_from_json(plan_file, cat) if plan_file else groups_from_catalog(cat)
             sys.exit(remove(cat, groups, op, to, permanent, keep, reference, yes, console))
     except (CatalogError, PlanError) as e:
         raise click.UsageError(str(e)) from e

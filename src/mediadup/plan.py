@@ -76,28 +76,39 @@ def groups_from_catalog(catalog: Catalog) -> list[list[Copy]]:
     return [g for g in groups.values() if len(g) > 1]
 
 
-def groups_from_json(path: str) -> list[list[Copy]]:
+def groups_from_json(path: str, catalog: Catalog | None = None) -> list[list[Copy]]:
     """Groups from a `--json` result the user may have edited (deleted groups, switched keepers).
 
-    Sizes and mtimes are read now; `apply` re-checks them again just before acting."""
+    Each file's size, mtime and content hash are those the catalog recorded at the scan, so that
+    `apply` refuses files changed since; files the catalog does not know are taken as they are now."""
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
         groups = []
         for g in data["groups"]:
-            copies = []
-            keepers = [f for f in g["files"] if f.get("role") == "keep"]
-            if len(keepers) != 1:
+            if sum(f.get("role") == "keep" for f in g["files"]) != 1:
                 raise PlanError(f"{path}: every group needs exactly one file with role 'keep'")
+            copies = []
             for f in sorted(g["files"], key=lambda f: f.get("role") != "keep"):
-                st = os.stat(f["path"])
+                size, mtime_ns, digest = _as_scanned(catalog, f["path"])
                 pixels = (f.get("width") or 0) * (f.get("height") or 0)
-                copies.append(Copy(f["path"], st.st_size, st.st_mtime_ns, f.get("relation", "near-duplicate"), None,
-                                   pixels))  # fmt: skip
+                relation = "keeper" if f.get("role") == "keep" else f.get("relation", "near-duplicate")
+                copies.append(Copy(f["path"], size, mtime_ns, relation, digest, pixels))
             groups.append(copies)
         return groups
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise PlanError(f"cannot read the plan {path}: {e}") from e
+
+
+def _as_scanned(catalog: Catalog | None, path: str) -> tuple[int, int, str | None]:
+    row = None
+    if catalog is not None:
+        q = "SELECT size, mtime_ns, content_hash FROM files WHERE path = ?"
+        row = catalog.db.execute(q, (os.fsencode(path),)).fetchone()
+    if row:
+        return row[0], row[1], row[2]
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns, None
 
 
 def _under(path: str, folders: Sequence[str]) -> bool:
