@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from pathlib import Path
@@ -158,18 +159,24 @@ def test_rescan_compares_nothing_again(library: Path, catalog: str) -> None:
     assert third.summary.compared > 0 and third.summary.fingerprinted == 0
 
 
+def sqlite_file(path: Path, script: str, catalog: bool = True) -> Path:
+    """A SQLite file made by `script`, marked as a mediadup catalog or not."""
+    from mediadup.catalog import APPLICATION_ID
+
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.executescript((f"PRAGMA application_id = {APPLICATION_ID};" if catalog else "") + script)
+        db.commit()
+    return path
+
+
 def test_older_catalog_is_rebuilt_with_a_notice(library: Path, tmp_path: Path) -> None:
-    path = tmp_path / "old.sqlite"
-    db = sqlite3.connect(path)
-    db.executescript(
-        "PRAGMA application_id = 1296319568;"
-        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);"
-        "INSERT INTO meta VALUES ('schema', '1');"
-        "CREATE TABLE files (path BLOB PRIMARY KEY, size INTEGER);"
-    )
-    db.commit()
-    db.close()
     from mediadup.catalog import Catalog
+
+    path = sqlite_file(
+        tmp_path / "old.sqlite",
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT); INSERT INTO meta VALUES ('schema', '1');"
+        "CREATE TABLE files (path BLOB PRIMARY KEY, size INTEGER);",
+    )
 
     with Catalog(str(path)) as cat:
         assert cat.notice and "rebuilt" in cat.notice
@@ -179,14 +186,10 @@ def test_older_catalog_is_rebuilt_with_a_notice(library: Path, tmp_path: Path) -
 def test_newer_catalog_is_refused(library: Path, tmp_path: Path) -> None:
     from mediadup.catalog import Catalog, CatalogError
 
-    path = tmp_path / "new.sqlite"
-    db = sqlite3.connect(path)
-    db.executescript(
-        "PRAGMA application_id = 1296319568;"
-        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT); INSERT INTO meta VALUES ('schema', '99');"
+    path = sqlite_file(
+        tmp_path / "new.sqlite",
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT); INSERT INTO meta VALUES ('schema', '99');",
     )
-    db.commit()
-    db.close()
     with pytest.raises(CatalogError, match="newer mediadup"):
         Catalog(str(path))
 
@@ -224,12 +227,12 @@ def test_blank_pictures_are_not_compared_but_identical_ones_group(tmp_path: Path
 def test_a_database_that_is_not_a_catalog_is_refused_and_untouched(library: Path, tmp_path: Path) -> None:
     from mediadup.catalog import CatalogError
 
-    path = tmp_path / "accounts.sqlite"
-    db = sqlite3.connect(path)
-    db.executescript("CREATE TABLE meta (key TEXT, value TEXT); INSERT INTO meta VALUES ('schema', '1');"
-                     "CREATE TABLE precious (x); INSERT INTO precious VALUES (42);")  # fmt: skip
-    db.commit()
-    db.close()
+    path = sqlite_file(
+        tmp_path / "accounts.sqlite",
+        "CREATE TABLE meta (key TEXT, value TEXT); INSERT INTO meta VALUES ('schema', '1');"
+        "CREATE TABLE precious (x); INSERT INTO precious VALUES (42);",
+        catalog=False,
+    )
     before = path.read_bytes()
     with pytest.raises(CatalogError, match="not a mediadup catalog"):
         scan([library], catalog=path)

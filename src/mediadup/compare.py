@@ -233,24 +233,30 @@ def align(a: ImageFingerprint, b: ImageFingerprint, level: Level, variants: int 
     distances = [phash.hamming(int(h), int(b.hashes[0])) for h in a.hashes[: len(phash.DIHEDRAL)]]
     order = sorted(range(len(phash.DIHEDRAL)), key=lambda k: (distances[k], k))
     tried = [0, *[k for k in order if k != 0][: variants - 1]]
+    turns: dict[int, np.ndarray] = {}
+
+    def turn(k: int) -> np.ndarray:
+        """a's thumbnail turned by dihedral k (each turn made once)."""
+        if k not in turns:
+            turns[k] = np.ascontiguousarray(phash.DIHEDRAL[k].apply(a.thumb))
+        return turns[k]
+
     b_grid = _grid(b.thumb)
     best = (-1.0, 0, "", FULL)
     for k in tried:
-        turned = np.ascontiguousarray(phash.DIHEDRAL[k].apply(a.thumb))
-        sim = similarity(_grid(turned), b_grid)
+        sim = similarity(_grid(turn(k)), b_grid)
         if sim > best[0]:
             best = (sim, k, "", FULL)
     if best[0] < need:  # not the same framing: is one a crop of the other?
         for k in tried[:1] if best[0] < 0.5 else [best[1]]:
-            turned = np.ascontiguousarray(phash.DIHEDRAL[k].apply(a.thumb))
+            turned = turn(k)
             ratio = _aspect(b, False) / _aspect(a, phash.DIHEDRAL[k].transpose)
             for side, big, small, r in (("b", turned, b.thumb, ratio), ("a", b.thumb, turned, 1 / ratio)):
                 sim, box = crop_search(big, small, r, level.min_crop_side)
                 if sim > best[0]:
                     best = (sim, k, side, box)
     sim, k, side, box = best
-    turned = np.ascontiguousarray(phash.DIHEDRAL[k].apply(a.thumb))
-    big, small = (b.thumb, turned) if side == "a" else (turned, b.thumb)
+    big, small = (b.thumb, turn(k)) if side == "a" else (turn(k), b.thumb)
     region, other = _grid(big, box if side else None), _grid(small)
     return Alignment(
         dihedral=k,
