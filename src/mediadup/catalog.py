@@ -11,12 +11,18 @@ from dataclasses import asdict, dataclass
 
 from platformdirs import user_cache_dir
 
-from .fingerprint import VERSION as FINGERPRINT_VERSION
+from .fingerprint import VERSION as IMAGE_VERSION
 from .fingerprint import ImageFingerprint
-from .records import FileStat, Group, ScanSummary
+from .records import FileStat, Group, Kind, ScanSummary
+from .video import VERSION as VIDEO_VERSION
+from .video import VideoFingerprint
+
+Fingerprint = ImageFingerprint | VideoFingerprint
+FINGERPRINT_VERSIONS = {Kind.IMAGE: IMAGE_VERSION, Kind.VIDEO: 1000 + VIDEO_VERSION}  # stored in files.fp_version
 
 APPLICATION_ID = 0x4D444450  # "MDDP": marks a SQLite file as a mediadup catalog
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
+MIGRATED = (5,)  # older schemas upgraded in place (new tables only); others are rebuilt
 KEPT_ON_REBUILD = ("applies", "journal")  # the user's history; everything else is a cache
 BATCH = 500
 
@@ -36,6 +42,10 @@ CREATE INDEX IF NOT EXISTS files_content ON files(content_hash) WHERE content_ha
 CREATE TABLE IF NOT EXISTS image_fingerprints (
     file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
     phash INTEGER NOT NULL, hashes BLOB NOT NULL, thumb BLOB NOT NULL, histogram BLOB NOT NULL, info TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS video_fingerprints (
+    file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
+    times BLOB NOT NULL, hashes BLOB NOT NULL, thumbs BLOB NOT NULL, histograms BLOB NOT NULL, info TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS verdicts (  -- how a pair compared: rescans verify nothing twice
     a INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
@@ -122,7 +132,9 @@ class Catalog:
                     f"catalog {self.path} was written by a newer mediadup (schema {row[0]}); "
                     "upgrade mediadup or use another --catalog"
                 )
-            if row is not None and int(row[0]) < SCHEMA_VERSION:
+            if row is not None and int(row[0]) in MIGRATED:
+                self.db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
+            elif row is not None and int(row[0]) < SCHEMA_VERSION:
                 tables = [r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
                 for table in tables:
                     if table not in KEPT_ON_REBUILD:
@@ -163,7 +175,7 @@ class Catalog:
         for f, p in zip(files, paths):
             row = known.get(p)
             if row is not None and tuple(row[:4]) == f.key:
-                cached[f.path] = Cached(row[4], row[5], row[6], row[7] == FINGERPRINT_VERSION, row[8])
+                cached[f.path] = Cached(row[4], row[5], row[6], row[7] == FINGERPRINT_VERSIONS.get(f.kind), row[8])
             else:
                 changed.append((f, p))
         with self.db:
@@ -181,25 +193,33 @@ class Catalog:
             self.db.executemany("UPDATE files SET content_hash = ? WHERE id = ?", [(h, i) for i, h in full.items()])
             self.db.executemany("UPDATE files SET partial_hash = ? WHERE id = ?", [(h, i) for i, h in partial.items()])
 
-    def store_fingerprints(self, rows: Iterable[tuple[int, ImageFingerprint | None, str | None]]) -> None:
+    def store_fingerprints(self, rows: Iterable[tuple[int, Kind, Fingerprint | None, str | None]]) -> None:
         """Store fingerprints (or the reason a file has none) by file id, in one transaction."""
         with self.db:
-            for file_id, fp, error in rows:
+            for file_id, kind, fp, error in rows:
                 self.db.execute(
-                    "UPDATE files SET fp_version = ?, error = ? WHERE id = ?", (FINGERPRINT_VERSION, error, file_id)
+                    "UPDATE files SET fp_version = ?, error = ? WHERE id = ?",
+                    (FINGERPRINT_VERSIONS[kind], error, file_id),
                 )
-                if fp is not None:
+                if isinstance(fp, ImageFingerprint):
                     self.db.execute(
                         "INSERT OR REPLACE INTO image_fingerprints VALUES (?,?,?,?,?,?)",
                         (file_id, int(fp.hashes[0].astype("int64")), *fp.to_blob()),
                     )
+                elif isinstance(fp, VideoFingerprint):
+                    q = "INSERT OR REPLACE INTO video_fingerprints VALUES (?,?,?,?,?,?)"
+                    self.db.execute(q, (file_id, *fp.to_blob()))
 
-    def fingerprints(self, ids: Iterable[int]) -> Iterator[tuple[int, ImageFingerprint]]:
+    def fingerprints(self, ids: Iterable[int], kind: Kind = Kind.IMAGE) -> Iterator[tuple[int, Fingerprint]]:
+        table, columns, cls = (
+            ("video_fingerprints", "times, hashes, thumbs, histograms, info", VideoFingerprint)
+            if kind is Kind.VIDEO
+            else ("image_fingerprints", "hashes, thumb, histogram, info", ImageFingerprint)
+        )
         for chunk in _chunks(list(ids)):
-            q = f"SELECT file_id, hashes, thumb, histogram, info FROM image_fingerprints \
-                WHERE file_id IN ({','.join('?' * len(chunk))})"
+            q = f"SELECT file_id, {columns} FROM {table} WHERE file_id IN ({','.join('?' * len(chunk))})"
             for file_id, *blobs in self.db.execute(q, chunk):
-                yield file_id, ImageFingerprint.from_blob(*blobs)
+                yield file_id, cls.from_blob(*blobs)
 
     def verdicts(self, level: str, version: int) -> dict[tuple[int, int], str | None]:
         """Known comparisons: (a, b) -> the match as JSON, or None for different pictures."""

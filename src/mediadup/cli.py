@@ -57,7 +57,7 @@ def _check_output(target: str | None) -> None:
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="mediadup")
 def cli() -> None:
-    """Find duplicate and near-duplicate images, and keep the best copy."""
+    """Find duplicate and near-duplicate images and videos, and keep the best copy."""
 
 
 _REMOVAL_OPTIONS = (
@@ -67,8 +67,10 @@ _REMOVAL_OPTIONS = (
     click.option("--to", "to", type=click.Path(file_okay=False), help="Folder for --action move (keeps the path)."),
     click.option("--permanent", is_flag=True, help="Confirm --action delete: no undo is possible."),
     click.option("--keep", default="quality", show_default=True, metavar="POLICY",
-                 help="Which copy stays: quality, largest, highest-resolution, oldest, newest, shortest-path, "
-                 "prefer:DIR."),
+                 help="Which copy stays: quality, largest, highest-resolution, longest (videos), oldest, newest, "
+                 "shortest-path, prefer:DIR."),
+    click.option("--include-subclips", is_flag=True,
+                 help="Also remove videos found inside a longer video (relation 'contained')."),
     click.option("--reference", multiple=True, type=click.Path(exists=True, file_okay=False), metavar="DIR",
                  help="Files under DIR are never touched; others go only if they duplicate one. Repeatable."),
     click.option("--yes", is_flag=True, help="Carry out the plan (without it, only print it)."),
@@ -81,12 +83,12 @@ def removal_options(command):
     return command
 
 
-def remove(cat: Catalog, groups, op, to, permanent, keep, reference, yes, console: Console) -> int:
+def remove(cat: Catalog, groups, op, to, permanent, keep, include_subclips, reference, yes, console: Console) -> int:
     """Plan the removal of every duplicate, print it, and carry it out with --yes; the exit status."""
     if op == "delete" and not permanent:
         raise click.UsageError("--action delete removes files for good: add --permanent to confirm")
     try:
-        actions = make_plan(groups, op, keep, reference, to)
+        actions = make_plan(groups, op, keep, reference, to, include_subclips)
     except PlanError as e:
         raise click.UsageError(str(e)) from e
     if not yes:
@@ -116,6 +118,8 @@ def remove(cat: Catalog, groups, op, to, permanent, keep, reference, yes, consol
     help="strict finds fewer, surer duplicates; loose finds more, with more risk.",
 )
 @click.option("--exact-only", is_flag=True, help="Only byte-identical files (no decoding).")
+@click.option("--images", "images_only", is_flag=True, help="Only images (with --videos too: both, the default).")
+@click.option("--videos", "videos_only", is_flag=True, help="Only videos (with --images too: both, the default).")
 @click.option(
     "-j",
     "--jobs",
@@ -149,6 +153,8 @@ def scan(
     paths,
     level,
     exact_only,
+    images_only,
+    videos_only,
     jobs,
     catalog,
     include,
@@ -164,10 +170,11 @@ def scan(
     to,
     permanent,
     keep,
+    include_subclips,
     reference,
     yes,
 ) -> None:
-    """Scan PATHS for duplicate images and show each group with the copy to keep.
+    """Scan PATHS for duplicate images and videos and show each group with the copy to keep.
 
     Nothing is modified: the scan only reads files and writes its catalog; with --apply it then
     plans the removal (and carries it out with --yes), like `mediadup apply`.
@@ -190,6 +197,8 @@ def scan(
             follow_symlinks=follow_symlinks,
             hidden=hidden,
             max_pixels=max_pixels,
+            images=images_only,
+            videos=videos_only,
             progress=Reporter(False if quiet else None),
         )
     except CatalogError as e:
@@ -206,9 +215,8 @@ def scan(
     status = EXIT_SKIPPED if result.skipped else 0
     if then_apply:
         with Catalog(catalog) as cat:
-            status = max(
-                status, remove(cat, groups_from_catalog(cat), op, to, permanent, keep, reference, yes, console)
-            )
+            plan = groups_from_catalog(cat)
+            status = max(status, remove(cat, plan, op, to, permanent, keep, include_subclips, reference, yes, console))
     sys.exit(status)
 
 
@@ -216,7 +224,7 @@ def scan(
 @click.option("--from", "plan_file", metavar="FILE", help="Act on this --json result (edit it first if you like).")
 @removal_options
 @click.option("--catalog", type=click.Path(dir_okay=False), default=None, help="The catalog of the scan.")
-def apply_command(plan_file, op, to, permanent, keep, reference, yes, catalog) -> None:
+def apply_command(plan_file, op, to, permanent, keep, include_subclips, reference, yes, catalog) -> None:
     """Remove the duplicates of the last scan (or of --from FILE), keeping each group's keeper.
 
     Without --yes, prints the plan and changes nothing. Every action is journaled; `mediadup undo`
@@ -226,7 +234,7 @@ def apply_command(plan_file, op, to, permanent, keep, reference, yes, catalog) -
     try:
         with Catalog(catalog) as cat:
             groups = groups_from_json(plan_file, cat) if plan_file else groups_from_catalog(cat)
-            sys.exit(remove(cat, groups, op, to, permanent, keep, reference, yes, console))
+            sys.exit(remove(cat, groups, op, to, permanent, keep, include_subclips, reference, yes, console))
     except (CatalogError, PlanError) as e:
         raise click.UsageError(str(e)) from e
 

@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterable
 
 from .compare import Match
 from .rank import rank
-from .records import FileStat, Group, GroupMember, ImageInfo, Relation
+from .records import FileStat, Group, GroupMember, ImageInfo, Relation, display_path
+from .video import VideoInfo
 
 MAX_COMPARED = 400  # in larger clusters the keeper is only compared with its own candidates
 
@@ -37,7 +38,7 @@ class UnionFind:
 def build_groups(
     stats: dict[str, FileStat],
     content: dict[str, str],
-    infos: dict[str, ImageInfo],
+    infos: dict[str, ImageInfo | VideoInfo],
     edges: Iterable[tuple[str, str]],
     verify: Callable[[list[tuple[str, str]]], list[Match | None]],
 ) -> list[Group]:
@@ -60,6 +61,7 @@ def build_groups(
         neighbours[b].add(a)
 
     groups = []
+    parts: dict[str, list[GroupMember]] = defaultdict(list)  # longer video -> clips found inside it
     for component in uf.components():
         remaining = set(component)
         while len(remaining) > 1:
@@ -75,7 +77,9 @@ def build_groups(
             verdicts = dict(zip(candidates, verify([(keeper, p) for p in candidates.values()])))
             for p in sorted((near & remaining) - twins):
                 if m := verdicts[content.get(p, p)]:
-                    members.append(GroupMember(stats[p], m.relation, m.score, m.evidence, infos.get(p), content.get(p)))
+                    member = GroupMember(stats[p], m.relation, m.score, m.evidence, infos.get(p), content.get(p))
+                    # a part is not a copy: it may have copies of its own, and is shown apart from them
+                    (parts[keeper] if m.relation is Relation.CONTAINED else members).append(member)
             if members:
                 _ranked, reason = rank(
                     [GroupMember(stats[keeper], Relation.KEEPER, info=infos.get(keeper))]
@@ -85,5 +89,51 @@ def build_groups(
                 members.sort(key=lambda m: (m.relation != Relation.IDENTICAL, -m.score, m.path))
                 groups.append(Group(keep, members, reason))
                 remaining -= {m.path for m in members}
+    _add_parts(groups, parts, stats, infos, content)
     groups.sort(key=lambda g: (-g.reclaimable, g.keeper.path))
+    return groups
+
+
+def _add_parts(
+    groups: list[Group],
+    parts: dict[str, list[GroupMember]],
+    stats: dict[str, FileStat],
+    infos: dict[str, ImageInfo | VideoInfo],
+    content: dict[str, str],
+) -> None:
+    """Clips found inside a longer video join its group as `contained` (a new group when it has
+    none), unless they are a copy in another group. A clip with copies of its own stays their
+    keeper, and is also shown inside the longer video."""
+    duplicates = {m.path for g in groups for m in g.duplicates}
+    by_keeper = {g.keeper.path: g for g in groups}
+    for longer, clips in sorted(parts.items()):
+        clips = [c for c in clips if c.path not in duplicates]
+        if not clips or longer in duplicates:
+            continue
+        group = by_keeper.get(longer)
+        if group is None:
+            keeper = GroupMember(stats[longer], Relation.KEEPER, 1.0, {}, infos.get(longer), content.get(longer))
+            group = by_keeper[longer] = Group(keeper, [], "longest: the other videos are parts of it")
+            groups.append(group)
+        group.duplicates.extend(clips)
+        duplicates.update(c.path for c in clips)
+
+
+def attach_frames(
+    groups: list[Group],
+    frames: dict[str, tuple[str, Match]],
+    stats: dict[str, FileStat],
+    infos: dict[str, ImageInfo | VideoInfo],
+) -> list[Group]:
+    """Add images that are frames of a video (`frames`: image -> (video, match)) to the video's
+    group, or to a new group kept by the video, as `frame-of` members (never removed by default)."""
+    by_path = {m.path: g for g in groups for m in g.members}
+    for image, (video, m) in sorted(frames.items()):
+        group = by_path.get(video)
+        if group is None:
+            keeper = GroupMember(stats[video], Relation.KEEPER, info=infos.get(video))
+            group = by_path[video] = Group(keeper, [], "the video whose frames the images are")
+            groups.append(group)
+        evidence = {**m.evidence, "video": display_path(video)}
+        group.duplicates.append(GroupMember(stats[image], Relation.FRAME_OF, m.score, evidence, infos.get(image)))
     return groups

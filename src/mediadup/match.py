@@ -54,6 +54,37 @@ def candidate_pairs(hashes: np.ndarray, level: Level) -> np.ndarray:
     return np.stack([keys // n, keys % n], axis=1)
 
 
+def video_candidate_pairs(frames: list[np.ndarray], radius: int) -> np.ndarray:
+    """(i, j) pairs of videos, i < j, with at least two frames whose hashes are close, in any
+    column (rotations, mirrors, crop windows) of one against the picture hash of the other.
+    `frames[v]` is video v's (frames, columns) hash array; all frames share one index."""
+    counts = [len(f) for f in frames]
+    if len(frames) < 2 or not sum(counts):
+        return np.zeros((0, 2), dtype=np.int64)
+    owner = np.repeat(np.arange(len(frames)), counts)
+    hashes = np.concatenate([f for f in frames if len(f)]).astype(np.uint64)
+    index = HammingIndex(hashes[:, 0], chunks=best_chunks(len(hashes), radius))
+    q, i, _ = index.search(hashes.ravel(), radius)
+    q //= hashes.shape[1]
+    a, b = owner[q], owner[i]
+    keep = a != b
+    frame_pairs = np.unique(np.sort(np.stack([q[keep], i[keep]], axis=1), axis=1), axis=0)
+    pairs, votes = np.unique(np.sort(owner[frame_pairs], axis=1), axis=0, return_counts=True)
+    few = np.minimum(np.asarray(counts)[pairs[:, 0]], np.asarray(counts)[pairs[:, 1]]) < 2
+    return pairs[(votes >= 2) | few]
+
+
+def frame_candidates(pictures: np.ndarray, frames: list[np.ndarray], radius: int) -> np.ndarray:
+    """(image, video) pairs where the image's picture hash is close to one of the video's frames."""
+    counts = [len(f) for f in frames]
+    if not len(pictures) or not sum(counts):
+        return np.zeros((0, 2), dtype=np.int64)
+    owner = np.repeat(np.arange(len(frames)), counts)
+    column = np.concatenate([f[:, 0] for f in frames if len(f)]).astype(np.uint64)
+    q, i, _ = HammingIndex(column, chunks=best_chunks(len(column), radius)).search(pictures, radius)
+    return np.unique(np.stack([q, owner[i]], axis=1), axis=0)
+
+
 def connect(
     pairs: np.ndarray,
     verify: Callable[[list[tuple[int, int]]], list[bool]],

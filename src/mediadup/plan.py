@@ -18,7 +18,9 @@ from .catalog import Catalog
 
 OPERATIONS = ("trash", "move", "delete", "hardlink", "symlink", "reflink")
 LINKS = ("hardlink", "symlink", "reflink")  # replace a byte-identical copy by a link to its keeper
-POLICIES = ("quality", "largest", "highest-resolution", "oldest", "newest", "shortest-path")
+POLICIES = ("quality", "largest", "highest-resolution", "longest", "oldest", "newest", "shortest-path")
+NEVER_REMOVED = ("frame-of",)  # an image that is a video's frame is not a copy of the video
+SUBCLIPS = ("contained",)  # parts of a longer video: removed only with include_subclips
 
 
 class PlanError(Exception):
@@ -35,6 +37,7 @@ class Copy:
     relation: str  # "keeper", "identical", "near-duplicate", ...
     content_hash: str | None = None
     pixels: int = 0  # width x height, when known
+    duration: float = 0.0  # seconds, for videos
 
 
 @dataclass(frozen=True)
@@ -59,9 +62,10 @@ def groups_from_catalog(catalog: Catalog) -> list[list[Copy]]:
     if scan_id is None:
         raise PlanError("no scan in the catalog yet: run `mediadup scan PATH` first")
     rows = catalog.db.execute(
-        "SELECT g.group_no, g.path, g.role, g.relation, f.size, f.mtime_ns, f.content_hash, p.info "
-        "FROM scan_groups g LEFT JOIN files f ON f.path = g.path "
-        "LEFT JOIN image_fingerprints p ON p.file_id = f.id WHERE g.scan_id = ? "
+        "SELECT g.group_no, g.path, g.role, g.relation, f.size, f.mtime_ns, f.content_hash, "
+        "coalesce(p.info, v.info) FROM scan_groups g LEFT JOIN files f ON f.path = g.path "
+        "LEFT JOIN image_fingerprints p ON p.file_id = f.id "
+        "LEFT JOIN video_fingerprints v ON v.file_id = f.id WHERE g.scan_id = ? "
         "ORDER BY g.group_no, g.role != 'keep'",
         (scan_id,),
     )
@@ -70,8 +74,10 @@ def groups_from_catalog(catalog: Catalog) -> list[list[Copy]]:
         if size is None:
             continue  # the file left the catalog since: it will not be touched
         meta = json.loads(info) if info else {}
+        meta = meta.get("info", meta)  # videos store {"info": ..., "step": ...}
         pixels = meta.get("width", 0) * meta.get("height", 0)
-        copy = Copy(os.fsdecode(path), size, mtime_ns, "keeper" if role == "keep" else relation, digest, pixels)
+        relation = "keeper" if role == "keep" else relation
+        copy = Copy(os.fsdecode(path), size, mtime_ns, relation, digest, pixels, meta.get("duration", 0.0))
         groups.setdefault(group_no, []).append(copy)
     return [g for g in groups.values() if len(g) > 1]
 
@@ -93,7 +99,7 @@ def groups_from_json(path: str, catalog: Catalog | None = None) -> list[list[Cop
                 size, mtime_ns, digest = _as_scanned(catalog, f["path"])
                 pixels = (f.get("width") or 0) * (f.get("height") or 0)
                 relation = "keeper" if f.get("role") == "keep" else f.get("relation", "near-duplicate")
-                copies.append(Copy(f["path"], size, mtime_ns, relation, digest, pixels))
+                copies.append(Copy(f["path"], size, mtime_ns, relation, digest, pixels, f.get("duration") or 0.0))
             groups.append(copies)
         return groups
     except (OSError, ValueError, KeyError, TypeError) as e:
@@ -124,8 +130,8 @@ def choose_keeper(group: Sequence[Copy], policy: str) -> Copy:
         return max(group, key=lambda c: c.size)
     if policy == "highest-resolution":
         return max(group, key=lambda c: c.pixels)
-    if policy == "longest":
-        raise PlanError("--keep longest is for videos, which mediadup compares only byte for byte so far")
+    if policy == "longest":  # videos; among images (no duration) the scan's keeper
+        return max(group, key=lambda c: (c.duration, c is group[0]))
     if policy == "oldest":
         return min(group, key=lambda c: c.mtime_ns)
     if policy == "newest":
@@ -144,8 +150,10 @@ def make_plan(
     keep: str = "quality",
     references: Sequence[str] = (),
     to: str | None = None,
+    include_subclips: bool = False,
 ) -> list[Action]:
-    """Actions removing every duplicate, group by group; keepers and reference files stay."""
+    """Actions removing every duplicate, group by group; keepers and reference files stay, and so
+    do frames of videos, and clips contained in a longer video unless `include_subclips`."""
     if op not in OPERATIONS:
         raise PlanError(f"unknown action {op!r}: use one of {', '.join(OPERATIONS)}")
     if op == "move" and not to:
@@ -163,6 +171,8 @@ def make_plan(
     for n, keeper in keepers.items():
         for c in groups[n]:
             if c.path in kept or c.path in acted or _under(c.path, references):
+                continue
+            if c.relation in NEVER_REMOVED or (c.relation in SUBCLIPS and not include_subclips):
                 continue
             if op in LINKS and not (
                 c.relation == "identical" and c.content_hash and c.content_hash == keeper.content_hash

@@ -7,8 +7,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .records import GroupMember
+from .video import CODEC_RANK, VideoInfo, timestamp
 
 PADDED = 0.85  # content below this fraction of the frame: letterboxed, pillarboxed or a screenshot
+GRAY_CHROMA = 4.0  # mean colourfulness below which a video is grayscale
 LOSSLESS = frozenset({"PNG", "TIFF", "BMP", "DIB", "PPM", "TGA", "RAW", "QOI"})
 
 
@@ -35,7 +37,17 @@ def _unpadded(m: GroupMember) -> float:
 
 
 def _colour(m: GroupMember) -> float:
+    if isinstance(m.info, VideoInfo):
+        return float(m.info.chroma >= GRAY_CHROMA)
     return float(bool(m.info and not m.info.monochrome))
+
+
+def _video(m: GroupMember, field: str) -> float:
+    return float(getattr(m.info, field)) if isinstance(m.info, VideoInfo) else 0.0
+
+
+def _codec(m: GroupMember) -> float:
+    return float(CODEC_RANK.get(m.info.codec, 0)) if isinstance(m.info, VideoInfo) else 0.0
 
 
 def _lossless(m: GroupMember) -> float:
@@ -50,17 +62,35 @@ def _jpeg_quality(m: GroupMember) -> float:
     return float(m.info.jpeg_quality) if m.info and m.info.jpeg_quality else 0.0
 
 
+RESOLUTION = Criterion(_pixels, 0.02, lambda m: f"highest resolution ({m.info.width}x{m.info.height})")
+UNPADDED = Criterion(_unpadded, 0.0, lambda m: "no added borders (letterbox, canvas)")
+COLOUR = Criterion(_colour, 0.0, lambda m: "in full colour (not grayscale or toned)")
+LARGEST = Criterion(lambda m: float(m.stat.size), 0.05, lambda m: "largest file (least compressed)")
+OLDEST = Criterion(lambda m: -float(m.stat.mtime_ns), 0.0, lambda m: "oldest copy")
+SHORTEST_PATH = Criterion(lambda m: -float(len(m.path)), 0.0, lambda m: "shortest path")
 CRITERIA: tuple[Criterion, ...] = (
-    Criterion(_pixels, 0.02, lambda m: f"highest resolution ({m.info.width}x{m.info.height})"),
-    Criterion(_unpadded, 0.0, lambda m: "no added borders (letterbox, canvas)"),
-    Criterion(_colour, 0.0, lambda m: "in full colour (not grayscale or toned)"),
+    RESOLUTION,
+    UNPADDED,
+    COLOUR,
     Criterion(_lossless, 0.0, lambda m: f"lossless ({m.info.format})"),
     Criterion(lambda m: float(m.info.bit_depth) if m.info else 8.0, 0.0, lambda m: f"{m.info.bit_depth}-bit"),
     Criterion(_metadata, 0.0, lambda m: "keeps the camera metadata (EXIF)"),
     Criterion(_jpeg_quality, 0.0, lambda m: f"higher JPEG quality (q{m.info.jpeg_quality})"),
-    Criterion(lambda m: float(m.stat.size), 0.05, lambda m: "largest file (least compressed)"),
-    Criterion(lambda m: -float(m.stat.mtime_ns), 0.0, lambda m: "oldest copy"),
-    Criterion(lambda m: -float(len(m.path)), 0.0, lambda m: "shortest path"),
+    LARGEST,
+    OLDEST,
+    SHORTEST_PATH,
+)
+VIDEO_CRITERIA: tuple[Criterion, ...] = (
+    Criterion(lambda m: _video(m, "duration"), 0.01, lambda m: f"longest ({timestamp(m.info.duration)})"),
+    RESOLUTION,
+    UNPADDED,
+    COLOUR,
+    Criterion(lambda m: _video(m, "bitrate"), 0.1, lambda m: f"highest bitrate ({m.info.bitrate // 1000} kb/s)"),
+    Criterion(lambda m: _video(m, "fps"), 0.02, lambda m: f"highest frame rate ({m.info.fps:g} fps)"),
+    Criterion(_codec, 0.0, lambda m: f"better codec ({m.info.codec})"),
+    LARGEST,
+    OLDEST,
+    SHORTEST_PATH,
 )
 
 
@@ -72,18 +102,24 @@ def _level(c: Criterion, m: GroupMember) -> float:
     return math.floor(math.log(v) / math.log1p(c.margin)) if c.margin and v > 0 else v
 
 
-def quality_key(m: GroupMember) -> tuple:
+def criteria(members: Sequence[GroupMember]) -> tuple[Criterion, ...]:
+    """Videos are ranked by what matters in a video (duration first), images by what matters in a picture."""
+    return VIDEO_CRITERIA if any(isinstance(m.info, VideoInfo) for m in members) else CRITERIA
+
+
+def quality_key(m: GroupMember, chosen: Sequence[Criterion] = CRITERIA) -> tuple:
     """Sort key: smaller is better (every criterion, then the path)."""
-    return (*(-_level(c, m) for c in CRITERIA), m.path)
+    return (*(-_level(c, m) for c in chosen), m.path)
 
 
 def rank(members: Sequence[GroupMember]) -> tuple[list[GroupMember], str]:
     """Members best first, and the reason the first one is kept."""
-    ordered = sorted(members, key=quality_key)
+    chosen = criteria(members)
+    ordered = sorted(members, key=lambda m: quality_key(m, chosen))
     if len(ordered) < 2:
         return ordered, "only copy"
     best, runner_up = ordered[0], ordered[1]
-    for c in CRITERIA:
+    for c in chosen:
         if _level(c, best) > _level(c, runner_up):
             return ordered, c.say(best)
     return ordered, "identical quality; first by path"

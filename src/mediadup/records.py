@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .video import VideoInfo
 
 
 class Kind(str, Enum):
@@ -22,6 +26,14 @@ class Relation(str, Enum):
     ROTATED = "rotated"
     MIRRORED = "mirrored"
     CROPPED = "cropped"
+    TRIMMED = "trimmed"  # a video with some seconds cut at either end
+    CONTAINED = "contained"  # a shorter part of a longer video: removed only when asked for
+    FRAME_OF = "frame-of"  # an image that is one of a video's frames: never removed automatically
+
+    @property
+    def removable(self) -> bool:
+        """Whether a plan removes such a copy without being asked specifically."""
+        return self not in (Relation.CONTAINED, Relation.FRAME_OF)
 
 
 @dataclass(frozen=True)
@@ -79,7 +91,7 @@ class GroupMember:
     relation: Relation
     score: float = 1.0
     evidence: dict = field(default_factory=dict)
-    info: ImageInfo | None = None
+    info: ImageInfo | VideoInfo | None = None
     content_hash: str | None = None
 
     @property
@@ -101,8 +113,8 @@ class Group:
 
     @property
     def reclaimable(self) -> int:
-        """Bytes freed by removing every duplicate."""
-        return sum(d.stat.size for d in self.duplicates)
+        """Bytes freed by removing every duplicate a plan removes by default."""
+        return sum(d.stat.size for d in self.duplicates if d.relation.removable)
 
 
 @dataclass

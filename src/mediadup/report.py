@@ -10,11 +10,15 @@ from typing import IO, Any
 from rich.console import Console
 from rich.text import Text
 
-from .records import Group, GroupMember, ScanResult, display_path
+from .records import Group, GroupMember, Relation, ScanResult, display_path
+from .video import VideoInfo, timestamp
 
 JSON_VERSION = 1
 SHOW_SKIPPED = 20
-CSV_FIELDS = ("group", "path", "role", "relation", "score", "width", "height", "format", "size", "reason", "evidence")
+CSV_FIELDS = (
+    "group", "path", "role", "relation", "score", "width", "height", "format",
+    "duration", "fps", "codec", "bitrate", "range", "size", "reason", "evidence",
+)  # fmt: skip
 
 
 def human_size(n: float) -> str:
@@ -35,6 +39,11 @@ def _member(m: GroupMember, role: str, reason: str | None) -> dict[str, Any]:
         "width": info.width if info else None,
         "height": info.height if info else None,
         "format": info.format if info else None,
+        "duration": info.duration if isinstance(info, VideoInfo) else None,
+        "fps": info.fps if isinstance(info, VideoInfo) else None,
+        "codec": info.codec if isinstance(info, VideoInfo) else None,
+        "bitrate": info.bitrate if isinstance(info, VideoInfo) else None,
+        "range": m.evidence.get("range"),
         "size": m.stat.size,
         "reason": reason,
         "evidence": m.evidence,
@@ -73,6 +82,8 @@ def write_csv(result: ScanResult, out: IO[str]) -> None:
 def _describe(m: GroupMember) -> str:
     info = m.info
     dims = f"{info.width}x{info.height} {info.format}  " if info else ""
+    if isinstance(info, VideoInfo):
+        dims += f"{timestamp(info.duration)} {info.fps:g} fps {info.codec} {info.bitrate // 1000} kb/s  "
     return f"{dims}{human_size(m.stat.size)}"
 
 
@@ -94,8 +105,15 @@ def print_groups(result: ScanResult, console: Console) -> None:
                 detail += f" {ev['transform']}"
             if "crop" in ev:
                 detail += f" ({ev['crop']})"
+            if "range" in ev:
+                detail += f" {ev['range']} of the keeper" if d.relation is Relation.CONTAINED else ""
+                detail += f", frames {ev['frames']}"
+            if "at" in ev:
+                detail += f" at {ev['at']} of {ev['video']}"
             if "similarity" in ev:
-                detail += f", similarity {ev['similarity']:.3f}, pHash distance {ev['phash_distance']}"
+                detail += f", similarity {ev['similarity']:.3f}"
+            if "phash_distance" in ev:
+                detail += f", pHash distance {ev['phash_distance']}"
             line.append(f"  {_describe(d)}  [{detail}]", style="dim")
             console.print(line)
         console.print()
@@ -106,7 +124,7 @@ def print_summary(result: ScanResult, console: Console) -> None:
     console.print(
         f"[bold]{s.files_seen}[/] files seen ({s.images} images, {s.videos} videos, {s.other} other"
         + (f", {s.hardlinks} hard links counted once" if s.hardlinks else "")
-        + f"); {s.fingerprinted} images fingerprinted, {s.from_cache} from the catalog"
+        + f"); {s.fingerprinted} fingerprinted, {s.from_cache} from the catalog"
     )
     dups = sum(len(g.duplicates) for g in result.groups)
     console.print(

@@ -15,11 +15,13 @@ from .decode import DEFAULT_MAX_PIXELS, too_large
 from .discover import Walker
 from .exact import ContentHashes, content_hashes
 from .fingerprint import ImageFingerprint
-from .group import build_groups
-from .match import candidate_pairs, connect
+from .group import attach_frames, build_groups
+from .match import candidate_pairs, connect, frame_candidates, video_candidate_pairs
 from .progress import QUIET, Reporter
 from .records import FileStat, Group, Kind, ScanResult, ScanSummary, Skipped
-from .verify import Verifier, verdict_version
+from .verify import Fingerprint, Verifier, verdict_version
+from .video import VideoFingerprint
+from .video_compare import frame_of
 from .workers import Workers, default_jobs, fingerprint_many
 
 STORE_EVERY = 256
@@ -36,6 +38,8 @@ class ScanOptions:
     follow_symlinks: bool = False
     hidden: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
+    images: bool = True
+    videos: bool = True
 
 
 def scan(
@@ -50,9 +54,11 @@ def scan(
     follow_symlinks: bool = False,
     hidden: bool = False,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    images: bool = True,
+    videos: bool = True,
     progress: bool | Reporter = False,
 ) -> ScanResult:
-    """Find groups of duplicate images (and byte-identical videos) under `paths`.
+    """Find groups of duplicate images and videos under `paths` (`images`/`videos`: which kinds).
 
     Nothing under `paths` is ever modified. Fingerprints are cached in the catalog (`catalog`,
     default: the user cache folder), so a rescan of unchanged files decodes nothing.
@@ -62,7 +68,16 @@ def scan(
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]  # one folder, not its characters
     options = ScanOptions(
-        level, exact_only, jobs or default_jobs(), tuple(include), tuple(exclude), follow_symlinks, hidden, max_pixels
+        level,
+        exact_only,
+        jobs or default_jobs(),
+        tuple(include),
+        tuple(exclude),
+        follow_symlinks,
+        hidden,
+        max_pixels,
+        images or not videos,  # asking for neither kind means both
+        videos or not images,
     )
     reporter = progress if isinstance(progress, Reporter) else (Reporter(None) if progress else QUIET)
     with Catalog(os.fspath(catalog) if catalog else None) as cat:
@@ -89,10 +104,11 @@ class Scanner:
         with Workers(self.options.jobs) as workers:
             content = self._exact(files, cached)
             stats = {f.path: f for f in files}
-            fingerprints: dict[str, ImageFingerprint] = {}
+            fingerprints: dict[str, Fingerprint] = {}
             if not self.options.exact_only:
-                images = [f for f in files if f.kind is Kind.IMAGE]
-                fingerprints = self._fingerprint(images, cached, content, workers)
+                for kind in (Kind.IMAGE, Kind.VIDEO):
+                    chosen = [f for f in files if f.kind is kind]
+                    fingerprints.update(self._fingerprint(chosen, cached, content, workers, kind))
             unusable = {s.path for s in self.skipped}
             stats = {p: f for p, f in stats.items() if p not in unusable}
             groups = self._group(stats, content, fingerprints, workers)
@@ -110,6 +126,8 @@ class Scanner:
         files = []
         for f in found.files:
             if f.path in catalog_files:
+                continue
+            if (f.kind is Kind.IMAGE and not self.options.images) or (f.kind is Kind.VIDEO and not self.options.videos):
                 continue
             if f.size == 0:
                 self.skipped.append(Skipped(f.path, "empty file (0 bytes)"))
@@ -139,13 +157,13 @@ class Scanner:
         return found.full
 
     def _fingerprint(
-        self, images: list[FileStat], cached: dict[str, Cached], content: dict[str, str], workers: Workers
-    ) -> dict[str, ImageFingerprint]:
-        """Fingerprints of every usable image: from the catalog, or decoded once per distinct content."""
+        self, chosen: list[FileStat], cached: dict[str, Cached], content: dict[str, str], workers: Workers, kind: Kind
+    ) -> dict[str, Fingerprint]:
+        """Fingerprints of every usable image (or video): from the catalog, or decoded once per distinct content."""
         same: dict[str, list[FileStat]] = {}  # byte-identical files share one fingerprint
-        for f in images:
+        for f in chosen:
             same.setdefault(content.get(f.path, f.path), []).append(f)
-        found: dict[str, ImageFingerprint] = {}
+        found: dict[str, Fingerprint] = {}
         errors: dict[str, str] = {}
         to_load: dict[int, str] = {}
         for key, files in same.items():
@@ -154,12 +172,13 @@ class Scanner:
                 errors[key] = cached[known.path].error or ""
             elif known:
                 to_load[self.ids[known.path]] = key
-        found.update((to_load[i], fp) for i, fp in self.catalog.fingerprints(to_load))
-        self.summary.from_cache = sum(len(same[k]) for k in found)
+        found.update((to_load[i], fp) for i, fp in self.catalog.fingerprints(to_load, kind))
+        self.summary.from_cache += sum(len(same[k]) for k in found)
         todo = {files[0].path: key for key, files in same.items() if key not in found and key not in errors}
-        with self.reporter.stage("fingerprinting", len(todo)) as bar, _Batches(self.catalog) as store:
+        stage = "fingerprinting videos" if kind is Kind.VIDEO else "fingerprinting"
+        with self.reporter.stage(stage, len(todo)) as bar, _Batches(self.catalog) as store:
             expected = {p: (same[k][0].size, same[k][0].mtime_ns) for p, k in todo.items()}
-            for path, fp, error, lasting in fingerprint_many(todo, workers, self.options.max_pixels):
+            for path, fp, error, lasting in fingerprint_many(todo, workers, self.options.max_pixels, kind):
                 key = todo[path]
                 if fp is not None and _changed(path, expected[path]):
                     fp, error, lasting = None, "changed during the scan", False
@@ -169,10 +188,13 @@ class Scanner:
                 else:
                     errors[key] = error or ""
                 if fp is not None or lasting:  # a passing trouble (too large, permissions) is tried again
-                    store.add([(self.ids[f.path], fp, error) for f in same[key] if not cached[f.path].fingerprinted])
+                    fresh = [f for f in same[key] if not cached[f.path].fingerprinted]
+                    store.add([(self.ids[f.path], kind, fp, error) for f in fresh])
                 bar.advance()
         for key, fp in list(found.items()):  # cached fingerprints obey today's --max-pixels too
-            if reason := too_large(fp.info.width, fp.info.height, self.options.max_pixels):
+            if isinstance(fp, ImageFingerprint) and (
+                reason := too_large(fp.info.width, fp.info.height, self.options.max_pixels)
+            ):
                 errors[key] = reason
                 del found[key]
         fingerprints = {}
@@ -188,7 +210,7 @@ class Scanner:
         self,
         stats: dict[str, FileStat],
         content: dict[str, str],
-        fingerprints: dict[str, ImageFingerprint],
+        fingerprints: dict[str, Fingerprint],
         workers: Workers,
     ) -> list[Group]:
         version = verdict_version()
@@ -200,22 +222,44 @@ class Scanner:
         for path in sorted(fingerprints):
             if fingerprints[path].comparable:  # near-uniform pictures group only by identical bytes
                 reps.setdefault(content.get(path, path), path)
-        rep_paths = sorted(reps.values())
+        images = sorted(p for p in reps.values() if isinstance(fingerprints[p], ImageFingerprint))
+        videos = sorted(p for p in reps.values() if isinstance(fingerprints[p], VideoFingerprint))
         live = {p: h for p, h in content.items() if p in stats}
         infos = {p: fp.info for p, fp in fingerprints.items()}
+        edges: list[tuple[str, str]] = []
 
-        def verify(batch: list[tuple[int, int]]) -> list[bool]:
-            return verifier.matches([(rep_paths[i], rep_paths[j]) for i, j in batch])
+        def verifies(paths: list[str]):
+            return lambda batch: verifier.matches([(paths[i], paths[j]) for i, j in batch])
 
         with _Verdicts(self.catalog, self.level.name, version, verifier):
             with self.reporter.stage("matching") as bar:
-                hashes = np.stack([fingerprints[p].hashes for p in rep_paths]) if rep_paths else np.zeros((0, 2))
-                edges = connect(candidate_pairs(hashes.astype(np.uint64), self.level), verify, bar.set)
+                hashes = np.stack([fingerprints[p].hashes for p in images]) if images else np.zeros((0, 2))
+                found = connect(candidate_pairs(hashes.astype(np.uint64), self.level), verifies(images), bar.set)
+                edges += [(images[i], images[j]) for i, j in found]
+            if videos:
+                with self.reporter.stage("matching videos") as bar:
+                    frames = [fingerprints[p].hashes for p in videos]
+                    found = connect(video_candidate_pairs(frames, self.level.radius), verifies(videos), bar.set)
+                    edges += [(videos[i], videos[j]) for i, j in found]
             with self.reporter.stage("grouping"):
-                pairs = [(rep_paths[i], rep_paths[j]) for i, j in edges]
-                groups = build_groups(stats, live, infos, pairs, verifier.many)
+                groups = build_groups(stats, live, infos, edges, verifier.many)
+        if videos and images:
+            groups = self._frames_of_videos(groups, images, videos, fingerprints, stats, infos)
         self.summary.compared = verifier.compared
         return groups
+
+    def _frames_of_videos(self, groups, images, videos, fingerprints, stats, infos) -> list[Group]:
+        """Images not in any group that are frames of a video join that video's group as `frame-of`."""
+        grouped = {m.path for g in groups for m in g.members}
+        free = [p for p in images if p not in grouped]
+        pictures = np.array([fingerprints[p].hashes[0] for p in free], dtype=np.uint64)
+        frames = [fingerprints[p].hashes for p in videos]
+        found = {}
+        for i, v in frame_candidates(pictures, frames, self.level.radius).tolist():
+            m = frame_of(fingerprints[free[i]], fingerprints[videos[v]], self.level)
+            if m and (free[i] not in found or m.score > found[free[i]][1].score):
+                found[free[i]] = (videos[v], m)
+        return attach_frames(groups, found, stats, infos)
 
 
 class _Verdicts:

@@ -5,15 +5,24 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from . import video, video_compare
 from .compare import VERSION, Level, Match, compare
 from .fingerprint import VERSION as FINGERPRINT_VERSION
 from .fingerprint import ImageFingerprint
 from .records import Relation
+from .video import VideoFingerprint
 from .workers import Workers
 
+Fingerprint = ImageFingerprint | VideoFingerprint
 
-def _compare(task: tuple[ImageFingerprint, ImageFingerprint, Level]) -> Match | None:
-    return compare(*task)
+
+def _compare(task: tuple[Fingerprint, Fingerprint, Level]) -> Match | None:
+    a, b, level = task
+    if isinstance(a, VideoFingerprint) and isinstance(b, VideoFingerprint):
+        return video_compare.compare_videos(a, b, level)
+    if isinstance(a, ImageFingerprint) and isinstance(b, ImageFingerprint):
+        return compare(a, b, level)
+    return None  # an image and a video are never copies of each other (see frame_of)
 
 
 def to_json(m: Match | None) -> str | None:
@@ -32,7 +41,7 @@ class Verifier:
 
     def __init__(
         self,
-        fingerprints: dict[str, ImageFingerprint],
+        fingerprints: dict[str, Fingerprint],
         ids: dict[str, int],
         level: Level,
         known: dict[tuple[int, int], str | None],
@@ -65,5 +74,5 @@ class Verifier:
 
 
 def verdict_version() -> int:
-    """Verdicts hold while both the fingerprints and the comparison are unchanged."""
-    return FINGERPRINT_VERSION * 1000 + VERSION
+    """Verdicts hold while both the fingerprints and the comparisons are unchanged."""
+    return ((FINGERPRINT_VERSION * 100 + VERSION) * 100 + video.VERSION) * 100 + video_compare.VERSION

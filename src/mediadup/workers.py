@@ -11,15 +11,18 @@ from typing import Any
 
 from .decode import DEFAULT_MAX_PIXELS, DecodeError, register_plugins
 from .fingerprint import ImageFingerprint, fingerprint_file
+from .records import Kind
+from .video import VideoFingerprint, fingerprint_video
 
-Result = tuple[str, ImageFingerprint | None, str | None, bool]
+Result = tuple[str, ImageFingerprint | VideoFingerprint | None, str | None, bool]
 
 
-def fingerprint_one(task: tuple[str, int]) -> Result:
+def fingerprint_one(task: tuple[str, int] | tuple[str, int, Kind]) -> Result:
     """(path, fingerprint, None, _), or (path, None, reason, lasting) when the file cannot be used."""
-    path, max_pixels = task
+    path, max_pixels, kind = (*task, Kind.IMAGE)[:3]
     try:
-        return path, fingerprint_file(path, max_pixels), None, True
+        fingerprinter = fingerprint_video if kind is Kind.VIDEO else fingerprint_file
+        return path, fingerprinter(path, max_pixels), None, True
     except DecodeError as e:
         return path, None, str(e), e.lasting
     except Exception as e:  # a decoder bug must cost one file, never the scan
@@ -52,7 +55,7 @@ class Workers:
             method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
             ctx = multiprocessing.get_context(method)
             if method == "forkserver":
-                ctx.set_forkserver_preload(["mediadup.fingerprint", "mediadup.compare"])
+                ctx.set_forkserver_preload(["mediadup.fingerprint", "mediadup.compare", "mediadup.video"])
             self._pool = ctx.Pool(self.jobs, initializer=_quiet_worker)
         return self._pool
 
@@ -82,8 +85,10 @@ class Workers:
         self.close()
 
 
-def fingerprint_many(paths: Iterable[str], workers: Workers, max_pixels: int = DEFAULT_MAX_PIXELS) -> Iterator[Result]:
+def fingerprint_many(
+    paths: Iterable[str], workers: Workers, max_pixels: int = DEFAULT_MAX_PIXELS, kind: Kind = Kind.IMAGE
+) -> Iterator[Result]:
     """Fingerprints in completion order."""
-    tasks = [(p, max_pixels) for p in paths]
+    tasks = [(p, max_pixels, kind) for p in paths]
     chunk = max(1, min(16, len(tasks) // (workers.jobs * 8)))
     return workers.imap_unordered(fingerprint_one, tasks, chunksize=chunk)

@@ -1,0 +1,136 @@
+"""Make videos: footage panning over pictures, and transformed copies of a video.
+
+Used to test and measure video matching on media that is made on the spot (tests, benchmarks,
+calibration on the user's own pictures). Everything goes through PyAV; no ffmpeg program is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from fractions import Fraction
+
+import numpy as np
+from PIL import Image
+
+from .video import _av
+
+FrameFn = Callable[[Image.Image], Image.Image]
+CODECS = {".mp4": "libx264", ".mov": "libx264", ".mkv": "libx264", ".webm": "libvpx-vp9", ".avi": "mpeg4"}
+
+
+def _writer(path: str, size: tuple[int, int], fps: float, codec: str | None, bitrate: int | None, gop: int | None):
+    av = _av()
+    container = av.open(path, "w")
+    ext = path[path.rfind(".") :].lower()
+    stream = container.add_stream(codec or CODECS.get(ext, "libx264"), rate=Fraction(fps).limit_denominator(1001))
+    stream.width, stream.height = size[0] - size[0] % 2, size[1] - size[1] % 2
+    stream.pix_fmt = "yuv420p"
+    if bitrate:
+        stream.bit_rate = bitrate
+    if gop:
+        stream.codec_context.gop_size = gop
+    if stream.codec_context.name == "libx264":
+        stream.codec_context.options = {"preset": "veryfast"}
+    elif "vpx" in stream.codec_context.name:
+        stream.codec_context.options = {"deadline": "realtime", "cpu-used": "8"}
+    return av, container, stream
+
+
+class _Sink:
+    """Frames in, an encoded file out."""
+
+    def __init__(self, path, size, fps, codec=None, bitrate=None, gop=None):
+        self.av, self.container, self.stream = _writer(path, size, fps, codec, bitrate, gop)
+        self.size = (self.stream.width, self.stream.height)
+
+    def add(self, image: Image.Image) -> None:
+        if image.size != self.size:
+            image = image.resize(self.size, Image.Resampling.BILINEAR)
+        frame = self.av.VideoFrame.from_image(image.convert("RGB"))
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+
+    def close(self) -> None:
+        for packet in self.stream.encode():
+            self.container.mux(packet)
+        self.container.close()
+
+
+def pan(picture: Image.Image, size: tuple[int, int], frames: int, zoom: float = 1.25, seed: int = 0):
+    """Frames of a camera slowly panning and zooming across a picture (Ken Burns)."""
+    rng = np.random.default_rng(seed)
+    w, h = picture.size
+    aspect = size[0] / size[1]
+    cw = min(w, h * aspect) / zoom
+    ch = cw / aspect
+    (x0, y0), (x1, y1) = rng.uniform(0, 1, (2, 2))
+    z0, z1 = rng.uniform(1.0, 1.15, 2)
+    for n in range(frames):
+        f = n / max(1, frames - 1)
+        z = z0 + (z1 - z0) * f
+        bw, bh = cw / z, ch / z
+        left = (x0 + (x1 - x0) * f) * (w - bw)
+        top = (y0 + (y1 - y0) * f) * (h - bh)
+        yield picture.resize(size, Image.Resampling.BILINEAR, box=(left, top, left + bw, top + bh))
+
+
+def render(
+    path: str,
+    pictures: Sequence[Image.Image],
+    size: tuple[int, int] = (320, 180),
+    fps: float = 25,
+    seconds: float | Sequence[float] = 2.0,
+    codec: str | None = None,
+    bitrate: int | None = None,
+    gop: int | None = None,
+    seed: int = 0,
+) -> None:
+    """A video of scenes, one per picture, each a pan over it lasting `seconds`."""
+    sink = _Sink(path, size, fps, codec, bitrate, gop)
+    lengths = [seconds] * len(pictures) if isinstance(seconds, (int, float)) else list(seconds)
+    for n, (picture, s) in enumerate(zip(pictures, lengths)):
+        for frame in pan(picture, sink.size, max(1, round(s * fps)), seed=seed * 1000 + n):
+            sink.add(frame)
+    sink.close()
+
+
+def frames(path: str) -> tuple[list[Image.Image], float]:
+    """Every frame of a video as a picture, and its frame rate."""
+    av = _av()
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        rate = float(stream.average_rate or 25)
+        return [f.to_image() for f in container.decode(stream)], rate
+
+
+def transcode(
+    source: str | Sequence[str],
+    path: str,
+    *,
+    scale: float = 1.0,
+    fps: float | None = None,
+    start: float = 0.0,
+    end: float = 1.0,
+    frame_fn: FrameFn | None = None,
+    codec: str | None = None,
+    bitrate: int | None = None,
+    gop: int | None = None,
+) -> None:
+    """A copy of one video (or of several, one after the other): re-encoded, rescaled, at
+    another frame rate, keeping only the part from `start` to `end` (fractions of each source's
+    length), each frame passed through `frame_fn`."""
+    sources = [source] if isinstance(source, str) else list(source)
+    sink = None
+    for src in sources:
+        images, rate = frames(src)
+        images = images[int(start * len(images)) : round(end * len(images))]
+        out_fps = fps or rate
+        if sink is None:
+            w, h = images[0].size
+            size = (max(16, round(w * scale)), max(16, round(h * scale)))
+            sink = _Sink(path, size, out_fps, codec, bitrate, gop)
+        for k in range(int(len(images) * out_fps / rate)):
+            image = images[min(len(images) - 1, int(k * rate / out_fps))]
+            sink.add(frame_fn(image) if frame_fn else image)
+    if sink is not None:
+        sink.close()

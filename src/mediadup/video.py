@@ -1,0 +1,319 @@
+"""Video fingerprints: container metadata, and hashes of frames sampled on a time grid.
+
+Frames are picked so that few are decoded: a key frame near a grid time is decoded on its own
+(nothing before it is needed); other grid times cost the frames from their key frame on, within
+a budget that is a small fraction of the video. So the cost grows with the duration sampled,
+not with the frame count. Every sampled frame is turned upright (rotation metadata), cut to the
+video's content (black letterbox/pillarbox bars removed) and hashed like an image; near-uniform
+frames (black, fades, plain title cards) are left out.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import math
+import os
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from PIL import Image
+
+from . import phash
+from .decode import DEFAULT_MAX_PIXELS, DecodeError
+from .fingerprint import content_box, hue_histogram
+
+VERSION = 1  # bump when anything below changes what is stored
+FRAME_SIDE = 160  # frames are scaled so that their longer side has this many pixels
+THUMB = 32  # luminance thumbnail per frame, compared when verifying
+STEP = 1.0  # seconds between sampled frames...
+MAX_SAMPLES = 240  # ...unless the video is long: then at most this many, evenly spread
+FORWARD_BUDGET = 0.08  # fraction of a video's frames that may be decoded to reach non-key frames...
+MIN_FORWARD = 150e6  # ...or this many pixels' worth of frames, if more (short clips are decoded densely)
+MIN_FRAME_STD = 6.0  # luminance spread below which a frame is near-uniform (black, fade, plain card)
+# hash columns per frame: the 8 dihedral pHashes of the content, then pHashes of these windows
+# (fractions of the content), whose hash matches the whole frame of a cropped copy
+WINDOWS = ((0.075, 0.075, 0.925, 0.925), (0.125, 0.125, 0.875, 0.875), (0, 0, 0.85, 0.85),
+           (0.15, 0, 1, 0.85), (0, 0.15, 0.85, 1), (0.15, 0.15, 1, 1))  # fmt: skip
+N_DIHEDRAL = len(phash.DIHEDRAL)
+CODEC_RANK = {"av1": 5, "hevc": 4, "vp9": 4, "h264": 3, "vp8": 2, "mpeg4": 2, "theora": 1, "mpeg2video": 1}
+
+
+@dataclass
+class VideoInfo:
+    """What the container says about a video, used to pick the keeper and shown to the user."""
+
+    width: int  # upright (rotation applied)
+    height: int
+    duration: float  # seconds
+    fps: float
+    codec: str
+    bitrate: int  # bits per second of the whole file
+    format: str  # container
+    rotation: int = 0
+    audio: bool = False
+    content_width: int = 0  # inside letterbox/pillarbox bars
+    content_height: int = 0
+    chroma: float = 0.0  # median colourfulness of the frames; near 0 for grayscale
+
+    @property
+    def pixels(self) -> int:
+        return self.content_width * self.content_height
+
+
+@dataclass
+class VideoFingerprint:
+    times: np.ndarray  # (n,) float32 seconds of the sampled (non-uniform) frames
+    hashes: np.ndarray  # (n, N_DIHEDRAL + len(WINDOWS)) uint64
+    thumbs: np.ndarray  # (n, THUMB, THUMB) uint8 luminance of each frame's content
+    histograms: np.ndarray  # (n, HUE_BINS) float32 hue histogram per frame
+    info: VideoInfo
+    step: float  # the sampling grid, seconds
+
+    @property
+    def comparable(self) -> bool:
+        return len(self.times) > 0
+
+    def to_blob(self) -> tuple[bytes, bytes, bytes, bytes, str]:
+        meta = json.dumps({"info": asdict(self.info), "step": self.step})
+        return (
+            self.times.astype(np.float32).tobytes(),
+            self.hashes.astype(np.uint64).tobytes(),
+            self.thumbs.astype(np.uint8).tobytes(),
+            self.histograms.astype(np.float32).tobytes(),
+            meta,
+        )
+
+    @classmethod
+    def from_blob(cls, times: bytes, hashes: bytes, thumbs: bytes, histograms: bytes, meta: str) -> VideoFingerprint:
+        m = json.loads(meta)
+        t = np.frombuffer(times, dtype=np.float32)
+        return cls(
+            t,
+            np.frombuffer(hashes, dtype=np.uint64).reshape(len(t), -1),
+            np.frombuffer(thumbs, dtype=np.uint8).reshape(len(t), THUMB, THUMB),
+            np.frombuffer(histograms, dtype=np.float32).reshape(len(t), -1),
+            VideoInfo(**m["info"]),
+            m["step"],
+        )
+
+
+def _av():
+    import av  # imported here: image-only scans never load FFmpeg
+
+    av.logging.set_level(av.logging.PANIC)  # the reason reaches the user once, as a skipped file
+    return av
+
+
+def fingerprint_video(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> VideoFingerprint:
+    """Probe and sample one video (raises DecodeError with the reason)."""
+    av = _av()
+    try:
+        with av.open(path, metadata_errors="ignore") as container:
+            fp = _fingerprint(container, max_pixels)
+        fp.info.format = os.path.splitext(path)[1].lstrip(".").lower() or fp.info.format  # mp4, not "mov"
+        return fp
+    except DecodeError:
+        raise
+    except av.error.FFmpegError as e:
+        raise DecodeError(f"corrupt or unsupported video ({e.strerror or type(e).__name__})") from None
+    except (UnicodeDecodeError, ValueError, IndexError) as e:
+        raise DecodeError(f"corrupt or unsupported video ({type(e).__name__}: {e})") from None
+    except MemoryError:
+        raise DecodeError("video too large to decode", lasting=False) from None
+
+
+def _fingerprint(container, max_pixels: int) -> VideoFingerprint:
+    if not container.streams.video:
+        kind = "audio only" if container.streams.audio else "no streams"
+        raise DecodeError(f"no video stream ({kind})")
+    stream = container.streams.video[0]
+    ctx = stream.codec_context
+    if not ctx.codec or not getattr(ctx.codec, "name", None):
+        raise DecodeError("unknown video codec")
+    if ctx.width * ctx.height > max_pixels:
+        raise DecodeError(f"too large ({ctx.width}x{ctx.height} frames)", lasting=False)
+    if ctx.width <= 0 or ctx.height <= 0:
+        raise DecodeError("video has no frame size")
+    packets = _packet_index(container, stream)
+    if not packets:
+        raise DecodeError("video stream has no frames")
+    tb = float(stream.time_base)
+    times = np.array([p[0] for p in packets], dtype=np.float64) * tb
+    start = float(times[0])
+    duration = _duration(container, stream, times, start)
+    fps = float(stream.average_rate) if stream.average_rate else (len(times) / duration if duration else 0.0)
+    info = VideoInfo(
+        width=ctx.width,
+        height=ctx.height,
+        duration=round(duration, 3),
+        fps=round(fps, 3),
+        codec=ctx.codec.name,
+        bitrate=int(container.bit_rate or stream.bit_rate or 0),
+        format=container.format.name.split(",")[0] if container.format.name else "",
+        audio=bool(container.streams.audio),
+    )
+    step = max(STEP, duration / MAX_SAMPLES)
+    frames = _sample(container, stream, packets, tb, start, step, duration)
+    if not frames:
+        raise DecodeError("no frame could be decoded")
+    rotation = frames[0][2]
+    if rotation % 180:
+        info.width, info.height = info.height, info.width
+    info.rotation = rotation
+    return _describe(frames, info, step)
+
+
+def _packet_index(container, stream) -> list[tuple[int, bool, int]]:
+    """(pts, key frame, position in decode order) of every frame packet, in presentation order,
+    read without decoding anything."""
+    out = []
+    for n, packet in enumerate(container.demux(stream)):
+        if packet.pts is not None and packet.size:
+            out.append((packet.pts, packet.is_keyframe, n))
+    out.sort()
+    container.seek(0, stream=stream)  # back to the start for decoding
+    return out
+
+
+def _duration(container, stream, times: np.ndarray, start: float) -> float:
+    if stream.duration and stream.time_base:
+        d = float(stream.duration * stream.time_base)
+    elif container.duration:
+        d = container.duration / 1_000_000
+    else:
+        d = 0.0
+    last = float(times[-1] - start)
+    frame = (last / (len(times) - 1)) if len(times) > 1 else 0.0
+    return d if d > 0 and abs(d - (last + frame)) < max(1.0, 0.05 * d) else last + frame
+
+
+def _plan(packets: list[tuple[int, bool, int]], tb: float, start: float, step: float, duration: float, budget: int):
+    """Which frames to decode, as (frame pts, pts of the key frame to start from, key frame only),
+    in time order. A grid time with an unused key frame within half a step takes it (one frame
+    decoded); the others are reached by decoding forward from their key frame, round-robin over
+    key frames so that the budget (in frames) covers the whole video evenly; when it runs out,
+    the nearest unused key frame stands in."""
+    pts = [p[0] for p in packets]
+    keys = [p[0] for p in packets if p[1]] or pts[:1]
+    n = max(1, round(duration / step))
+    targets = [start + (k + 0.5) * duration / n for k in range(n)]
+    used: set[int] = set()
+    chosen: dict[int, tuple[int, int, bool]] = {}
+    waiting: dict[int, list[int]] = {}  # key frame -> the frames after it still wanted, in order
+    for t in targets:
+        p = round(t / tb)
+        k = bisect.bisect_left(keys, p)
+        near = [q for q in keys[max(0, k - 1) : k + 1] if q not in used and abs(q - p) * tb <= step / 2]
+        if near:
+            q = min(near, key=lambda q: abs(q - p))
+            used.add(q)
+            chosen[q] = (q, q, True)
+            continue
+        before = keys[max(0, bisect.bisect_right(keys, p) - 1)]
+        frame = pts[min(bisect.bisect_left(pts, p), len(pts) - 1)]
+        if frame not in chosen:
+            waiting.setdefault(before, []).append(frame)
+    reached = {key: bisect.bisect_left(pts, key) for key in waiting}  # decoded up to here, per key frame
+    while waiting:
+        for key in list(waiting):
+            frame = waiting[key][0]
+            cost = bisect.bisect_left(pts, frame) - reached[key] + 1
+            if cost > budget:
+                for frame in waiting.pop(key):  # out of budget: the nearest unused key frame stands in
+                    k = bisect.bisect_left(keys, frame)
+                    near = [q for q in keys[max(0, k - 1) : k + 1] if q not in used]
+                    if near:
+                        q = min(near, key=lambda q: abs(q - frame))
+                        used.add(q)
+                        chosen[q] = (q, q, True)
+                continue
+            budget -= cost
+            reached[key] = bisect.bisect_left(pts, frame) + 1
+            chosen.setdefault(frame, (frame, key, False))
+            waiting[key].pop(0)
+            if not waiting[key]:
+                del waiting[key]
+    return [chosen[p] for p in sorted(chosen)]
+
+
+def _sample(container, stream, packets, tb: float, start: float, step: float, duration: float):
+    """Decoded frames as (seconds, small RGB array, rotation)."""
+    ctx = stream.codec_context
+    ctx.thread_type = "SLICE"  # frame threads would delay every frame after a seek
+    w, h = ctx.width, ctx.height
+    scale = FRAME_SIDE / max(w, h)
+    size = (max(2, round(w * scale)), max(2, round(h * scale)))
+    out: list[tuple[float, np.ndarray, int]] = []
+    decoder = None
+    position = None  # pts of the last frame decoded, while decoding forward
+    budget = max(int(FORWARD_BUDGET * len(packets)), int(MIN_FORWARD / (w * h)))
+    for target, key, key_only in _plan(packets, tb, start, step, duration, budget):
+        if key_only or position is None or not (key <= position < target):
+            ctx.skip_frame = "NONKEY" if key_only else "DEFAULT"
+            container.seek(key, stream=stream, backward=True, any_frame=False)
+            decoder = container.decode(stream)
+            position = None
+        frame = None
+        for f in decoder:
+            if f.pts is None:
+                continue
+            position = f.pts
+            if f.pts >= target or (key_only and f.pts >= key):
+                frame = f
+                break
+        if frame is None:
+            position = None
+            continue
+        rotation = int(getattr(frame, "rotation", 0) or 0) % 360
+        rgb = frame.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray()
+        if rotation:
+            rgb = np.rot90(rgb, k=rotation // 90)  # counter-clockwise, as the display matrix says
+        out.append((float(frame.pts * tb) - start, np.ascontiguousarray(rgb), rotation))
+        if key_only:
+            position = None
+    return out
+
+
+def _describe(frames: list[tuple[float, np.ndarray, int]], info: VideoInfo, step: float) -> VideoFingerprint:
+    """Hashes, thumbnails and colours of the sampled frames, inside the video's content box."""
+    lumas = [np.asarray(Image.fromarray(rgb).convert("L")) for _, rgb, _ in frames]
+    h, w = lumas[0].shape
+    boxes = [content_box(y) for y in lumas if float(y.std()) >= MIN_FRAME_STD]
+    if boxes:  # the union of the frames' content: a dark scene must not shrink the video
+        box = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+    else:
+        box = (0, 0, w, h)
+    info.content_width = round(info.width * (box[2] - box[0]) / w)
+    info.content_height = round(info.height * (box[3] - box[1]) / h)
+    times, hashes, thumbs, hists, chroma = [], [], [], [], []
+    for (t, rgb, _), luma in zip(frames, lumas):
+        content = Image.fromarray(luma).crop(box)
+        square = np.asarray(content.resize((64, 64), Image.Resampling.BOX))
+        if float(square.std()) < MIN_FRAME_STD:
+            continue  # black, fade or plain card: it would match every video or none
+        luma32 = np.asarray(content.resize((phash.SAMPLE, phash.SAMPLE), Image.Resampling.LANCZOS))
+        row = phash.dihedral_hashes(luma32) + phash.window_hashes(square, WINDOWS)
+        small = Image.fromarray(rgb).crop(box).resize((THUMB, THUMB), Image.Resampling.BILINEAR)
+        pixels = np.asarray(small).reshape(-1, 3).astype(np.int16)
+        chroma.append(float((pixels.max(axis=1) - pixels.min(axis=1)).mean()))
+        times.append(t)
+        hashes.append(row)
+        thumbs.append(np.asarray(small.convert("L")))
+        hists.append(hue_histogram(np.asarray(small.convert("HSV")).reshape(-1, 3)))
+    n_cols = N_DIHEDRAL + len(WINDOWS)
+    info.chroma = round(float(np.median(chroma)), 2) if chroma else 0.0
+    return VideoFingerprint(
+        np.array(times, dtype=np.float32),
+        np.array(hashes, dtype=np.uint64).reshape(-1, n_cols),
+        np.array(thumbs, dtype=np.uint8).reshape(-1, THUMB, THUMB),
+        np.array(hists, dtype=np.float32).reshape(len(times), -1),
+        info,
+        step,
+    )
+
+
+def timestamp(seconds: float) -> str:
+    """mm:ss (or h:mm:ss) for showing a time range."""
+    s = max(0, math.floor(seconds + 0.5))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"

@@ -1,0 +1,227 @@
+"""Compare two videos: find the time offset their frames agree on, verify it, name the relation.
+
+Frames of the two videos whose hashes are close vote for an offset (seconds to add to the
+shorter video's times to land in the longer one's); the offsets of true copies pile up in one
+place whatever their frame rates, while shared pictures shown in another order spread out. The
+best offsets are then verified frame by frame: every sampled frame of the shorter video must
+look like the longer video's frame at the same (shifted) time, by the image metrics (trimmed
+normalised MSE of downscaled frames). The matched range and the two durations give the relation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from . import phash
+from .compare import Level, Match, similarity
+from .fingerprint import ImageFingerprint
+from .records import Relation
+from .video import N_DIHEDRAL, THUMB, WINDOWS, VideoFingerprint, timestamp
+
+VERSION = 1
+GRID = 24  # frames are compared at this size
+SAME_LENGTH = 0.03  # durations closer than this fraction (or than one sampling step) are the same
+MIN_TRIMMED = 0.6  # a shorter copy covering at least this fraction of the longer one is "trimmed"
+MIN_FRAMES = 3  # matched frames needed, unless a video has fewer frames in all
+OFFSETS_TRIED = 3
+
+
+@dataclass(frozen=True)
+class VideoLevel:
+    min_similarity: float  # per frame, after alignment
+    min_agree: float  # fraction of the shorter video's frames that must match
+
+
+VIDEO_LEVELS = {
+    "strict": VideoLevel(0.90, 0.9),
+    "normal": VideoLevel(0.85, 0.8),
+    "loose": VideoLevel(0.80, 0.7),
+}
+
+
+@dataclass(frozen=True)
+class Transform:
+    """How the shorter video's frames map onto the longer one's: a rotation/mirror of the
+    shorter, or a window (crop) of either one."""
+
+    dihedral: int = 0
+    window_long: int | None = None  # the shorter shows this window of the longer
+    window_short: int | None = None  # the longer shows this window of the shorter
+
+    @property
+    def columns(self) -> tuple[int, int]:
+        """Hash columns compared: (longer's, shorter's)."""
+        if self.window_long is not None:
+            return N_DIHEDRAL + self.window_long, 0
+        if self.window_short is not None:
+            return 0, N_DIHEDRAL + self.window_short
+        return 0, self.dihedral
+
+
+TRANSFORMS = (
+    [Transform(d) for d in range(N_DIHEDRAL)]
+    + [Transform(window_long=w) for w in range(len(WINDOWS))]
+    + [Transform(window_short=w) for w in range(len(WINDOWS))]
+)
+
+
+@lru_cache(maxsize=16)
+def _resampler(window: tuple[float, float, float, float] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Matrices taking a THUMB x THUMB frame (or a window of it) to GRID x GRID by area averaging."""
+    x0, y0, x1, y1 = window or (0.0, 0.0, 1.0, 1.0)
+
+    def weights(start: float, stop: float) -> np.ndarray:
+        edges = np.linspace(start * THUMB, stop * THUMB, GRID + 1)
+        pixels = np.arange(THUMB)
+        w = np.clip(np.minimum(edges[1:, None], pixels + 1) - np.maximum(edges[:-1, None], pixels), 0, None)
+        return (w / w.sum(axis=1, keepdims=True)).astype(np.float32)
+
+    return weights(y0, y1), weights(x0, x1).T
+
+
+def _grids(thumbs: np.ndarray, window: int | None, dihedral: int = 0) -> np.ndarray:
+    rows, cols = _resampler(WINDOWS[window] if window is not None else None)
+    grids = rows @ thumbs.astype(np.float32) @ cols
+    return np.stack([phash.DIHEDRAL[dihedral].apply(g) for g in grids]) if dihedral else grids
+
+
+def _hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.bitwise_count(a[:, None] ^ b[None, :])
+
+
+def _offsets(long: VideoFingerprint, short: VideoFingerprint, t: Transform, radius: int) -> list[tuple[int, float]]:
+    """The offsets most frames agree on, as (votes, offset), most votes first."""
+    cl, cs = t.columns
+    i, j = np.nonzero(_hamming(long.hashes[:, cl], short.hashes[:, cs]) <= radius)
+    if len(i) == 0:
+        return []
+    d = long.times[i].astype(np.float64) - short.times[j]
+    order = np.argsort(d)
+    d, j = d[order], j[order]
+    width = 0.75 * (long.step + short.step)  # sampled frames are up to a step apart in time
+    found = []
+    hi = 0
+    for lo in range(len(d)):  # a sliding window over the sorted offsets; votes = distinct frames
+        hi = max(hi, lo)
+        while hi + 1 < len(d) and d[hi + 1] - d[lo] <= width:
+            hi += 1
+        found.append((len(set(j[lo : hi + 1].tolist())), float(np.median(d[lo : hi + 1]))))
+    found.sort(key=lambda f: -f[0])
+    best: list[tuple[int, float]] = []
+    for votes, offset in found:
+        if all(abs(offset - o) > width for _, o in best):
+            best.append((votes, offset))
+        if len(best) == OFFSETS_TRIED:
+            break
+    return best
+
+
+@dataclass
+class _Aligned:
+    transform: Transform
+    offset: float
+    matched: np.ndarray  # bool per frame of the shorter video
+    similarity: float
+    agree: float  # fraction of the judged frames that match
+    judged: float  # fraction of the shorter video's frames that could be judged
+
+
+def _verify(long: VideoFingerprint, short: VideoFingerprint, t: Transform, offset: float, vl: VideoLevel):
+    """Frame-by-frame check of one offset: each frame of the shorter video against the longer
+    video's frames nearest its shifted time."""
+    gl = _grids(long.thumbs, t.window_long)
+    gs = _grids(short.thumbs, t.window_short, t.dihedral)
+    u = short.times.astype(np.float64) + offset
+    k = np.searchsorted(long.times, u)
+    sims = np.zeros(len(u))
+    known = np.zeros(len(u), dtype=bool)  # a frame of the longer video is near enough to judge
+    reach = 0.75 * (long.step + short.step)
+    inside = (u >= -reach) & (u <= long.info.duration + reach)
+    for n, (un, kn) in enumerate(zip(u, k)):
+        for m in (kn - 1, kn):
+            if 0 <= m < len(long.times) and abs(long.times[m] - un) <= reach:
+                known[n] = True
+                sims[n] = max(sims[n], similarity(gl[m], gs[n]))
+    # frames mapped outside the longer video disagree; inside, a gap in its sampling is not evidence
+    judged = known | ~inside
+    matched = sims >= vl.min_similarity
+    score = float(sims[matched].mean()) if matched.any() else 0.0
+    return _Aligned(t, offset, matched, score, matched.sum() / max(1, judged.sum()), judged.mean())
+
+
+def compare_videos(a: VideoFingerprint, b: VideoFingerprint, level: Level) -> Match | None:
+    """A verified match between two videos, describing the shorter (normally `b`, the candidate
+    duplicate) against the longer (normally `a`, its keeper), or None."""
+    if not (a.comparable and b.comparable):
+        return None
+    vl = VIDEO_LEVELS[level.name]
+    swapped = b.info.duration > a.info.duration
+    long, short = (b, a) if swapped else (a, b)
+    need = min(MIN_FRAMES, len(short.times))
+    best: _Aligned | None = None
+    candidates = []
+    for t in TRANSFORMS:
+        for votes, offset in _offsets(long, short, t, level.radius):
+            if votes >= need:
+                candidates.append((votes, t, offset))
+    candidates.sort(key=lambda c: -c[0])
+    for _votes, t, offset in candidates[: 2 * OFFSETS_TRIED]:
+        al = _verify(long, short, t, offset, vl)
+        enough = al.matched.sum() >= need and al.agree >= vl.min_agree and al.judged >= 0.5
+        if enough and (best is None or (al.agree, al.similarity) > (best.agree, best.similarity)):
+            best = al
+    return None if best is None else _match(long, short, best, swapped)
+
+
+def _match(long: VideoFingerprint, short: VideoFingerprint, al: _Aligned, swapped: bool) -> Match:
+    dl, ds = long.info.duration, short.info.duration
+    start = max(0.0, al.offset)
+    end = min(dl, al.offset + ds)
+    t = al.transform
+    evidence: dict = {
+        "offset": round(al.offset, 2),
+        "range": f"{timestamp(start)}-{timestamp(end)}",
+        "frames": f"{int(al.matched.sum())}/{len(al.matched)}",
+        "similarity": round(al.similarity, 4),
+    }
+    if abs(dl - ds) <= max(SAME_LENGTH * dl, long.step):
+        relation = Relation.NEAR_DUPLICATE
+    elif ds >= MIN_TRIMMED * dl:
+        relation = Relation.TRIMMED
+    else:
+        relation = Relation.CONTAINED
+    if t.dihedral:
+        evidence["transform"] = phash.DIHEDRAL[t.dihedral].name
+        if relation is Relation.NEAR_DUPLICATE:
+            relation = Relation.MIRRORED if phash.DIHEDRAL[t.dihedral].is_mirror else Relation.ROTATED
+    if t.window_long is not None or t.window_short is not None:
+        x0, y0, x1, y1 = WINDOWS[t.window_long if t.window_long is not None else t.window_short]
+        whose = "shorter" if t.window_long is not None else "longer"
+        evidence["crop"] = f"{whose} shows {(x1 - x0) * (y1 - y0):.0%} of the other"
+        if relation is Relation.NEAR_DUPLICATE:
+            relation = Relation.CROPPED
+    if swapped:
+        evidence["contains"] = True  # the candidate is the longer one: it holds the keeper
+    return Match(relation, al.similarity, evidence)
+
+
+def frame_of(image: ImageFingerprint, video: VideoFingerprint, level: Level) -> Match | None:
+    """Whether an image is one of the video's frames (as sampled), and at what time."""
+    if not (image.comparable and video.comparable):
+        return None
+    vl = VIDEO_LEVELS[level.name]
+    close = np.nonzero(np.bitwise_count(video.hashes[:, 0] ^ image.hashes[0]) <= level.radius)[0]
+    if len(close) == 0:
+        return None
+    n = image.thumb.shape[0] // THUMB
+    grid = _grids(image.thumb.reshape(THUMB, n, THUMB, n).mean(axis=(1, 3))[None], None)[0]
+    frames = _grids(video.thumbs[close], None)
+    sims = [similarity(f, grid) for f in frames]
+    n = int(np.argmax(sims))
+    if sims[n] < max(vl.min_similarity, level.min_similarity):
+        return None
+    at = float(video.times[close[n]])
+    return Match(Relation.FRAME_OF, sims[n], {"at": timestamp(at), "similarity": round(sims[n], 4)})
