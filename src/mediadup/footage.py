@@ -18,7 +18,8 @@ FrameFn = Callable[[Image.Image], Image.Image]
 CODECS = {".mp4": "libx264", ".mov": "libx264", ".mkv": "libx264", ".webm": "libvpx-vp9", ".avi": "mpeg4"}
 
 
-def _writer(path: str, size: tuple[int, int], fps: float, codec: str | None, bitrate: int | None, gop: int | None):
+def _writer(path: str, size: tuple[int, int], fps: float, codec: str | None, bitrate: int | None, gop: int | None,
+            rotation: int = 0):  # fmt: skip
     av = _av()
     container = av.open(path, "w")
     ext = path[path.rfind(".") :].lower()
@@ -29,6 +30,8 @@ def _writer(path: str, size: tuple[int, int], fps: float, codec: str | None, bit
         stream.bit_rate = bitrate
     if gop:
         stream.codec_context.gop_size = gop
+    if rotation:
+        stream.set_display_rotation(rotation)
     if stream.codec_context.name == "libx264":
         stream.codec_context.options = {"preset": "veryfast"}
     elif "vpx" in stream.codec_context.name:
@@ -39,8 +42,8 @@ def _writer(path: str, size: tuple[int, int], fps: float, codec: str | None, bit
 class _Sink:
     """Frames in, an encoded file out."""
 
-    def __init__(self, path, size, fps, codec=None, bitrate=None, gop=None):
-        self.av, self.container, self.stream = _writer(path, size, fps, codec, bitrate, gop)
+    def __init__(self, path, size, fps, codec=None, bitrate=None, gop=None, rotation=0):
+        self.av, self.container, self.stream = _writer(path, size, fps, codec, bitrate, gop, rotation)
         self.size = (self.stream.width, self.stream.height)
 
     def add(self, image: Image.Image) -> None:
@@ -56,14 +59,18 @@ class _Sink:
         self.container.close()
 
 
-def pan(picture: Image.Image, size: tuple[int, int], frames: int, zoom: float = 1.25, seed: int = 0):
-    """Frames of a camera slowly panning and zooming across a picture (Ken Burns)."""
+def pan(
+    picture: Image.Image, size: tuple[int, int], frames: int, zoom: float = 1.25, motion: float = 0.4, seed: int = 0
+):
+    """Frames of a camera slowly panning and zooming across a picture (Ken Burns); `motion` is
+    how far it travels, as a fraction of the room it has."""
     rng = np.random.default_rng(seed)
     w, h = picture.size
     aspect = size[0] / size[1]
     cw = min(w, h * aspect) / zoom
     ch = cw / aspect
-    (x0, y0), (x1, y1) = rng.uniform(0, 1, (2, 2))
+    x0, y0 = rng.uniform(0, 1, 2)
+    x1, y1 = np.clip(np.array([x0, y0]) + rng.uniform(-motion, motion, 2), 0, 1)
     z0, z1 = rng.uniform(1.0, 1.15, 2)
     for n in range(frames):
         f = n / max(1, frames - 1)
@@ -115,10 +122,15 @@ def transcode(
     codec: str | None = None,
     bitrate: int | None = None,
     gop: int | None = None,
+    rotation: int = 0,
 ) -> None:
     """A copy of one video (or of several, one after the other): re-encoded, rescaled, at
     another frame rate, keeping only the part from `start` to `end` (fractions of each source's
-    length), each frame passed through `frame_fn`."""
+    length), each frame passed through `frame_fn`. `rotation` (degrees counter-clockwise) stores
+    the frames turned the other way with rotation metadata, as phones do: it plays upright."""
+    if rotation:
+        turn = frame_fn or (lambda im: im)
+        frame_fn = lambda im: turn(im).rotate(-rotation, expand=True)  # noqa: E731
     sources = [source] if isinstance(source, str) else list(source)
     sink = None
     for src in sources:
@@ -126,9 +138,9 @@ def transcode(
         images = images[int(start * len(images)) : round(end * len(images))]
         out_fps = fps or rate
         if sink is None:
-            w, h = images[0].size
+            w, h = (frame_fn(images[0]) if frame_fn else images[0]).size
             size = (max(16, round(w * scale)), max(16, round(h * scale)))
-            sink = _Sink(path, size, out_fps, codec, bitrate, gop)
+            sink = _Sink(path, size, out_fps, codec, bitrate, gop, rotation)
         for k in range(int(len(images) * out_fps / rate)):
             image = images[min(len(images) - 1, int(k * rate / out_fps))]
             sink.add(frame_fn(image) if frame_fn else image)

@@ -10,6 +10,7 @@ from .records import GroupMember
 from .video import CODEC_RANK, VideoInfo, timestamp
 
 PADDED = 0.85  # content below this fraction of the frame: letterboxed, pillarboxed or a screenshot
+PADDED_MEASURE = 0.95
 GRAY_CHROMA = 4.0  # mean colourfulness below which a video is grayscale
 LOSSLESS = frozenset({"PNG", "TIFF", "BMP", "DIB", "PPM", "TGA", "RAW", "QOI"})
 
@@ -29,7 +30,9 @@ def _pixels(m: GroupMember) -> float:
     if not m.info:
         return 0
     full = m.info.width * m.info.height
-    return m.info.pixels if m.info.pixels < PADDED * full else full
+    # measured content is a little generous (edges blur into the borders): a padded copy must
+    # measure clearly larger to outrank one without borders
+    return m.info.pixels * PADDED_MEASURE if m.info.pixels < PADDED * full else full
 
 
 def _unpadded(m: GroupMember) -> float:

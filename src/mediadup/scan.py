@@ -21,7 +21,7 @@ from .progress import QUIET, Reporter
 from .records import FileStat, Group, Kind, ScanResult, ScanSummary, Skipped
 from .verify import Fingerprint, Verifier, verdict_version
 from .video import VideoFingerprint
-from .video_compare import frame_of
+from .video_compare import frame_of, frame_radius
 from .workers import Workers, default_jobs, fingerprint_many
 
 STORE_EVERY = 256
@@ -254,12 +254,14 @@ class Scanner:
         free = [p for p in images if p not in grouped]
         pictures = np.array([fingerprints[p].hashes[0] for p in free], dtype=np.uint64)
         frames = [fingerprints[p].hashes for p in videos]
-        found = {}
-        for i, v in frame_candidates(pictures, frames, self.level.radius).tolist():
+        keepers = {g.keeper.path for g in groups}
+        found: dict = {}  # image -> (video, match): a group's keeper first, then the closest frame
+        for i, v in frame_candidates(pictures, frames, frame_radius(self.level)).tolist():
             m = frame_of(fingerprints[free[i]], fingerprints[videos[v]], self.level)
-            if m and (free[i] not in found or m.score > found[free[i]][1].score):
-                found[free[i]] = (videos[v], m)
-        return attach_frames(groups, found, stats, infos)
+            rank = (videos[v] in keepers, m.score) if m else None
+            if m and (free[i] not in found or rank > found[free[i]][2]):
+                found[free[i]] = (videos[v], m, rank)
+        return attach_frames(groups, {p: (v, m) for p, (v, m, _) in found.items()}, stats, infos)
 
 
 class _Verdicts:

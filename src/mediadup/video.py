@@ -26,9 +26,9 @@ from .fingerprint import content_box, hue_histogram
 VERSION = 1  # bump when anything below changes what is stored
 FRAME_SIDE = 160  # frames are scaled so that their longer side has this many pixels
 THUMB = 32  # luminance thumbnail per frame, compared when verifying
-STEP = 1.0  # seconds between sampled frames...
+STEP = 0.5  # seconds between sampled frames...
 MAX_SAMPLES = 240  # ...unless the video is long: then at most this many, evenly spread
-FORWARD_BUDGET = 0.08  # fraction of a video's frames that may be decoded to reach non-key frames...
+FORWARD_BUDGET = 0.05  # fraction of a video's frames that may be decoded to reach non-key frames...
 MIN_FORWARD = 150e6  # ...or this many pixels' worth of frames, if more (short clips are decoded densely)
 MIN_FRAME_STD = 6.0  # luminance spread below which a frame is near-uniform (black, fade, plain card)
 # hash columns per frame: the 8 dihedral pHashes of the content, then pHashes of these windows
@@ -190,8 +190,9 @@ def _duration(container, stream, times: np.ndarray, start: float) -> float:
 
 def _plan(packets: list[tuple[int, bool, int]], tb: float, start: float, step: float, duration: float, budget: int):
     """Which frames to decode, as (frame pts, pts of the key frame to start from, key frame only),
-    in time order. A grid time with an unused key frame within half a step takes it (one frame
-    decoded); the others are reached by decoding forward from their key frame, round-robin over
+    in time order. A grid time with an unused key frame up to half a step before it takes it (one
+    frame decoded; not after it: encoders put key frames on scene cuts, so a later one may show
+    the next scene); the others are reached by decoding forward from their key frame, round-robin over
     key frames so that the budget (in frames) covers the whole video evenly; when it runs out,
     the nearest unused key frame stands in."""
     pts = [p[0] for p in packets]
@@ -204,7 +205,7 @@ def _plan(packets: list[tuple[int, bool, int]], tb: float, start: float, step: f
     for t in targets:
         p = round(t / tb)
         k = bisect.bisect_left(keys, p)
-        near = [q for q in keys[max(0, k - 1) : k + 1] if q not in used and abs(q - p) * tb <= step / 2]
+        near = [q for q in keys[max(0, k - 1) : k + 1] if q not in used and 0 <= (p - q) * tb <= step / 2]
         if near:
             q = min(near, key=lambda q: abs(q - p))
             used.add(q)

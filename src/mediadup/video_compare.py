@@ -208,12 +208,17 @@ def _match(long: VideoFingerprint, short: VideoFingerprint, al: _Aligned, swappe
     return Match(relation, al.similarity, evidence)
 
 
+def frame_radius(level: Level) -> int:
+    """Hash radius between an image and sampled frames: the image may lie between two samples."""
+    return level.radius + 4
+
+
 def frame_of(image: ImageFingerprint, video: VideoFingerprint, level: Level) -> Match | None:
     """Whether an image is one of the video's frames (as sampled), and at what time."""
     if not (image.comparable and video.comparable):
         return None
     vl = VIDEO_LEVELS[level.name]
-    close = np.nonzero(np.bitwise_count(video.hashes[:, 0] ^ image.hashes[0]) <= level.radius)[0]
+    close = np.nonzero(np.bitwise_count(video.hashes[:, 0] ^ image.hashes[0]) <= frame_radius(level))[0]
     if len(close) == 0:
         return None
     n = image.thumb.shape[0] // THUMB

@@ -1,0 +1,209 @@
+"""Videos made with PyAV in temporary folders: copies, trims, sub-clips, frames, bad files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image, ImageOps
+
+from conftest import photo
+from mediadup import scan
+from mediadup.footage import frames, render, transcode
+from mediadup.records import Relation
+from mediadup.video import _plan, fingerprint_video
+
+SIZE = (256, 144)
+
+
+def letterbox(im: Image.Image) -> Image.Image:
+    canvas = Image.new("RGB", (im.width, int(im.height * 1.4)))
+    canvas.paste(im, (0, (canvas.height - im.height) // 2))
+    return canvas
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory) -> Path:
+    """An original video and its copies, a distinct video of the same pictures, and a frame."""
+    root = tmp_path_factory.mktemp("videos")
+    pictures = [photo(100 + n, (480, 360)) for n in range(4)]
+    original = str(root / "original.mp4")
+    render(original, pictures, size=SIZE, fps=15, seconds=2.0, seed=1)
+    copies = root / "copies"
+    copies.mkdir()
+    transcode(original, str(copies / "half.mkv"), scale=0.5)
+    transcode(original, str(copies / "slower.mp4"), fps=7.5, scale=0.75)
+    transcode(original, str(copies / "trimmed.mp4"), start=0.125, end=0.875, scale=0.75)
+    transcode(original, str(copies / "part.mp4"), start=0.25, end=0.625, scale=0.75)
+    transcode(original, str(copies / "mirrored.webm"), frame_fn=ImageOps.mirror, scale=0.75)
+    gray = lambda im: letterbox(ImageOps.grayscale(im).convert("RGB"))  # noqa: E731
+    transcode(original, str(copies / "gray-letterboxed.mp4"), frame_fn=gray)
+    transcode(original, str(copies / "phone.mov"), rotation=90, scale=0.75)
+    render(str(root / "same-pictures-other-order.mp4"), pictures[::-1], size=SIZE, fps=15, seconds=2.0, seed=1)
+    images, _ = frames(original)
+    images[45].save(root / "frame.png")  # 3 s in: a frame someone exported
+    photo(999).save(root / "unrelated.jpg")
+    return root
+
+
+@pytest.fixture(scope="module")
+def result(library: Path, tmp_path_factory):
+    return scan(library, catalog=tmp_path_factory.mktemp("cat") / "c.sqlite")
+
+
+def test_copies_of_a_video_are_one_group_kept_by_the_original(library: Path, result) -> None:
+    video_groups = [g for g in result.groups if g.keeper.path.endswith(".mp4")]
+    assert len(video_groups) == 1, [[m.path for m in g.members] for g in result.groups]
+    g = video_groups[0]
+    assert g.keeper.path == str(library / "original.mp4")
+    assert g.reason.startswith("longest") or g.reason.startswith("highest resolution")
+    relations = {Path(m.path).name: m.relation for m in g.duplicates}
+    assert relations == {
+        "half.mkv": Relation.NEAR_DUPLICATE,
+        "slower.mp4": Relation.NEAR_DUPLICATE,
+        "gray-letterboxed.mp4": Relation.NEAR_DUPLICATE,
+        "phone.mov": Relation.NEAR_DUPLICATE,
+        "mirrored.webm": Relation.MIRRORED,
+        "trimmed.mp4": Relation.TRIMMED,
+        "part.mp4": Relation.CONTAINED,
+        "frame.png": Relation.FRAME_OF,
+    }
+    part = next(m for m in g.duplicates if m.path.endswith("part.mp4"))
+    assert part.evidence["range"] == "00:02-00:05"  # 25 %..62.5 % of 8 s
+    frame = next(m for m in g.duplicates if m.path.endswith("frame.png"))
+    assert frame.evidence["video"] == str(library / "original.mp4")
+    assert abs(int(frame.evidence["at"][-2:]) - 3) <= 1
+
+
+def test_distinct_video_of_the_same_pictures_is_not_a_duplicate(result) -> None:
+    grouped = {Path(m.path).name for g in result.groups for m in g.members}
+    assert "same-pictures-other-order.mp4" not in grouped
+    assert "unrelated.jpg" not in grouped
+
+
+def test_rotation_metadata_is_applied_and_borders_are_measured(library: Path) -> None:
+    phone = fingerprint_video(str(library / "copies" / "phone.mov"))
+    assert (phone.info.rotation, phone.info.width, phone.info.height) == (90, 192, 108)
+    boxed = fingerprint_video(str(library / "copies" / "gray-letterboxed.mp4"))
+    assert boxed.info.height == 200 and abs(boxed.info.content_height - 144) <= 4
+    assert boxed.info.chroma < 2 < fingerprint_video(str(library / "original.mp4")).info.chroma
+
+
+def test_subclips_are_removed_only_when_asked_and_frames_never(library: Path, tmp_path: Path) -> None:
+    cat = str(tmp_path / "c.sqlite")
+    scan(library, catalog=cat)
+
+    def plan(*extra: str) -> str:
+        out = subprocess.run(
+            [sys.executable, "-m", "mediadup", "apply", "--catalog", cat, *extra], capture_output=True, text=True
+        )
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    default = plan()
+    assert "half.mkv" in default and "trimmed.mp4" in default
+    assert "part.mp4" not in default and "frame.png" not in default
+    asked = plan("--include-subclips")
+    assert "part.mp4" in asked and "frame.png" not in asked
+    longest = plan("--keep", "longest")
+    assert f"of {library / 'original.mp4'}" in longest
+
+
+def test_rescan_of_unchanged_videos_decodes_nothing(library: Path, tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    for name in ("original.mp4", "copies/half.mkv", "copies/part.mp4"):
+        (lib / Path(name).name).write_bytes((library / name).read_bytes())
+    cat = tmp_path / "c.sqlite"
+    first = scan(lib, catalog=cat)
+    for f in lib.iterdir():  # same size and mtime, unreadable content: a decoder would fail
+        st = f.stat()
+        f.write_bytes(b"\0" * st.st_size)
+        os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    second = scan(lib, catalog=cat)
+    assert second.summary.fingerprinted == 0 and second.summary.from_cache == 3 and not second.skipped
+    as_paths = lambda r: [(g.keeper.path, sorted((m.path, m.relation) for m in g.duplicates)) for g in r.groups]  # noqa: E731
+    assert as_paths(first) == as_paths(second) and len(first.groups) == 1
+
+
+def test_json_and_csv_carry_video_fields_and_kinds_can_be_chosen(library: Path, tmp_path: Path) -> None:
+    cat, out = str(tmp_path / "c.sqlite"), tmp_path / "r.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "mediadup", "scan", str(library), "--catalog", cat, "--json", str(out), "--videos"],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    data = json.loads(out.read_text())
+    files = [f for g in data["groups"] for f in g["files"]]
+    assert files and all(f["path"].endswith((".mp4", ".mkv", ".webm", ".mov")) for f in files)  # --videos: no frame.png
+    part = next(f for f in files if f["path"].endswith("part.mp4"))
+    assert part["relation"] == "contained" and part["range"] == "00:02-00:05"
+    keeper = next(f for f in files if f["role"] == "keep")
+    assert keeper["duration"] == pytest.approx(8.0, abs=0.1) and keeper["fps"] == 15
+    assert keeper["codec"] == "h264" and keeper["bitrate"] > 0
+    images_only = scan(library, catalog=cat, images=True, videos=False)
+    assert images_only.summary.videos == 0 and not images_only.groups
+
+
+def test_bad_videos_are_skipped_with_a_reason(library: Path, tmp_path: Path) -> None:
+    lib = tmp_path / "bad"
+    lib.mkdir()
+    good = (library / "original.mp4").read_bytes()
+    (lib / "truncated.mp4").write_bytes(good[: len(good) // 3])
+    (lib / "garbage.mkv").write_bytes(os.urandom(5000))
+    (lib / "empty.mov").write_bytes(b"")
+    (lib / "text.avi").write_text("not a video at all\n" * 50)
+    with av.open(str(lib / "sound.m4a"), "w", format="mp4") as c:  # audio only
+        s = c.add_stream("aac", rate=8000)
+        for n in range(20):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 8000, n * 1024
+            for p in s.encode(frame):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    (lib / "sound.mp4").write_bytes((lib / "sound.m4a").read_bytes())
+    (lib / "ok.mp4").write_bytes(good)
+    before = {p.name: p.read_bytes() for p in lib.iterdir()}
+    result = scan(lib, catalog=tmp_path / "c.sqlite")
+    reasons = {Path(s.path).name: s.reason for s in result.skipped}
+    assert reasons["empty.mov"] == "empty file (0 bytes)"
+    assert reasons["sound.mp4"] == "no video stream (audio only)"
+    for name in ("truncated.mp4", "garbage.mkv", "text.avi"):
+        assert "video" in reasons[name] or "frame" in reasons[name], reasons[name]
+    assert "ok.mp4" not in reasons
+    assert {p.name: p.read_bytes() for p in lib.iterdir() if p.name in before} == before
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    n=st.integers(1, 3000),
+    gop=st.integers(1, 400),
+    step_frames=st.integers(5, 120),
+    budget=st.integers(0, 500),
+)
+def test_sampling_plan_decodes_within_budget(n: int, gop: int, step_frames: int, budget: int) -> None:
+    """Frames decoded forward never exceed the budget, key-only samples are key frames, and the
+    plan is in time order: the cost per video is bounded whatever its frame count."""
+    packets = [(k, k % gop == 0, k) for k in range(n)]
+    plan = _plan(packets, 1.0, 0.0, float(step_frames), float(n), budget)
+    keys = {k for k, key, _ in packets if key}
+    targets = [p for p, _, _ in plan]
+    assert targets == sorted(set(targets)) and plan
+    forward = {}
+    for target, key, key_only in plan:
+        assert key in keys and key <= target
+        if key_only:
+            assert target == key
+        else:
+            forward[key] = max(forward.get(key, key), target)
+    assert sum(last - key + 1 for key, last in forward.items()) <= budget
