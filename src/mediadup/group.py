@@ -102,21 +102,19 @@ def _add_parts(
     content: dict[str, str],
 ) -> None:
     """Clips found inside a longer video join its group as `contained` (a new group when it has
-    none), unless they are a copy in another group. A clip with copies of its own stays their
-    keeper, and is also shown inside the longer video."""
+    none). A clip may also be a copy, or the keeper, in its own group: it is shown in both, and a
+    plan acts on it once (a keeper anywhere is never removed)."""
     duplicates = {m.path for g in groups for m in g.duplicates}
     by_keeper = {g.keeper.path: g for g in groups}
     for longer, clips in sorted(parts.items()):
-        clips = [c for c in clips if c.path not in duplicates]
-        if not clips or longer in duplicates:
-            continue
+        if longer in duplicates:
+            continue  # it is a copy of a better video, whose own parts are listed
         group = by_keeper.get(longer)
         if group is None:
             keeper = GroupMember(stats[longer], Relation.KEEPER, 1.0, {}, infos.get(longer), content.get(longer))
             group = by_keeper[longer] = Group(keeper, [], "longest: the other videos are parts of it")
             groups.append(group)
         group.duplicates.extend(clips)
-        duplicates.update(c.path for c in clips)
 
 
 def attach_frames(

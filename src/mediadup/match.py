@@ -10,6 +10,8 @@ from .compare import Level
 from .fingerprint import AVERAGE, FIRST_WINDOW, SHARED_WINDOWS
 from .group import UnionFind
 from .index import HammingIndex, best_chunks
+from .video import N_DIHEDRAL as VIDEO_DIHEDRAL
+from .video import SHARED_WINDOWS as SHARED_VIDEO_WINDOWS
 
 
 def _pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -68,7 +70,13 @@ def video_candidate_pairs(frames: list[np.ndarray], radius: int) -> np.ndarray:
     q //= hashes.shape[1]
     a, b = owner[q], owner[i]
     keep = a != b
-    frame_pairs = np.unique(np.sort(np.stack([q[keep], i[keep]], axis=1), axis=1), axis=0)
+    found: list[np.ndarray] = [np.stack([q[keep], i[keep]], axis=1)]
+    for w in SHARED_VIDEO_WINDOWS:  # the same window of both: a logo or caption outside it
+        column = hashes[:, VIDEO_DIHEDRAL + w]
+        wq, wi, _ = HammingIndex(column, chunks=best_chunks(len(column), radius)).search(column, radius)
+        keep = owner[wq] != owner[wi]
+        found.append(np.stack([wq[keep], wi[keep]], axis=1))
+    frame_pairs = np.unique(np.sort(np.concatenate(found), axis=1), axis=0)
     pairs, votes = np.unique(np.sort(owner[frame_pairs], axis=1), axis=0, return_counts=True)
     few = np.minimum(np.asarray(counts)[pairs[:, 0]], np.asarray(counts)[pairs[:, 1]]) < 2
     return pairs[(votes >= 2) | few]

@@ -23,18 +23,19 @@ from . import phash
 from .decode import DEFAULT_MAX_PIXELS, DecodeError
 from .fingerprint import content_box, hue_histogram
 
-VERSION = 1  # bump when anything below changes what is stored
+VERSION = 2  # bump when anything below changes what is stored
 FRAME_SIDE = 160  # frames are scaled so that their longer side has this many pixels
 THUMB = 32  # luminance thumbnail per frame, compared when verifying
 STEP = 0.5  # seconds between sampled frames...
-MAX_SAMPLES = 240  # ...unless the video is long: then at most this many, evenly spread
+MAX_SAMPLES = 40  # ...unless the video is long: then this many, evenly spread (relations need >= 30 % of it)
 FORWARD_BUDGET = 0.05  # fraction of a video's frames that may be decoded to reach non-key frames...
-MIN_FORWARD = 150e6  # ...or this many pixels' worth of frames, if more (short clips are decoded densely)
+MIN_FORWARD = 50e6  # ...or this many pixels' worth of frames, if more (short clips are decoded densely)
 MIN_FRAME_STD = 6.0  # luminance spread below which a frame is near-uniform (black, fade, plain card)
 # hash columns per frame: the 8 dihedral pHashes of the content, then pHashes of these windows
 # (fractions of the content), whose hash matches the whole frame of a cropped copy
 WINDOWS = ((0.075, 0.075, 0.925, 0.925), (0.125, 0.125, 0.875, 0.875), (0, 0, 0.85, 0.85),
            (0.15, 0, 1, 0.85), (0, 0.15, 0.85, 1), (0.15, 0.15, 1, 1))  # fmt: skip
+SHARED_WINDOWS = (1, 2, 3, 4, 5)  # compared window to window: each leaves out a border or a corner
 N_DIHEDRAL = len(phash.DIHEDRAL)
 CODEC_RANK = {"av1": 5, "hevc": 4, "vp9": 4, "h264": 3, "vp8": 2, "mpeg4": 2, "theora": 1, "mpeg2video": 1}
 
@@ -110,7 +111,7 @@ def fingerprint_video(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> VideoF
     av = _av()
     try:
         with av.open(path, metadata_errors="ignore") as container:
-            fp = _fingerprint(container, max_pixels)
+            fp = _fingerprint(container, max_pixels, path)
         fp.info.format = os.path.splitext(path)[1].lstrip(".").lower() or fp.info.format  # mp4, not "mov"
         return fp
     except DecodeError:
@@ -123,7 +124,7 @@ def fingerprint_video(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> VideoF
         raise DecodeError("video too large to decode", lasting=False) from None
 
 
-def _fingerprint(container, max_pixels: int) -> VideoFingerprint:
+def _fingerprint(container, max_pixels: int, path: str) -> VideoFingerprint:
     if not container.streams.video:
         kind = "audio only" if container.streams.audio else "no streams"
         raise DecodeError(f"no video stream ({kind})")
@@ -154,7 +155,8 @@ def _fingerprint(container, max_pixels: int) -> VideoFingerprint:
         audio=bool(container.streams.audio),
     )
     step = max(STEP, duration / MAX_SAMPLES)
-    frames = _sample(container, stream, packets, tb, start, step, duration)
+    with _av().open(path, metadata_errors="ignore") as again:  # read again from the start for decoding
+        frames = _sample(again, again.streams.video[0], packets, tb, start, step, duration)
     if not frames:
         raise DecodeError("no frame could be decoded")
     rotation = frames[0][2]
@@ -172,7 +174,6 @@ def _packet_index(container, stream) -> list[tuple[int, bool, int]]:
         if packet.pts is not None and packet.size:
             out.append((packet.pts, packet.is_keyframe, n))
     out.sort()
-    container.seek(0, stream=stream)  # back to the start for decoding
     return out
 
 
@@ -239,40 +240,45 @@ def _plan(packets: list[tuple[int, bool, int]], tb: float, start: float, step: f
 
 
 def _sample(container, stream, packets, tb: float, start: float, step: float, duration: float):
-    """Decoded frames as (seconds, small RGB array, rotation)."""
+    """Decoded frames as (seconds, small RGB array, rotation), in one pass over the file without
+    seeking: only the planned packets reach the decoder (a key frame alone, or the run from a key
+    frame to a planned frame); every other packet is read and dropped undecoded."""
     ctx = stream.codec_context
-    ctx.thread_type = "SLICE"  # frame threads would delay every frame after a seek
+    ctx.thread_type = "SLICE"
+    ctx.options = {"skip_loop_filter": "all", "flags2": "+fast"}  # deblocking is invisible at 160 pixels
     w, h = ctx.width, ctx.height
     scale = FRAME_SIDE / max(w, h)
     size = (max(2, round(w * scale)), max(2, round(h * scale)))
-    out: list[tuple[float, np.ndarray, int]] = []
-    decoder = None
-    position = None  # pts of the last frame decoded, while decoding forward
     budget = max(int(FORWARD_BUDGET * len(packets)), int(MIN_FORWARD / (w * h)))
+    order = {pts: n for pts, _, n in packets}  # pts -> position in decode order
+    feed: set[int] = set()
+    wanted: set[int] = set()
     for target, key, key_only in _plan(packets, tb, start, step, duration, budget):
-        if key_only or position is None or not (key <= position < target):
-            ctx.skip_frame = "NONKEY" if key_only else "DEFAULT"
-            container.seek(key, stream=stream, backward=True, any_frame=False)
-            decoder = container.decode(stream)
-            position = None
-        frame = None
-        for f in decoder:
-            if f.pts is None:
-                continue
-            position = f.pts
-            if f.pts >= target or (key_only and f.pts >= key):
-                frame = f
-                break
-        if frame is None:
-            position = None
-            continue
-        rotation = int(getattr(frame, "rotation", 0) or 0) % 360
-        rgb = frame.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray()
-        if rotation:
-            rgb = np.rot90(rgb, k=rotation // 90)  # counter-clockwise, as the display matrix says
-        out.append((float(frame.pts * tb) - start, np.ascontiguousarray(rgb), rotation))
-        if key_only:
-            position = None
+        wanted.add(target)
+        feed.update([order[key]] if key_only else range(order[key], order[target] + 1))
+    out: list[tuple[float, np.ndarray, int]] = []
+
+    def keep(frames) -> None:
+        for frame in frames:
+            if frame.pts in wanted:
+                wanted.discard(frame.pts)  # a frame is kept once
+                rotation = int(getattr(frame, "rotation", 0) or 0) % 360
+                rgb = frame.reformat(width=size[0], height=size[1], format="rgb24", interpolation="AREA").to_ndarray()
+                if rotation:
+                    rgb = np.rot90(rgb, k=rotation // 90)  # counter-clockwise, as the display matrix says
+                out.append((float(frame.pts * tb) - start, np.ascontiguousarray(rgb), rotation))
+
+    last = max(feed)
+    for n, packet in enumerate(container.demux(stream)):
+        if n in feed:
+            try:
+                keep(ctx.decode(packet))
+            except _av().error.InvalidDataError:
+                continue  # a damaged packet costs its frame, not the video
+        if n >= last:
+            break
+    keep(ctx.decode(None))
+    out.sort(key=lambda f: f[0])
     return out
 
 
@@ -280,11 +286,10 @@ def _describe(frames: list[tuple[float, np.ndarray, int]], info: VideoInfo, step
     """Hashes, thumbnails and colours of the sampled frames, inside the video's content box."""
     lumas = [np.asarray(Image.fromarray(rgb).convert("L")) for _, rgb, _ in frames]
     h, w = lumas[0].shape
-    boxes = [content_box(y) for y in lumas if float(y.std()) >= MIN_FRAME_STD]
-    if boxes:  # the union of the frames' content: a dark scene must not shrink the video
-        box = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
-    else:
-        box = (0, 0, w, h)
+    boxes = np.array([content_box(y) for y in lumas if float(y.std()) >= MIN_FRAME_STD]).reshape(-1, 4)
+    # the frames' typical content box: a dark scene that melts into the bars, or a frame in which
+    # the bars are not found, must not decide for the whole video
+    box = tuple(int(v) for v in np.median(boxes, axis=0)) if len(boxes) else (0, 0, w, h)
     info.content_width = round(info.width * (box[2] - box[0]) / w)
     info.content_height = round(info.height * (box[3] - box[1]) / h)
     times, hashes, thumbs, hists, chroma = [], [], [], [], []

@@ -19,14 +19,15 @@ from . import phash
 from .compare import Level, Match, similarity
 from .fingerprint import ImageFingerprint
 from .records import Relation
-from .video import N_DIHEDRAL, THUMB, WINDOWS, VideoFingerprint, timestamp
+from .video import N_DIHEDRAL, SHARED_WINDOWS, THUMB, WINDOWS, VideoFingerprint, timestamp
 
 VERSION = 1
 GRID = 24  # frames are compared at this size
 SAME_LENGTH = 0.03  # durations closer than this fraction (or than one sampling step) are the same
-MIN_TRIMMED = 0.6  # a shorter copy covering at least this fraction of the longer one is "trimmed"
+MIN_TRIMMED = 0.75  # a shorter copy covering at least this fraction of the longer one is "trimmed"
 MIN_FRAMES = 3  # matched frames needed, unless a video has fewer frames in all
 OFFSETS_TRIED = 3
+MIN_JUDGED = 0.8  # fraction of the shorter video's frames with a frame of the longer one near enough to judge
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,13 @@ class Transform:
     dihedral: int = 0
     window_long: int | None = None  # the shorter shows this window of the longer
     window_short: int | None = None  # the longer shows this window of the shorter
+    shared: int | None = None  # only this window of both agrees (a logo or caption elsewhere)
 
     @property
     def columns(self) -> tuple[int, int]:
         """Hash columns compared: (longer's, shorter's)."""
+        if self.shared is not None:
+            return N_DIHEDRAL + self.shared, N_DIHEDRAL + self.shared
         if self.window_long is not None:
             return N_DIHEDRAL + self.window_long, 0
         if self.window_short is not None:
@@ -65,6 +69,7 @@ TRANSFORMS = (
     [Transform(d) for d in range(N_DIHEDRAL)]
     + [Transform(window_long=w) for w in range(len(WINDOWS))]
     + [Transform(window_short=w) for w in range(len(WINDOWS))]
+    + [Transform(shared=w) for w in SHARED_WINDOWS]
 )
 
 
@@ -132,8 +137,8 @@ class _Aligned:
 def _verify(long: VideoFingerprint, short: VideoFingerprint, t: Transform, offset: float, vl: VideoLevel):
     """Frame-by-frame check of one offset: each frame of the shorter video against the longer
     video's frames nearest its shifted time."""
-    gl = _grids(long.thumbs, t.window_long)
-    gs = _grids(short.thumbs, t.window_short, t.dihedral)
+    gl = _grids(long.thumbs, t.window_long if t.shared is None else t.shared)
+    gs = _grids(short.thumbs, t.window_short if t.shared is None else t.shared, t.dihedral)
     u = short.times.astype(np.float64) + offset
     k = np.searchsorted(long.times, u)
     sims = np.zeros(len(u))
@@ -170,7 +175,7 @@ def compare_videos(a: VideoFingerprint, b: VideoFingerprint, level: Level) -> Ma
     candidates.sort(key=lambda c: -c[0])
     for _votes, t, offset in candidates[: 2 * OFFSETS_TRIED]:
         al = _verify(long, short, t, offset, vl)
-        enough = al.matched.sum() >= need and al.agree >= vl.min_agree and al.judged >= 0.5
+        enough = al.matched.sum() >= need and al.agree >= vl.min_agree and al.judged >= MIN_JUDGED
         if enough and (best is None or (al.agree, al.similarity) > (best.agree, best.similarity)):
             best = al
     return None if best is None else _match(long, short, best, swapped)
