@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -17,7 +18,7 @@ from PIL import Image, ImageOps
 
 from conftest import photo
 from mediadup import scan
-from mediadup.footage import frames, render, transcode
+from mediadup.footage import frames, pan, render, transcode
 from mediadup.records import Relation
 from mediadup.video import _plan, fingerprint_video
 
@@ -207,3 +208,56 @@ def test_sampling_plan_decodes_within_budget(n: int, gop: int, step_frames: int,
         else:
             forward[key] = max(forward.get(key, key), target)
     assert sum(last - key + 1 for key, last in forward.items()) <= budget
+
+
+def _variable_rate_video(path: Path, pictures: list[Image.Image]) -> None:
+    """Irregular frame times (20-100 ms apart) and a single key frame: a worst case for sampling."""
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=30)
+        s.width, s.height, s.pix_fmt = 256, 144, "yuv420p"
+        s.codec_context.time_base = Fraction(1, 1000)
+        s.codec_context.gop_size = 10000
+        s.codec_context.options = {"sc_threshold": "0", "preset": "veryfast"}
+        t = 0
+        for im in (f for p in pictures for f in pan(p, (256, 144), 60, seed=1)):
+            frame = av.VideoFrame.from_image(im)
+            frame.pts, frame.time_base = t, Fraction(1, 1000)
+            t += int(rng.choice([20, 33, 50, 100]))
+            for packet in s.encode(frame):
+                c.mux(packet)
+        for packet in s.encode():
+            c.mux(packet)
+
+
+def test_variable_frame_rate_without_key_frames_is_sampled_and_matched(tmp_path: Path) -> None:
+    vfr = tmp_path / "vfr.mp4"
+    _variable_rate_video(vfr, [photo(5, (480, 360)), photo(6, (480, 360))])
+    transcode(str(vfr), str(tmp_path / "copy.mkv"), scale=0.5)
+    fp = fingerprint_video(str(vfr))
+    assert len(fp.times) >= 8 and np.all(np.diff(fp.times) > 0)
+    result = scan(tmp_path, catalog=tmp_path / "c.sqlite")
+    assert [sorted(Path(m.path).name for m in g.members) for g in result.groups] == [["copy.mkv", "vfr.mp4"]]
+
+
+def test_huge_videos_are_skipped_and_a_cut_off_one_is_used_as_far_as_it_goes(library: Path, tmp_path: Path) -> None:
+    (tmp_path / "big.mp4").write_bytes((library / "original.mp4").read_bytes())
+    half = (library / "copies" / "half.mkv").read_bytes()
+    (tmp_path / "cut.mkv").write_bytes(half[: len(half) // 2])  # Matroska keeps its header in front
+    result = scan(tmp_path, catalog=tmp_path / "c.sqlite", max_pixels=10_000)
+    assert {Path(s.path).name: s.reason for s in result.skipped} == {"big.mp4": "too large (256x144 frames)"}
+    cut = fingerprint_video(str(tmp_path / "cut.mkv"))
+    assert 1 < cut.info.duration < 8 and len(cut.times) >= 2
+
+
+def test_review_page_shows_a_picture_of_each_video(library: Path, tmp_path: Path) -> None:
+    from mediadup.catalog import Catalog
+    from mediadup.review import last_scan_groups
+
+    cat = tmp_path / "c.sqlite"
+    scan(library, catalog=cat)
+    with Catalog(str(cat)) as c:
+        files = [f for g in last_scan_groups(c) for f in g["files"]]
+    original = next(f for f in files if f["path"].endswith("original.mp4"))
+    assert original["thumb"].startswith("data:image/jpeg;base64,") and "00:08 15 fps h264" in original["dims"]
+    assert all(f["thumb"] for f in files)

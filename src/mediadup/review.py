@@ -18,15 +18,16 @@ from .catalog import Catalog
 from .decode import DecodeError, decode
 from .records import display_path
 from .report import human_size
+from .video import poster, timestamp
 
 THUMBNAIL = 160  # longest side, pixels
 PAGE = 50  # groups per page
 
 
-def thumbnail(path: str) -> str | None:
-    """A small JPEG of the picture as a data URI, or None when it cannot be read now."""
+def thumbnail(path: str, is_video: bool = False) -> str | None:
+    """A small JPEG of the picture (a video's middle frame) as a data URI, or None when it cannot be read now."""
     try:
-        image = decode(path).image
+        image = poster(path) if is_video else decode(path).image
     except DecodeError:
         return None
     image.thumbnail((THUMBNAIL, THUMBNAIL), Image.Resampling.LANCZOS)
@@ -41,9 +42,9 @@ def last_scan_groups(catalog: Catalog) -> list[dict]:
     if scan_id is None:
         return []
     rows = catalog.db.execute(
-        "SELECT g.group_no, g.path, g.role, g.relation, g.score, g.evidence, g.reason, g.size, p.info "
-        "FROM scan_groups g LEFT JOIN files f ON f.path = g.path "
-        "LEFT JOIN image_fingerprints p ON p.file_id = f.id "
+        "SELECT g.group_no, g.path, g.role, g.relation, g.score, g.evidence, g.reason, g.size, "
+        "coalesce(p.info, v.info) FROM scan_groups g LEFT JOIN files f ON f.path = g.path "
+        "LEFT JOIN image_fingerprints p ON p.file_id = f.id LEFT JOIN video_fingerprints v ON v.file_id = f.id "
         "WHERE g.scan_id = ? ORDER BY g.group_no, g.role != 'keep'",
         (scan_id,),
     )
@@ -51,6 +52,11 @@ def last_scan_groups(catalog: Catalog) -> list[dict]:
     for group_no, path, role, relation, score, evidence, reason, size, info in rows:
         path = os.fsdecode(path)
         meta = json.loads(info) if info else {}
+        is_video = "info" in meta  # videos store {"info": ..., "step": ...}
+        meta = meta.get("info", meta)
+        dims = f"{meta['width']}x{meta['height']} {meta['format']}" if meta else ""
+        if is_video:
+            dims += f" {timestamp(meta['duration'])} {meta['fps']:g} fps {meta['codec']}"
         group = groups.setdefault(group_no, {"files": [], "reason": None, "reclaimable": 0})
         if role == "keep":
             group["reason"] = reason
@@ -59,8 +65,7 @@ def last_scan_groups(catalog: Catalog) -> list[dict]:
         group["files"].append({
             "path": display_path(path), "role": role, "relation": relation, "score": round(score, 3),
             "evidence": json.loads(evidence), "size": human_size(size),
-            "dims": f"{meta['width']}x{meta['height']} {meta['format']}" if meta else "",
-            "thumb": thumbnail(path),
+            "dims": dims, "thumb": thumbnail(path, is_video),
         })  # fmt: skip
     return list(groups.values())
 
@@ -124,6 +129,9 @@ function show() {
       card.append(el("div", {}, f.path));
       card.append(el("div", {}, `${f.dims} ${f.size}`));
       if (f.evidence && f.evidence.crop) card.append(el("div", {}, f.evidence.crop));
+      const part = ["trimmed", "contained"].includes(f.relation);
+      if (part && f.evidence.range) card.append(el("div", {}, `matched ${f.evidence.range} of the keeper`));
+      if (f.evidence && f.evidence.at) card.append(el("div", {}, `frame at ${f.evidence.at} of ${f.evidence.video}`));
       files.append(card);
     }
     box.append(files);

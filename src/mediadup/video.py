@@ -30,6 +30,7 @@ STEP = 0.5  # seconds between sampled frames...
 MAX_SAMPLES = 40  # ...unless the video is long: then this many, evenly spread (relations need >= 30 % of it)
 FORWARD_BUDGET = 0.05  # fraction of a video's frames that may be decoded to reach non-key frames...
 MIN_FORWARD = 50e6  # ...or this many pixels' worth of frames, if more (short clips are decoded densely)
+POSTER_FRAMES = 300  # frames decoded at most to reach the middle of a video for its picture
 MIN_FRAME_STD = 6.0  # luminance spread below which a frame is near-uniform (black, fade, plain card)
 # hash columns per frame: the 8 dihedral pHashes of the content, then pHashes of these windows
 # (fractions of the content), whose hash matches the whole frame of a cropped copy
@@ -317,6 +318,28 @@ def _describe(frames: list[tuple[float, np.ndarray, int]], info: VideoInfo, step
         info,
         step,
     )
+
+
+def poster(path: str) -> Image.Image:
+    """The video's frame nearest its middle, upright (raises DecodeError)."""
+    av = _av()
+    try:
+        with av.open(path, metadata_errors="ignore") as container:
+            stream = container.streams.video[0]
+            middle = (container.duration or 0) / 2_000_000
+            if middle:
+                container.seek(int(middle * 1_000_000))  # to the key frame before the middle
+            frame = None
+            for n, frame in enumerate(container.decode(stream)):
+                if frame.time is None or frame.time >= middle or n >= POSTER_FRAMES:
+                    break
+            if frame is None:
+                raise StopIteration
+            image = frame.to_image()
+            rotation = int(getattr(frame, "rotation", 0) or 0) % 360
+            return image.rotate(rotation, expand=True) if rotation else image
+    except (av.error.FFmpegError, IndexError, StopIteration, ValueError) as e:
+        raise DecodeError(f"cannot show the video ({type(e).__name__})") from None
 
 
 def timestamp(seconds: float) -> str:
