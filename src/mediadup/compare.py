@@ -90,6 +90,19 @@ def similarity(a: np.ndarray, b: np.ndarray) -> float:
     return _similar_z(_zscore(a), _zscore(b))
 
 
+def similarities(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """`similarity` of each pair a[n], b[n] of two stacks of pixel arrays, at once."""
+    x, y = (v.reshape(len(v), -1).astype(np.float32) for v in (a, b))
+    if not len(x):
+        return np.zeros(0)
+    x, y = x - x.mean(axis=1, keepdims=True), y - y.mean(axis=1, keepdims=True)
+    sx, sy = np.sqrt((x * x).mean(axis=1)), np.sqrt((y * y).mean(axis=1))
+    d = (x / np.maximum(sx, 1e-9)[:, None] - y / np.maximum(sy, 1e-9)[:, None]) ** 2
+    keep = int(d.shape[1] * (1 - TRIM))
+    sims = 1.0 - np.partition(d, keep, axis=1)[:, :keep].mean(axis=1) / 2
+    return np.where((sx >= 2.0) & (sy >= 2.0), sims, 0.0)
+
+
 def _highpass(grid: np.ndarray) -> np.ndarray:
     """Fine detail: the picture minus its blur (edges and texture, not gradients)."""
     blurred = grid

@@ -16,12 +16,12 @@ from functools import lru_cache
 import numpy as np
 
 from . import phash
-from .compare import Level, Match, similarity
+from .compare import Level, Match, similarities
 from .fingerprint import ImageFingerprint
 from .records import Relation
 from .video import N_DIHEDRAL, SHARED_WINDOWS, THUMB, WINDOWS, VideoFingerprint, timestamp
 
-VERSION = 1
+VERSION = 3
 GRID = 24  # frames are compared at this size
 SAME_LENGTH = 0.03  # durations closer than this fraction (or than one sampling step) are the same
 MIN_TRIMMED = 0.75  # a shorter copy covering at least this fraction of the longer one is "trimmed"
@@ -39,7 +39,7 @@ class VideoLevel:
 VIDEO_LEVELS = {
     "strict": VideoLevel(0.90, 0.9),
     "normal": VideoLevel(0.85, 0.8),
-    "loose": VideoLevel(0.80, 0.7),
+    "loose": VideoLevel(0.85, 0.8),
 }
 
 
@@ -107,21 +107,17 @@ def _offsets(long: VideoFingerprint, short: VideoFingerprint, t: Transform, radi
     order = np.argsort(d)
     d, j = d[order], j[order]
     width = 0.75 * (long.step + short.step)  # sampled frames are up to a step apart in time
-    found = []
-    hi = 0
-    for lo in range(len(d)):  # a sliding window over the sorted offsets; votes = distinct frames
-        hi = max(hi, lo)
-        while hi + 1 < len(d) and d[hi + 1] - d[lo] <= width:
-            hi += 1
-        found.append((len(set(j[lo : hi + 1].tolist())), float(np.median(d[lo : hi + 1]))))
-    found.sort(key=lambda f: -f[0])
+    # a sliding window over the sorted offsets: the fullest windows first, then the votes of each
+    # (distinct frames of the shorter video: a still scene matches one frame many times)
+    ends = np.searchsorted(d, d + width, side="right")
     best: list[tuple[int, float]] = []
-    for votes, offset in found:
+    for lo in np.argsort(-(ends - np.arange(len(d))), kind="stable")[: 4 * OFFSETS_TRIED]:
+        window = slice(lo, ends[lo])
+        offset = float(np.median(d[window]))
         if all(abs(offset - o) > width for _, o in best):
-            best.append((votes, offset))
-        if len(best) == OFFSETS_TRIED:
-            break
-    return best
+            best.append((len(np.unique(j[window])), offset))
+    best.sort(key=lambda b: -b[0])
+    return best[:OFFSETS_TRIED]
 
 
 @dataclass
@@ -141,15 +137,15 @@ def _verify(long: VideoFingerprint, short: VideoFingerprint, t: Transform, offse
     gs = _grids(short.thumbs, t.window_short if t.shared is None else t.shared, t.dihedral)
     u = short.times.astype(np.float64) + offset
     k = np.searchsorted(long.times, u)
-    sims = np.zeros(len(u))
-    known = np.zeros(len(u), dtype=bool)  # a frame of the longer video is near enough to judge
     reach = 0.75 * (long.step + short.step)
     inside = (u >= -reach) & (u <= long.info.duration + reach)
-    for n, (un, kn) in enumerate(zip(u, k)):
-        for m in (kn - 1, kn):
-            if 0 <= m < len(long.times) and abs(long.times[m] - un) <= reach:
-                known[n] = True
-                sims[n] = max(sims[n], similarity(gl[m], gs[n]))
+    sims = np.zeros(len(u))
+    known = np.zeros(len(u), dtype=bool)  # a frame of the longer video is near enough to judge
+    for m in (k - 1, k):  # the longer video's frames just before and after each shifted time
+        near = (m >= 0) & (m < len(long.times))
+        near[near] &= np.abs(long.times[m[near]] - u[near]) <= reach
+        known |= near
+        sims[near] = np.maximum(sims[near], similarities(gl[m[near]], gs[near]))
     # frames mapped outside the longer video disagree; inside, a gap in its sampling is not evidence
     judged = known | ~inside
     matched = sims >= vl.min_similarity
@@ -228,10 +224,10 @@ def frame_of(image: ImageFingerprint, video: VideoFingerprint, level: Level) -> 
         return None
     n = image.thumb.shape[0] // THUMB
     grid = _grids(image.thumb.reshape(THUMB, n, THUMB, n).mean(axis=(1, 3))[None], None)[0]
-    frames = _grids(video.thumbs[close], None)
-    sims = [similarity(f, grid) for f in frames]
+    sims = similarities(_grids(video.thumbs[close], None), np.broadcast_to(grid, (len(close), *grid.shape)))
     n = int(np.argmax(sims))
-    if sims[n] < max(vl.min_similarity, level.min_similarity):
+    score = float(sims[n])
+    if score < max(vl.min_similarity, level.min_similarity):
         return None
     at = float(video.times[close[n]])
-    return Match(Relation.FRAME_OF, sims[n], {"at": timestamp(at), "similarity": round(sims[n], 4)})
+    return Match(Relation.FRAME_OF, score, {"at": timestamp(at), "similarity": round(score, 4)})
