@@ -131,8 +131,8 @@ def _fingerprint(container, max_pixels: int, path: str) -> VideoFingerprint:
         raise DecodeError(f"no video stream ({kind})")
     stream = container.streams.video[0]
     ctx = stream.codec_context
-    if not ctx.codec or not getattr(ctx.codec, "name", None):
-        raise DecodeError("unknown video codec")
+    if ctx is None or not getattr(ctx.codec, "name", None):
+        raise DecodeError("unsupported video codec (FFmpeg has no decoder for it)")
     if ctx.width * ctx.height > max_pixels:
         raise DecodeError(f"too large ({ctx.width}x{ctx.height} frames)", lasting=False)
     if ctx.width <= 0 or ctx.height <= 0:
