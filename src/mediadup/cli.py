@@ -14,6 +14,7 @@ from rich.console import Console
 from . import __version__
 from .apply import apply_plan, undo
 from .catalog import Catalog, CatalogError
+from .cluster import ENV, ClusterError
 from .compare import LEVELS
 from .decode import DEFAULT_MAX_PIXELS
 from .discover import kind_of_extension
@@ -133,6 +134,14 @@ def remove(cat: Catalog, groups, op, to, permanent, keep, include_subclips, refe
     default=None,
     help="The catalog (SQLite) of cached fingerprints [default: in the user cache folder].",
 )
+@click.option(
+    "--dask",
+    metavar="ADDRESS",
+    envvar=ENV,
+    default=None,
+    help="Fingerprint on a Dask cluster: its scheduler (tcp://host:8786), or 'local' for one on this machine "
+    f"[env: {ENV}].",
+)
 @click.option("--include", multiple=True, metavar="GLOB", help="Only files matching GLOB (name or path); repeatable.")
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files and folders matching GLOB; repeatable.")
 @click.option("--follow-symlinks", is_flag=True, help="Follow symbolic links (loops are detected).")
@@ -157,6 +166,7 @@ def scan(
     videos_only,
     jobs,
     catalog,
+    dask,
     include,
     exclude,
     follow_symlinks,
@@ -199,9 +209,10 @@ def scan(
             max_pixels=max_pixels,
             images=images_only,
             videos=videos_only,
+            dask=dask,
             progress=Reporter(False if quiet else None),
         )
-    except CatalogError as e:
+    except (CatalogError, ClusterError) as e:
         raise click.UsageError(str(e)) from e
     if json_out:
         with _output(json_out) as f:

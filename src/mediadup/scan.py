@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Iterable, Sequence
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .catalog import Cached, Catalog
+from .cluster import Cluster
 from .compare import LEVELS
 from .decode import DEFAULT_MAX_PIXELS, too_large
 from .discover import Walker
@@ -40,6 +42,7 @@ class ScanOptions:
     max_pixels: int = DEFAULT_MAX_PIXELS
     images: bool = True
     videos: bool = True
+    dask: str | None = None  # scheduler address, or "local"
 
 
 def scan(
@@ -56,10 +59,13 @@ def scan(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     images: bool = True,
     videos: bool = True,
+    dask: str | None = None,
     progress: bool | Reporter = False,
 ) -> ScanResult:
     """Find groups of duplicate images and videos under `paths` (`images`/`videos`: which kinds).
 
+    `dask`: fingerprint on a Dask cluster (a scheduler address such as "tcp://host:8786", or
+    "local" for a LocalCluster on this machine); the workers must read the same paths.
     Nothing under `paths` is ever modified. Fingerprints are cached in the catalog (`catalog`,
     default: the user cache folder), so a rescan of unchanged files decodes nothing.
     """
@@ -78,6 +84,7 @@ def scan(
         max_pixels,
         images or not videos,  # asking for neither kind means both
         videos or not images,
+        dask or None,
     )
     reporter = progress if isinstance(progress, Reporter) else (Reporter(None) if progress else QUIET)
     with Catalog(os.fspath(catalog) if catalog else None) as cat:
@@ -101,7 +108,7 @@ class Scanner:
         files = self._discover(roots)
         cached = self.catalog.refresh(files)
         self.ids = {p: c.id for p, c in cached.items()}
-        with Workers(self.options.jobs) as workers:
+        with _cluster(self.options) as cluster, Workers(self.options.jobs, cluster) as workers:
             content = self._exact(files, cached)
             stats = {f.path: f for f in files}
             fingerprints: dict[str, Fingerprint] = {}
@@ -299,6 +306,10 @@ class _Batches:
 
     def __exit__(self, *exc: object) -> None:
         self.flush()
+
+
+def _cluster(options: ScanOptions) -> contextlib.AbstractContextManager[Cluster | None]:
+    return Cluster(options.dask, options.jobs) if options.dask else contextlib.nullcontext()
 
 
 def _changed(path: str, expected: tuple[int, int]) -> bool:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.pool import Pool
 from typing import Any
 
+from .cluster import Cluster
 from .decode import DEFAULT_MAX_PIXELS, DecodeError, register_plugins
 from .fingerprint import ImageFingerprint, fingerprint_file
 from .records import Kind
@@ -43,10 +44,12 @@ def default_jobs() -> int:
 
 
 class Workers:
-    """A lazily started process pool; with one job everything runs in this process."""
+    """A lazily started process pool; with one job everything runs in this process. With a Dask
+    `cluster`, fingerprinting runs there instead."""
 
-    def __init__(self, jobs: int):
+    def __init__(self, jobs: int, cluster: Cluster | None = None):
         self.jobs = max(1, jobs)
+        self.cluster = cluster
         self._pool: Pool | None = None
 
     def _get(self) -> Pool:
@@ -90,5 +93,7 @@ def fingerprint_many(
 ) -> Iterator[Result]:
     """Fingerprints in completion order."""
     tasks = [(p, max_pixels, kind) for p in paths]
+    if workers.cluster is not None:
+        return workers.cluster.map_unordered(fingerprint_one, tasks)
     chunk = max(1, min(16, len(tasks) // (workers.jobs * 8)))
     return workers.imap_unordered(fingerprint_one, tasks, chunksize=chunk)
