@@ -39,7 +39,7 @@ class Cluster:
                     n_workers=jobs or os.cpu_count() or 1,
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=None,
+                    dashboard_address=":0",
                     silence_logs=50,  # CRITICAL only: the scan reports for itself
                 )
                 address = self.local.scheduler_address
