@@ -159,6 +159,24 @@ def test_rescan_compares_nothing_again(library: Path, catalog: str) -> None:
     assert third.summary.compared > 0 and third.summary.fingerprinted == 0
 
 
+def test_unchanged_library_skips_the_candidate_search_and_a_new_file_brings_it_back(
+    library: Path, catalog: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    pipeline = sys.modules["mediadup.scan"]  # the module (mediadup.scan is also the function)
+    lib, cat = library, catalog
+    first = scan([lib], catalog=cat)
+    searched = []
+    real = pipeline.candidate_pairs
+    monkeypatch.setattr(pipeline, "candidate_pairs", lambda *a: searched.append(1) or real(*a))
+    second = scan([lib], catalog=cat)
+    assert not searched and [names(g) for g in second.groups] == [names(g) for g in first.groups]
+    photo(1).resize((320, 240)).save(lib / "another copy.jpg", quality=80)  # the library changed
+    third = scan([lib], catalog=cat)
+    assert searched and any("another copy.jpg" in names(g) for g in third.groups)
+
+
 def sqlite_file(path: Path, script: str, catalog: bool = True) -> Path:
     """A SQLite file made by `script`, marked as a mediadup catalog or not."""
     from mediadup.catalog import APPLICATION_ID

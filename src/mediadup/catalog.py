@@ -221,6 +221,14 @@ class Catalog:
             for file_id, *blobs in self.db.execute(q, chunk):
                 yield file_id, cls.from_blob(*blobs)
 
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
     def verdicts(self, level: str, version: int) -> dict[tuple[int, int], str | None]:
         """Known comparisons: (a, b) -> the match as JSON, or None for different pictures."""
         q = "SELECT a, b, match FROM verdicts WHERE level = ? AND version = ?"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import time
 from collections.abc import Iterable, Sequence
@@ -238,18 +239,26 @@ class Scanner:
         def verifies(paths: list[str]):
             return lambda batch: verifier.matches([(paths[i], paths[j]) for i, j in batch])
 
+        # the same files as the last scan at this level: its verified pairs are in the catalog, and
+        # a new candidate search would find no others
+        same_key = f"matched:{self.level.name}:{version}"
+        same = hashlib.sha256(np.array(sorted(self.ids[p] for p in reps.values()), dtype=np.int64)).hexdigest()
         with _Verdicts(self.catalog, self.level.name, version, verifier):
-            with self.reporter.stage("matching") as bar:
-                hashes = np.stack([fingerprints[p].hashes for p in images]) if images else np.zeros((0, 2))
-                found = connect(candidate_pairs(hashes.astype(np.uint64), self.level), verifies(images), bar.set)
-                edges += [(images[i], images[j]) for i, j in found]
-            if videos:
-                with self.reporter.stage("matching videos") as bar:
-                    frames = [fingerprints[p].hashes for p in videos]
-                    found = connect(video_candidate_pairs(frames, self.level.radius), verifies(videos), bar.set)
-                    edges += [(videos[i], videos[j]) for i, j in found]
+            if self.catalog.meta(same_key) == same:
+                edges = verifier.known_matches(list(reps.values()))
+            else:
+                with self.reporter.stage("matching") as bar:
+                    hashes = np.stack([fingerprints[p].hashes for p in images]) if images else np.zeros((0, 2))
+                    found = connect(candidate_pairs(hashes.astype(np.uint64), self.level), verifies(images), bar.set)
+                    edges += [(images[i], images[j]) for i, j in found]
+                if videos:
+                    with self.reporter.stage("matching videos") as bar:
+                        frames = [fingerprints[p].hashes for p in videos]
+                        found = connect(video_candidate_pairs(frames, self.level.radius), verifies(videos), bar.set)
+                        edges += [(videos[i], videos[j]) for i, j in found]
             with self.reporter.stage("grouping"):
                 groups = build_groups(stats, live, infos, edges, verifier.many)
+        self.catalog.set_meta(same_key, same)  # only once matching has finished
         if videos and images:
             groups = self._frames_of_videos(groups, images, videos, fingerprints, stats, infos)
         self.summary.compared = verifier.compared

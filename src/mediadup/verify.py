@@ -56,6 +56,11 @@ class Verifier:
         """Verdicts of b against a, for each (a, b)."""
         return [from_json(text) for text in self._verdicts(pairs)]
 
+    def known_matches(self, paths: Sequence[str]) -> list[tuple[str, str]]:
+        """Pairs among `paths` already verified as matching (by an earlier scan)."""
+        by_id = {self.ids[p]: p for p in paths}
+        return [(by_id[a], by_id[b]) for (a, b), text in self.known.items() if text and a in by_id and b in by_id]
+
     def matches(self, pairs: Sequence[tuple[str, str]]) -> list[bool]:
         """Whether b matches a, for each (a, b)."""
         return [text is not None for text in self._verdicts(pairs)]

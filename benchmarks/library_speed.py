@@ -1,0 +1,107 @@
+"""A large library: discovery, cataloguing and the rescan of an unchanged tree, with peak memory.
+
+Generates a tree of N small files (default 200,000) in 100 files per folder: tiny distinct PNG
+and JPEG pictures (60 %), some byte-identical copies among them, and other files (notes, JSON,
+sidecars). Then scans it twice with the CLI in a fresh process each time, and prints files/s,
+seconds and the peak resident memory of the scan (its own process and its workers).
+
+    python benchmarks/library_speed.py [--files 200000] [--out /tmp/mediadup-library] [--jobs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def build(root: str, files: int) -> None:
+    marker = os.path.join(root, ".complete")
+    if os.path.exists(marker) and Path(marker).read_text() == str(files):
+        return
+    shutil.rmtree(root, ignore_errors=True)
+    rng = np.random.default_rng(0)
+    pick = random.Random(0)
+    started = time.time()
+    previous: bytes | None = None
+    for n in range(files):
+        folder = os.path.join(root, f"{n // 10000:02d}", f"{n // 100 % 100:02d}")
+        if n % 100 == 0:
+            os.makedirs(folder, exist_ok=True)
+        kind = pick.random()
+        if kind < 0.6:
+            if previous is not None and pick.random() < 0.05:  # a byte-identical copy
+                data, ext = previous, ".png"
+            else:
+                cells = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)  # blocky: distinct hashes, like photos
+                image = Image.fromarray(cells).resize((32, 32), Image.Resampling.NEAREST)
+                buffer = io.BytesIO()
+                ext = ".png" if kind < 0.4 else ".jpg"
+                image.save(buffer, "PNG" if ext == ".png" else "JPEG", quality=90)
+                data = buffer.getvalue()
+                previous = data if ext == ".png" else previous
+        else:
+            ext = pick.choice([".txt", ".json", ".xmp"])
+            data = f"note {n} {pick.random()}\n".encode() * pick.randint(1, 20)
+        with open(os.path.join(folder, f"f{n:07d}{ext}"), "wb") as f:
+            f.write(data)
+    with open(os.path.join(root, ".complete"), "w") as f:
+        f.write(str(files))
+    print(f"built {files} files in {time.time() - started:.0f} s")
+
+
+def run_scan(root: str, catalog: str, jobs: int) -> tuple[float, float, str]:
+    """Seconds, peak RSS in MB (the scan and its workers), and the summary lines."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    cmd = [sys.executable, "-c", _CHILD, root, catalog, str(jobs)]
+    started = time.time()
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    seconds = time.time() - started
+    peak = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024
+    return seconds, peak, out.stdout.strip()
+
+
+_CHILD = """
+import resource, sys, time
+import mediadup
+t = time.time()
+r = mediadup.scan(sys.argv[1], catalog=sys.argv[2], jobs=int(sys.argv[3]))
+s = r.summary
+own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print(f"  {s.files_seen} files, {s.images} images, {s.fingerprinted} fingerprinted, {s.from_cache} cached, "
+      f"{len(r.groups)} groups, {len(r.skipped)} skipped; scan {time.time() - t:.1f} s; "
+      f"peak RSS main {own:.0f} MB, largest worker {kids:.0f} MB")
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--files", type=int, default=200_000)
+    ap.add_argument("--out", default="/tmp/mediadup-library")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    args = ap.parse_args()
+    build(args.out, args.files)
+    catalog = args.out + ".sqlite"
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(catalog + suffix):
+            os.remove(catalog + suffix)
+    for label in ("first scan", "rescan (unchanged)"):
+        seconds, _, summary = run_scan(args.out, catalog, args.jobs)
+        print(f"{label:20} {seconds:7.1f} s  {args.files / seconds:9.0f} files/s (with Python's start)")
+        print(summary)
+    print(f"catalog {os.path.getsize(catalog) / 1e6:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
