@@ -47,9 +47,10 @@ FIRST_WINDOW = N_DIHEDRAL + 2  # pHashes of WINDOWS
 @dataclass
 class ImageFingerprint:
     hashes: np.ndarray  # uint64 columns: see N_DIHEDRAL, FULL_VIEW, AVERAGE, FIRST_WINDOW
-    thumb: np.ndarray  # THUMB x THUMB uint8 luminance of the content (borders trimmed)
+    thumb: np.ndarray | None  # THUMB x THUMB uint8 luminance of the content (borders trimmed); None when light
     histogram: np.ndarray  # hue histogram of the content, float32, sums to 1 (0 for grayscale)
     info: ImageInfo
+    usable: bool | None = None  # see `comparable`
 
     @property
     def chroma(self) -> float:
@@ -58,9 +59,17 @@ class ImageFingerprint:
     @property
     def comparable(self) -> bool:
         """False for near-uniform pictures (blank, black): their hashes and shapes say nothing."""
-        return float(self.thumb.std()) >= 2.0
+        if self.usable is None:
+            self.usable = self.thumb is not None and float(self.thumb.std()) >= 2.0
+        return self.usable
+
+    def light(self) -> ImageFingerprint:
+        """Without the thumbnail: what matching needs, a fraction of the memory (comparisons load
+        the whole fingerprint again from the catalog)."""
+        return ImageFingerprint(self.hashes, None, self.histogram, self.info, self.comparable)
 
     def to_blob(self) -> tuple[bytes, bytes, bytes, str]:
+        assert self.thumb is not None, "a light fingerprint cannot be stored"
         return (
             self.hashes.astype(np.uint64).tobytes(),
             self.thumb.astype(np.uint8).tobytes(),

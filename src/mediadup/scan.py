@@ -101,6 +101,7 @@ class Scanner:
         self.summary = ScanSummary()
         self.skipped: list[Skipped] = []
         self.ids: dict[str, int] = {}
+        self.stored: dict[str, int] = {}  # path -> id of the catalog row holding its fingerprint
 
     def run(self, roots: list[str]) -> ScanResult:
         started = time.time()
@@ -180,7 +181,9 @@ class Scanner:
                 errors[key] = cached[known.path].error or ""
             elif known:
                 to_load[self.ids[known.path]] = key
-        found.update((to_load[i], fp) for i, fp in self.catalog.fingerprints(to_load, kind))
+        # kept light (no thumbnails): comparisons load what they need again, so memory stays bounded
+        found.update((to_load[i], fp.light()) for i, fp in self.catalog.fingerprints(to_load, kind))
+        stored = {key: i for i, key in to_load.items()}  # where each content's fingerprint is in the catalog
         self.summary.from_cache += sum(len(same[k]) for k in found)
         todo = {files[0].path: key for key, files in same.items() if key not in found and key not in errors}
         stage = "fingerprinting videos" if kind is Kind.VIDEO else "fingerprinting"
@@ -191,7 +194,8 @@ class Scanner:
                 if fp is not None and _changed(path, expected[path]):
                     fp, error, lasting = None, "changed during the scan", False
                 if fp is not None:
-                    found[key] = fp
+                    found[key] = fp.light()
+                    stored[key] = self.ids[same[key][0].path]
                     self.summary.fingerprinted += 1
                 else:
                     errors[key] = error or ""
@@ -210,6 +214,7 @@ class Scanner:
             for f in files:
                 if key in found:
                     fingerprints[f.path] = found[key]
+                    self.stored[f.path] = stored[key]
                 else:
                     self.skipped.append(Skipped(f.path, errors.get(key, "not fingerprinted")))
         return fingerprints
@@ -223,7 +228,7 @@ class Scanner:
     ) -> list[Group]:
         version = verdict_version()
         verifier = Verifier(
-            fingerprints, self.ids, self.level, self.catalog.verdicts(self.level.name, version), workers
+            fingerprints, self.ids, self.level, self.catalog.verdicts(self.level.name, version), workers, self._load
         )
         # one representative per distinct content: byte-identical twins are matched once
         reps: dict[str, str] = {}
@@ -264,6 +269,18 @@ class Scanner:
         self.summary.compared = verifier.compared
         return groups
 
+    def _load(self, paths: list[str], fingerprints: dict[str, Fingerprint]) -> dict[str, Fingerprint]:
+        """Whole fingerprints (thumbnails included) of a few files, from the catalog."""
+        out: dict[str, Fingerprint] = {}
+        for kind in (Kind.IMAGE, Kind.VIDEO):
+            wanted: dict[int, list[str]] = {}
+            for p in paths:
+                if isinstance(fingerprints[p], VideoFingerprint) == (kind is Kind.VIDEO):
+                    wanted.setdefault(self.stored[p], []).append(p)
+            for i, fp in self.catalog.fingerprints(wanted, kind):
+                out.update((p, fp) for p in wanted[i])
+        return out
+
     def _frames_of_videos(self, groups, images, videos, fingerprints, stats, infos) -> list[Group]:
         """Images not in any group that are frames of a video join that video's group as `frame-of`."""
         grouped = {m.path for g in groups for m in g.members}
@@ -272,8 +289,10 @@ class Scanner:
         frames = [fingerprints[p].hashes for p in videos]
         keepers = {g.keeper.path for g in groups}
         found: dict = {}  # image -> (video, match): a group's keeper first, then the closest frame
-        for i, v in frame_candidates(pictures, frames, frame_radius(self.level)).tolist():
-            m = frame_of(fingerprints[free[i]], fingerprints[videos[v]], self.level)
+        candidates = frame_candidates(pictures, frames, frame_radius(self.level)).tolist()
+        whole = self._load(sorted({free[i] for i, _ in candidates} | {videos[v] for _, v in candidates}), fingerprints)
+        for i, v in candidates:
+            m = frame_of(whole[free[i]], whole[videos[v]], self.level)
             rank = (videos[v] in keepers, m.score) if m else None
             if m and (free[i] not in found or rank > found[free[i]][2]):
                 found[free[i]] = (videos[v], m, rank)

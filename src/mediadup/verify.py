@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from . import video, video_compare
 from .compare import VERSION, Level, Match, compare
@@ -46,8 +46,12 @@ class Verifier:
         level: Level,
         known: dict[tuple[int, int], str | None],
         workers: Workers,
+        load: Callable[[list[str], dict[str, Fingerprint]], dict[str, Fingerprint]] | None = None,
     ):
+        """`fingerprints` may be light (no thumbnails): `load(paths, fingerprints)` then gives the
+        whole ones for the pairs that must be compared."""
         self.fingerprints, self.ids, self.level, self.workers = fingerprints, ids, level, workers
+        self.load = load
         self.known = known
         self.new: list[tuple[int, int, str | None]] = []
         self.compared = 0
@@ -68,7 +72,9 @@ class Verifier:
     def _verdicts(self, pairs: Sequence[tuple[str, str]]) -> list[str | None]:
         keys = [(self.ids[a], self.ids[b]) for a, b in pairs]
         todo = sorted({i for i, k in enumerate(keys) if k not in self.known}, key=lambda i: keys[i])
-        tasks = [(self.fingerprints[pairs[i][0]], self.fingerprints[pairs[i][1]], self.level) for i in todo]
+        needed = sorted({p for i in todo for p in pairs[i]})
+        whole = self.load(needed, self.fingerprints) if self.load and needed else self.fingerprints
+        tasks = [(whole[pairs[i][0]], whole[pairs[i][1]], self.level) for i in todo]
         for i, match in zip(todo, self.workers.map(_compare, tasks)):
             text = to_json(match)
             if keys[i] not in self.known:

@@ -67,8 +67,8 @@ class VideoInfo:
 class VideoFingerprint:
     times: np.ndarray  # (n,) float32 seconds of the sampled (non-uniform) frames
     hashes: np.ndarray  # (n, N_DIHEDRAL + len(WINDOWS)) uint64
-    thumbs: np.ndarray  # (n, THUMB, THUMB) uint8 luminance of each frame's content
-    histograms: np.ndarray  # (n, HUE_BINS) float32 hue histogram per frame
+    thumbs: np.ndarray | None  # (n, THUMB, THUMB) uint8 luminance of each frame's content; None when light
+    histograms: np.ndarray | None  # (n, HUE_BINS) float32 hue histogram per frame
     info: VideoInfo
     step: float  # the sampling grid, seconds
 
@@ -76,7 +76,12 @@ class VideoFingerprint:
     def comparable(self) -> bool:
         return len(self.times) > 0
 
+    def light(self) -> VideoFingerprint:
+        """Without thumbnails and histograms: what matching needs (see ImageFingerprint.light)."""
+        return VideoFingerprint(self.times, self.hashes, None, None, self.info, self.step)
+
     def to_blob(self) -> tuple[bytes, bytes, bytes, bytes, str]:
+        assert self.thumbs is not None and self.histograms is not None, "a light fingerprint cannot be stored"
         meta = json.dumps({"info": asdict(self.info), "step": self.step})
         return (
             self.times.astype(np.float32).tobytes(),
