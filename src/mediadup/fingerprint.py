@@ -59,9 +59,10 @@ class ImageFingerprint:
     @property
     def comparable(self) -> bool:
         """False for near-uniform pictures (blank, black): their hashes and shapes say nothing."""
-        if self.usable is None:
-            self.usable = self.thumb is not None and float(self.thumb.std()) >= 2.0
-        return self.usable
+        if self.usable is None and self.thumb is not None:
+            x = self.thumb.ravel().astype(np.float32)  # std >= 2, cheaply: rescans check every picture
+            self.usable = float(x.dot(x)) / len(x) - (float(x.sum()) / len(x)) ** 2 >= 4.0
+        return bool(self.usable)
 
     def light(self) -> ImageFingerprint:
         """Without the thumbnail: what matching needs, a fraction of the memory (comparisons load
