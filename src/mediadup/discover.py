@@ -52,6 +52,8 @@ def sniff(head: bytes) -> Kind:
 
 def _matches(path: str, name: str, patterns: Iterable[str]) -> bool:
     """Whether a glob matches the name or the whole path, ignoring case (*.jpg matches IMG.JPG)."""
+    if not patterns:
+        return False
     path, name = path.lower(), name.lower()
     return any(fnmatch(name, p.lower()) or fnmatch(path, p.lower()) for p in patterns)
 
