@@ -13,10 +13,14 @@ from .index import HammingIndex, best_chunks
 from .video import N_DIHEDRAL as VIDEO_DIHEDRAL
 from .video import SHARED_WINDOWS as SHARED_VIDEO_WINDOWS
 
+QUERY_ROWS = 20_000  # pictures whose rotations or windows are searched at once (bounds memory)
 
-def _pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+
+def _keys(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+    """Distinct pairs (a, b), a != b, as one int64 each: min * n + max."""
     keep = a != b
-    return np.sort(np.stack([a[keep], b[keep]], axis=1), axis=1)
+    lo, hi = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
+    return np.unique(lo * n + hi)
 
 
 def candidate_pairs(hashes: np.ndarray, level: Level) -> np.ndarray:
@@ -39,20 +43,21 @@ def candidate_pairs(hashes: np.ndarray, level: Level) -> np.ndarray:
         return indexes[chunks]
 
     q, i, _ = picture_index(level.radius).search(hashes[:, 0], level.radius)
-    found = [_pairs(q, i)]
+    found = [_keys(q, i, n)]
     for views, radius in ((hashes[:, 1:AVERAGE], level.view_radius), (hashes[:, FIRST_WINDOW:], level.window_radius)):
-        vq, vi, _ = picture_index(radius).search(views.ravel(), radius)
-        found.append(_pairs(vq // views.shape[1], vi))
+        index, per = picture_index(radius), views.shape[1]
+        for start in range(0, n, QUERY_ROWS):  # in slices: a picture's own windows hit it, and
+            vq, vi, _ = index.search(views[start : start + QUERY_ROWS].ravel(), radius)  # must not pile up
+            found.append(_keys(vq // per + start, vi, n))
     for w in SHARED_WINDOWS:
         column = hashes[:, FIRST_WINDOW + w]
         wq, wi, _ = HammingIndex(column, level.view_radius).search(column, level.view_radius)
-        found.append(_pairs(wq, wi))
+        found.append(_keys(wq, wi, n))
     average = hashes[:, AVERAGE]
     aq, ai, _ = HammingIndex(average, level.view_radius).search(average, level.view_radius)
     close = np.bitwise_count(hashes[aq, 0] ^ hashes[ai, 0]) <= 3 * level.radius
-    found.append(_pairs(aq[close], ai[close]))
-    pairs = np.concatenate(found)
-    keys = np.unique(pairs[:, 0] * n + pairs[:, 1])  # one int64 per pair: much faster than unique rows
+    found.append(_keys(aq[close], ai[close], n))
+    keys = np.unique(np.concatenate(found))
     return np.stack([keys // n, keys % n], axis=1)
 
 
