@@ -230,10 +230,11 @@ def test_missing_root_is_reported(tmp_path: Path) -> None:
 
 
 def test_file_deleted_or_changed_during_the_scan(tmp_path: Path) -> None:
+    from mediadup.records import Kind
     from mediadup.workers import fingerprint_one
 
     gone = tmp_path / "gone.jpg"
-    assert fingerprint_one((str(gone), 10**8))[2] == "file vanished during the scan"
+    assert fingerprint_one((str(gone), 10**8, Kind.IMAGE))[2] == "file vanished during the scan"
     # a file that changes between discovery and decoding is reported, not fingerprinted
     from mediadup.scan import _changed
 

@@ -340,6 +340,20 @@ class Catalog:
         )
         return [(i, op, os.fsdecode(p), os.fsdecode(t) if t else None, s) for i, op, p, t, s in rows]
 
+    def scan_files(self, scan_id: int, columns: str) -> Iterator[tuple]:
+        """`columns` (of scan_groups g and files f) of each file of a scan's groups, keeper first,
+        then its stored quality signals (a dict, empty when unknown) and whether it is a video."""
+        rows = self.db.execute(
+            f"SELECT {columns}, coalesce(p.info, v.info), v.file_id IS NOT NULL FROM scan_groups g "
+            "LEFT JOIN files f ON f.path = g.path LEFT JOIN image_fingerprints p ON p.file_id = f.id "
+            "LEFT JOIN video_fingerprints v ON v.file_id = f.id "
+            "WHERE g.scan_id = ? ORDER BY g.group_no, g.role != 'keep'",
+            (scan_id,),
+        )
+        for *values, info, is_video in rows:
+            meta = json.loads(info) if info else {}
+            yield (*values, meta["info"] if is_video else meta, bool(is_video))  # videos: {"info", "step"}
+
     def last_scan_id(self) -> int | None:
         row = self.db.execute("SELECT max(id) FROM scans WHERE finished IS NOT NULL").fetchone()
         return row[0] if row else None

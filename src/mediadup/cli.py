@@ -151,7 +151,7 @@ def remove(cat: Catalog, groups, op, to, permanent, keep, include_subclips, refe
     type=click.IntRange(min=1),
     default=DEFAULT_MAX_PIXELS,
     show_default=True,
-    help="Skip images larger than this many pixels (decompression-bomb guard).",
+    help="Skip images, and videos whose frames are, larger than this many pixels (decompression-bomb guard).",
 )
 @click.option("--json", "json_out", metavar="FILE", help="Write the groups as JSON to FILE ('-': standard output).")
 @click.option("--csv", "csv_out", metavar="FILE", help="Write one CSV row per file to FILE ('-': standard output).")

@@ -109,12 +109,8 @@ def _add_parts(
     for longer, clips in sorted(parts.items()):
         if longer in duplicates:
             continue  # it is a copy of a better video, whose own parts are listed
-        group = by_keeper.get(longer)
-        if group is None:
-            keeper = GroupMember(stats[longer], Relation.KEEPER, 1.0, {}, infos.get(longer), content.get(longer))
-            group = by_keeper[longer] = Group(keeper, [], "longest: the other videos are parts of it")
-            groups.append(group)
-        group.duplicates.extend(clips)
+        reason = "longest: the other videos are parts of it"
+        _group_of(longer, by_keeper, groups, stats, infos, content, reason).duplicates.extend(clips)
 
 
 def attach_frames(
@@ -127,11 +123,24 @@ def attach_frames(
     group, or to a new group kept by the video, as `frame-of` members (never removed by default)."""
     by_path = {m.path: g for g in groups for m in g.members}
     for image, (video, m) in sorted(frames.items()):
-        group = by_path.get(video)
-        if group is None:
-            keeper = GroupMember(stats[video], Relation.KEEPER, info=infos.get(video))
-            group = by_path[video] = Group(keeper, [], "the video whose frames the images are")
-            groups.append(group)
+        group = _group_of(video, by_path, groups, stats, infos, {}, "the video whose frames the images are")
         evidence = {**m.evidence, "video": display_path(video)}
         group.duplicates.append(GroupMember(stats[image], Relation.FRAME_OF, m.score, evidence, infos.get(image)))
     return groups
+
+
+def _group_of(
+    path: str,
+    index: dict[str, Group],
+    groups: list[Group],
+    stats: dict[str, FileStat],
+    infos: dict[str, ImageInfo | VideoInfo],
+    content: dict[str, str],
+    reason: str,
+) -> Group:
+    """The group `index` gives for `path`, or a new one it keeps (added to `groups` and `index`)."""
+    if path not in index:
+        keeper = GroupMember(stats[path], Relation.KEEPER, 1.0, {}, infos.get(path), content.get(path))
+        index[path] = Group(keeper, [], reason)
+        groups.append(index[path])
+    return index[path]

@@ -65,37 +65,39 @@ def video_candidate_pairs(frames: list[np.ndarray], radius: int) -> np.ndarray:
     """(i, j) pairs of videos, i < j, with at least two frames whose hashes are close, in any
     column (rotations, mirrors, crop windows) of one against the picture hash of the other.
     `frames[v]` is video v's (frames, columns) hash array; all frames share one index."""
-    counts = [len(f) for f in frames]
-    if len(frames) < 2 or not sum(counts):
+    if len(frames) < 2 or not sum(len(f) for f in frames):
         return np.zeros((0, 2), dtype=np.int64)
-    owner = np.repeat(np.arange(len(frames)), counts)
-    hashes = np.concatenate([f for f in frames if len(f)]).astype(np.uint64)
-    index = HammingIndex(hashes[:, 0], chunks=best_chunks(len(hashes), radius))
-    q, i, _ = index.search(hashes.ravel(), radius)
+    counts, owner, hashes = _frame_table(frames)
+    q, i, _ = HammingIndex(hashes[:, 0], radius).search(hashes.ravel(), radius)
     q //= hashes.shape[1]
     a, b = owner[q], owner[i]
     keep = a != b
     found: list[np.ndarray] = [np.stack([q[keep], i[keep]], axis=1)]
     for w in SHARED_VIDEO_WINDOWS:  # the same window of both: a logo or caption outside it
         column = hashes[:, VIDEO_DIHEDRAL + w]
-        wq, wi, _ = HammingIndex(column, chunks=best_chunks(len(column), radius)).search(column, radius)
+        wq, wi, _ = HammingIndex(column, radius).search(column, radius)
         keep = owner[wq] != owner[wi]
         found.append(np.stack([wq[keep], wi[keep]], axis=1))
     frame_pairs = np.unique(np.sort(np.concatenate(found), axis=1), axis=0)
     pairs, votes = np.unique(np.sort(owner[frame_pairs], axis=1), axis=0, return_counts=True)
-    few = np.minimum(np.asarray(counts)[pairs[:, 0]], np.asarray(counts)[pairs[:, 1]]) < 2
+    few = np.minimum(counts[pairs[:, 0]], counts[pairs[:, 1]]) < 2
     return pairs[(votes >= 2) | few]
 
 
 def frame_candidates(pictures: np.ndarray, frames: list[np.ndarray], radius: int) -> np.ndarray:
     """(image, video) pairs where the image's picture hash is close to one of the video's frames."""
-    counts = [len(f) for f in frames]
-    if not len(pictures) or not sum(counts):
+    if not len(pictures) or not sum(len(f) for f in frames):
         return np.zeros((0, 2), dtype=np.int64)
-    owner = np.repeat(np.arange(len(frames)), counts)
-    column = np.concatenate([f[:, 0] for f in frames if len(f)]).astype(np.uint64)
-    q, i, _ = HammingIndex(column, chunks=best_chunks(len(column), radius)).search(pictures, radius)
+    _, owner, hashes = _frame_table(frames)
+    q, i, _ = HammingIndex(hashes[:, 0], radius).search(pictures, radius)
     return np.unique(np.stack([q, owner[i]], axis=1), axis=0)
+
+
+def _frame_table(frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All videos' frame hashes in one table: frames per video, the video of each row, the rows."""
+    counts = np.array([len(f) for f in frames])
+    hashes = np.concatenate([f for f in frames if len(f)]).astype(np.uint64)
+    return counts, np.repeat(np.arange(len(frames)), counts), hashes
 
 
 def connect(

@@ -95,9 +95,9 @@ def average_hash(luma: np.ndarray) -> int:
     return pack_bits(cells > cells.mean())
 
 
-def _area_weights(start: float, stop: float, size: int) -> np.ndarray:
-    """(SAMPLE x size) weights averaging [start, stop) of `size` pixels into SAMPLE equal cells."""
-    edges = np.linspace(start, stop, SAMPLE + 1)
+def area_weights(start: float, stop: float, size: int, cells: int = SAMPLE) -> np.ndarray:
+    """(cells x size) weights averaging [start, stop) of `size` pixels into `cells` equal cells."""
+    edges = np.linspace(start, stop, cells + 1)
     pixels = np.arange(size)
     overlap = np.minimum(edges[1:, None], pixels + 1) - np.maximum(edges[:-1, None], pixels)
     w = np.clip(overlap, 0, None)
@@ -107,8 +107,8 @@ def _area_weights(start: float, stop: float, size: int) -> np.ndarray:
 @lru_cache(maxsize=8)
 def _window_transforms(windows: tuple[tuple[float, float, float, float], ...], size: int) -> tuple[np.ndarray, ...]:
     """Per window, the matrices taking a size x size array straight to its 8x8 DCT block."""
-    rows = np.stack([_DCT @ _area_weights(y0 * size, y1 * size, size) for _, y0, _, y1 in windows])
-    cols = np.stack([_DCT @ _area_weights(x0 * size, x1 * size, size) for x0, _, x1, _ in windows])
+    rows = np.stack([_DCT @ area_weights(y0 * size, y1 * size, size) for _, y0, _, y1 in windows])
+    cols = np.stack([_DCT @ area_weights(x0 * size, x1 * size, size) for x0, _, x1, _ in windows])
     return rows, cols.transpose(0, 2, 1)
 
 

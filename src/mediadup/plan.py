@@ -61,20 +61,11 @@ def groups_from_catalog(catalog: Catalog) -> list[list[Copy]]:
     scan_id = catalog.last_scan_id()
     if scan_id is None:
         raise PlanError("no scan in the catalog yet: run `mediadup scan PATH` first")
-    rows = catalog.db.execute(
-        "SELECT g.group_no, g.path, g.role, g.relation, f.size, f.mtime_ns, f.content_hash, "
-        "coalesce(p.info, v.info) FROM scan_groups g LEFT JOIN files f ON f.path = g.path "
-        "LEFT JOIN image_fingerprints p ON p.file_id = f.id "
-        "LEFT JOIN video_fingerprints v ON v.file_id = f.id WHERE g.scan_id = ? "
-        "ORDER BY g.group_no, g.role != 'keep'",
-        (scan_id,),
-    )
+    rows = catalog.scan_files(scan_id, "g.group_no, g.path, g.role, g.relation, f.size, f.mtime_ns, f.content_hash")
     groups: dict[int, list[Copy]] = {}
-    for group_no, path, role, relation, size, mtime_ns, digest, info in rows:
+    for group_no, path, role, relation, size, mtime_ns, digest, meta, _ in rows:
         if size is None:
             continue  # the file left the catalog since: it will not be touched
-        meta = json.loads(info) if info else {}
-        meta = meta.get("info", meta)  # videos store {"info": ..., "step": ...}
         pixels = meta.get("width", 0) * meta.get("height", 0)
         relation = "keeper" if role == "keep" else relation
         copy = Copy(os.fsdecode(path), size, mtime_ns, relation, digest, pixels, meta.get("duration", 0.0))

@@ -41,19 +41,10 @@ def last_scan_groups(catalog: Catalog) -> list[dict]:
     scan_id = catalog.last_scan_id()
     if scan_id is None:
         return []
-    rows = catalog.db.execute(
-        "SELECT g.group_no, g.path, g.role, g.relation, g.score, g.evidence, g.reason, g.size, "
-        "coalesce(p.info, v.info) FROM scan_groups g LEFT JOIN files f ON f.path = g.path "
-        "LEFT JOIN image_fingerprints p ON p.file_id = f.id LEFT JOIN video_fingerprints v ON v.file_id = f.id "
-        "WHERE g.scan_id = ? ORDER BY g.group_no, g.role != 'keep'",
-        (scan_id,),
-    )
+    rows = catalog.scan_files(scan_id, "g.group_no, g.path, g.role, g.relation, g.score, g.evidence, g.reason, g.size")
     groups: dict[int, dict] = {}
-    for group_no, path, role, relation, score, evidence, reason, size, info in rows:
+    for group_no, path, role, relation, score, evidence, reason, size, meta, is_video in rows:
         path = os.fsdecode(path)
-        meta = json.loads(info) if info else {}
-        is_video = "info" in meta  # videos store {"info": ..., "step": ...}
-        meta = meta.get("info", meta)
         dims = f"{meta['width']}x{meta['height']} {meta['format']}" if meta else ""
         if is_video:
             dims += f" {timestamp(meta['duration'])} {meta['fps']:g} fps {meta['codec']}"

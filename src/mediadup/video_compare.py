@@ -77,14 +77,9 @@ TRANSFORMS = (
 def _resampler(window: tuple[float, float, float, float] | None) -> tuple[np.ndarray, np.ndarray]:
     """Matrices taking a THUMB x THUMB frame (or a window of it) to GRID x GRID by area averaging."""
     x0, y0, x1, y1 = window or (0.0, 0.0, 1.0, 1.0)
-
-    def weights(start: float, stop: float) -> np.ndarray:
-        edges = np.linspace(start * THUMB, stop * THUMB, GRID + 1)
-        pixels = np.arange(THUMB)
-        w = np.clip(np.minimum(edges[1:, None], pixels + 1) - np.maximum(edges[:-1, None], pixels), 0, None)
-        return (w / w.sum(axis=1, keepdims=True)).astype(np.float32)
-
-    return weights(y0, y1), weights(x0, x1).T
+    rows = phash.area_weights(y0 * THUMB, y1 * THUMB, THUMB, GRID)
+    cols = phash.area_weights(x0 * THUMB, x1 * THUMB, THUMB, GRID)
+    return rows.astype(np.float32), cols.T.astype(np.float32)
 
 
 def _grids(thumbs: np.ndarray, window: int | None, dihedral: int = 0) -> np.ndarray:

@@ -18,9 +18,9 @@ from .video import VideoFingerprint, fingerprint_video
 Result = tuple[str, ImageFingerprint | VideoFingerprint | None, str | None, bool]
 
 
-def fingerprint_one(task: tuple[str, int] | tuple[str, int, Kind]) -> Result:
+def fingerprint_one(task: tuple[str, int, Kind]) -> Result:
     """(path, fingerprint, None, _), or (path, None, reason, lasting) when the file cannot be used."""
-    path, max_pixels, kind = (*task, Kind.IMAGE)[:3]
+    path, max_pixels, kind = task
     try:
         fingerprinter = fingerprint_video if kind is Kind.VIDEO else fingerprint_file
         return path, fingerprinter(path, max_pixels), None, True
