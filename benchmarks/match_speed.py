@@ -1,15 +1,19 @@
 """Speed, peak memory and recall of candidate matching on synthetic 64-bit fingerprints.
 
 For each N it builds an (N, views) uint64 matrix laid out like ImageFingerprint.hashes (random
-pictures, plus planted near-duplicates: copies with k <= radius flipped bits, and planted rotated
+pictures, plus planted near-duplicates: copies with k <= radius flipped bits; planted rotated
 copies: the copy's dihedral hashes are the original's, permuted as the rotation composes, with a
-few flipped bits), then measures, each in a fresh subprocess so that peak RSS does not accumulate:
+few flipped bits; and planted crops: the copy's picture hash is one of the original's crop-window
+hashes with a few flipped bits), then measures, each in a fresh subprocess so that peak RSS does
+not accumulate:
 
-- `pairs`:  mediadup.match.candidate_pairs(hashes, level), recall of both kinds of planted pairs;
+- `group`:  the whole grouping: mediadup.match.candidate_pairs(hashes, level) (picture hashes,
+  8 turns, 55 crop windows, shared windows, average hashes), then match.connect with a stand-in
+  verifier (no thumbnails here: a pair is accepted when its closest views are within the radius)
+  and the groups; recall of the three kinds of planted pairs (is the copy in its original's group?);
 - `search`: HammingIndex(col0).search(col0, radius), recall of planted near-duplicates and, for
   N <= --check-max, exact agreement with a brute-force NumPy Hamming scan over sampled queries.
 "base MB" is the peak RSS once the data is built, "peak MB" the peak RSS after the measured call.
-candidate_pairs is slow at large N (it searches every view of every item), hence --pairs-max.
 
 Run:  /tmp/venv/bin/python benchmarks/match_speed.py [--sizes 10000 100000 1000000] [--level normal]
 """
@@ -25,10 +29,11 @@ import time
 
 import numpy as np
 
-from mediadup.compare import LEVELS
+from mediadup.compare import LEVELS, Level
 from mediadup.fingerprint import FIRST_WINDOW, N_DIHEDRAL, WINDOWS
+from mediadup.group import UnionFind
 from mediadup.index import HammingIndex
-from mediadup.match import candidate_pairs
+from mediadup.match import candidate_pairs, connect
 from mediadup.phash import DIHEDRAL
 
 VIEWS = FIRST_WINDOW + len(WINDOWS)
@@ -55,22 +60,28 @@ def flip(rng: np.random.Generator, codes: np.ndarray, max_flips: int) -> np.ndar
     return codes ^ masks
 
 
-def synthetic(n: int, near: float, rotated: float, radius: int, view_radius: int, seed: int):
-    """(hashes, planted near pairs, planted rotated pairs); pairs are (original, copy) rows."""
+def synthetic(n: int, near: float, rotated: float, cropped: float, level: Level, seed: int):
+    """(hashes, planted near pairs, rotated pairs, cropped pairs); pairs are (original, copy) rows."""
     rng = np.random.default_rng(seed)
-    n_near, n_rot = int(n * near), int(n * rotated)
-    n_orig = n - n_near - n_rot
+    radius, view_radius = level.radius, level.view_radius
+    n_near, n_rot, n_crop = int(n * near), int(n * rotated), int(n * cropped)
+    n_orig = n - n_near - n_rot - n_crop
     hashes = rng.integers(0, 2**64, size=(n, VIEWS), dtype=np.uint64, endpoint=False)
     near_src = rng.choice(n_orig, n_near, replace=False)
     near_dst = np.arange(n_orig, n_orig + n_near)
     hashes[near_dst] = flip(rng, hashes[near_src], radius)  # every view a little changed
     rot_src = rng.choice(n_orig, n_rot, replace=False)
-    rot_dst = np.arange(n_orig + n_near, n)
+    rot_dst = np.arange(n_orig + n_near, n_orig + n_near + n_rot)
     turn = rng.integers(1, N_DIHEDRAL, size=n_rot)  # the copy is DIHEDRAL[turn] of its original
     table = compose_table()
     for u in range(N_DIHEDRAL):  # copy's view u = original's view (u after turn)
         hashes[rot_dst, u] = flip(rng, hashes[rot_src, table[u, turn]], view_radius)
-    return hashes, np.stack([near_src, near_dst], 1), np.stack([rot_src, rot_dst], 1)
+    crop_src = rng.choice(n_orig, n_crop, replace=False)
+    crop_dst = np.arange(n - n_crop, n)
+    window = FIRST_WINDOW + rng.integers(0, len(WINDOWS), size=n_crop)  # the copy shows that window
+    hashes[crop_dst, 0] = flip(rng, hashes[crop_src, window], level.window_radius)
+    pairs = (np.stack(p, 1) for p in ((near_src, near_dst), (rot_src, rot_dst), (crop_src, crop_dst)))
+    return hashes, *pairs
 
 
 def recall(found: np.ndarray, planted: np.ndarray, n: int) -> float:
@@ -78,6 +89,28 @@ def recall(found: np.ndarray, planted: np.ndarray, n: int) -> float:
         return float("nan")
     key = np.sort(planted, axis=1)
     return float(np.isin(key[:, 0] * n + key[:, 1], found[:, 0] * n + found[:, 1]).mean())
+
+
+def group_recall(group_of: dict[int, int], planted: np.ndarray) -> float:
+    """Fraction of planted (original, copy) pairs that ended in one group."""
+    if not len(planted):
+        return float("nan")
+    return float(np.mean([group_of.get(a, -1) == group_of.get(b, -2) for a, b in planted.tolist()]))
+
+
+def stand_in_verifier(hashes: np.ndarray, level: Level):
+    """Accept a pair when the closest of one's views to the other's picture hash (either way) is
+    within the window radius: what the thumbnail comparison decides on real pictures."""
+
+    def verify(pairs: list[tuple[int, int]]) -> list[bool]:
+        if not pairs:
+            return []
+        a, b = np.array(pairs).T
+        ab = np.bitwise_count(hashes[a] ^ hashes[b, :1]).min(axis=1)
+        ba = np.bitwise_count(hashes[b] ^ hashes[a, :1]).min(axis=1)
+        return (np.minimum(ab, ba) <= max(level.radius, level.window_radius)).tolist()
+
+    return verify
 
 
 def brute_force_agrees(col0: np.ndarray, q: np.ndarray, i: np.ndarray, d: np.ndarray, radius: int, sample: int) -> bool:
@@ -98,21 +131,28 @@ def rss_mb() -> float:
 
 def run_one(n: int, op: str, args: argparse.Namespace) -> dict:
     level = LEVELS[args.level]
-    hashes, near, rot = synthetic(n, args.near, args.rotated, level.radius, level.view_radius, args.seed)
+    hashes, near, rot, crop = synthetic(n, args.near, args.rotated, args.cropped, level, args.seed)
     base = rss_mb()
-    out: dict = {"n": n, "op": op, "base_mb": base, "check": ""}
-    if op == "pairs":
+    out: dict = {"n": n, "op": op, "base_mb": base, "check": "", "rotated": None, "cropped": None}
+    if op == "group":
         t = time.perf_counter()
         pairs = candidate_pairs(hashes, level)
+        out["search"] = time.perf_counter() - t
+        clusters = UnionFind()
+        for i, j in connect(pairs, stand_in_verifier(hashes, level)):
+            clusters.union(i, j)
+        groups = clusters.components()
         out["seconds"] = time.perf_counter() - t
-        out.update(found=len(pairs), near=recall(pairs, near, n), rotated=recall(pairs, rot, n))
+        group_of = {x: g for g, members in enumerate(groups) for x in members}
+        out.update(found=len(groups), near=group_recall(group_of, near))
+        out.update(rotated=group_recall(group_of, rot), cropped=group_recall(group_of, crop))
     else:
         col0 = np.ascontiguousarray(hashes[:, 0])
         t = time.perf_counter()
         q, i, d = HammingIndex(col0, level.radius).search(col0, level.radius)
         out["seconds"] = time.perf_counter() - t
         keep = q < i
-        out.update(found=int(keep.sum()), near=recall(np.stack([q[keep], i[keep]], 1), near, n), rotated=None)
+        out.update(found=int(keep.sum()), near=recall(np.stack([q[keep], i[keep]], 1), near, n))
         if n <= args.check_max:
             out["check"] = "agree" if brute_force_agrees(col0, q, i, d, level.radius, args.sample) else "DIFFER"
     out["peak_mb"] = rss_mb()
@@ -122,11 +162,11 @@ def run_one(n: int, op: str, args: argparse.Namespace) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
-    p.add_argument("--ops", nargs="+", choices=["search", "pairs"], default=["search", "pairs"])
+    p.add_argument("--ops", nargs="+", choices=["search", "group"], default=["search", "group"])
     p.add_argument("--level", choices=list(LEVELS), default="normal")
     p.add_argument("--near", type=float, default=0.05, help="fraction of items that are near-duplicate copies")
     p.add_argument("--rotated", type=float, default=0.01, help="fraction of items that are rotated copies")
-    p.add_argument("--pairs-max", type=int, default=100_000, help="skip candidate_pairs above this N (slow)")
+    p.add_argument("--cropped", type=float, default=0.01, help="fraction of items that are cropped copies")
     p.add_argument("--check-max", type=int, default=100_000, help="brute-force check of the index up to this N")
     p.add_argument("--sample", type=int, default=300, help="queries checked by brute force")
     p.add_argument("--seed", type=int, default=0)
@@ -139,23 +179,23 @@ def main() -> None:
     forwarded = sys.argv[1:]
     level = LEVELS[args.level]
     print(f"level {args.level}: radius {level.radius}, view radius {level.view_radius}; {VIEWS} views per item")
-    head = f"{'N':>9} {'op':>6} {'seconds':>9} {'x prev':>7} {'base MB':>8} {'peak MB':>8} {'x prev':>7}"
-    print(f"{head} {'pairs':>9} {'near rec':>8} {'rot rec':>8} {'brute':>6}")
+    head = f"{'N':>9} {'op':>6} {'seconds':>9} {'search':>7} {'x prev':>7} {'base MB':>8} {'peak MB':>8} {'x prev':>7}"
+    print(f"{head} {'found':>9} {'near rec':>8} {'rot rec':>8} {'crop rec':>8} {'brute':>6}")
+    print("(found: close pairs for `search`, groups for `group`; search: seconds of the candidate search)")
     prev: dict[str, dict] = {}
     for n in args.sizes:
         for op in args.ops:
-            if op == "pairs" and n > args.pairs_max:
-                print(f"{n:>9} {op:>6}   skipped: N > --pairs-max {args.pairs_max}", flush=True)
-                continue
             cmd = [sys.executable, __file__, *forwarded, "--one", str(n), "--ops", op]
             r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
             last = prev.get(op)
             grow_t = f"{r['seconds'] / last['seconds']:.1f}" if last else "-"
             grow_m = f"{r['peak_mb'] / last['peak_mb']:.1f}" if last else "-"
-            rot = "-" if r["rotated"] is None else f"{r['rotated']:.4f}"
+            rot, crop = ("-" if r[k] is None else f"{r[k]:.4f}" for k in ("rotated", "cropped"))
+            search = f"{r['search']:.2f}" if "search" in r else "-"
             print(
-                f"{n:>9} {op:>6} {r['seconds']:>9.2f} {grow_t:>7} {r['base_mb']:>8.0f} {r['peak_mb']:>8.0f} "
-                f"{grow_m:>7} {r['found']:>9} {r['near']:>8.4f} {rot:>8} {r['check'] or '-':>6}",
+                f"{n:>9} {op:>6} {r['seconds']:>9.2f} {search:>7} {grow_t:>7} {r['base_mb']:>8.0f} "
+                f"{r['peak_mb']:>8.0f} {grow_m:>7} {r['found']:>9} {r['near']:>8.4f} {rot:>8} {crop:>8} "
+                f"{r['check'] or '-':>6}",
                 flush=True,
             )
             prev[op] = r

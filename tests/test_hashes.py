@@ -58,3 +58,21 @@ def test_index_finds_exactly_the_pairs_brute_force_finds(n: int, radius: int, ch
     q, i, d = HammingIndex(codes, radius, chunks).search(queries, radius)
     assert set(zip(q.tolist(), i.tolist())) == brute_force(codes, queries, radius)
     assert (d == np.bitwise_count(queries[q] ^ codes[i])).all()
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n=st.integers(1, 300),
+    radius=st.integers(0, 12),
+    chunks=st.sampled_from([None, 3, 5]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_index_pairs_are_the_self_join_each_pair_once(n: int, radius: int, chunks: int | None, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 2**64, max(1, n // 3), dtype=np.uint64)
+    flips = np.uint64(1) << rng.integers(0, 64, n).astype(np.uint64)  # clusters of near copies
+    codes = base[rng.integers(0, len(base), n)] ^ np.where(rng.random(n) < 0.3, np.uint64(0), flips)  # and repeats
+    i, j, d = HammingIndex(codes, radius, chunks).pairs(radius)
+    want = {(a, b) for a, b in brute_force(codes, codes, radius) if a < b}
+    assert sorted(zip(i.tolist(), j.tolist())) == sorted(want)  # each pair once, never (a, a)
+    assert (d == np.bitwise_count(codes[i] ^ codes[j])).all()

@@ -3,17 +3,48 @@
 The 64 bits are split into m chunks of about log2(N) bits. If two hashes differ in at most r bits,
 then by the pigeonhole principle some chunk differs in at most r // m bits, so probing each chunk's
 table with every key within that many bit flips finds all of them: exact, not approximate.
+
+Each chunk's table holds the codes in the order of their chunk key, so a probe is one look-up of a
+bucket's bounds and a sequential scan of its codes. The scan is compiled (numba) and runs on as many
+threads as there are cores, each on its own slice of the queries.
 """
 
 from __future__ import annotations
 
-from itertools import combinations, pairwise
+import os
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from itertools import combinations
 from math import comb
 
+import numba
 import numpy as np
+from platformdirs import user_cache_dir
 
 MAX_CHUNK_BITS = 24  # tables hold 2**bits offsets
-PROBES_PER_BATCH = 1_000_000  # bounds the temporary arrays of one search step (~100 MB)
+QUERY_SLICE = 16_384  # queries per compiled call: threads share the work in slices of this size
+PROBE_COST = 100.0  # a bucket look-up and gather against comparing one code (a vectorised loop)
+
+
+def _compile_cache() -> str | None:
+    """A folder this user can write for numba's compiled code (the package's may be read-only)."""
+    user = str(os.getuid()) if hasattr(os, "getuid") else ""
+    for folder in (
+        numba.config.CACHE_DIR,
+        os.path.join(user_cache_dir("mediadup", appauthor=False), "numba"),
+        os.path.join(tempfile.gettempdir(), f"mediadup-numba-{user}"),
+    ):
+        try:
+            os.makedirs(folder, exist_ok=True)
+            if os.access(folder, os.W_OK):
+                return folder
+        except (OSError, TypeError):
+            continue
+    return None
+
+
+numba.config.CACHE_DIR = _compile_cache() or ""
+CACHE = bool(numba.config.CACHE_DIR)  # without a writable folder, compile in every process
 
 
 def _flip_masks(bits: int, flips: int) -> np.ndarray:
@@ -24,14 +55,94 @@ def _flip_masks(bits: int, flips: int) -> np.ndarray:
 
 
 def best_chunks(n: int, radius: int) -> int:
-    """The chunk count with the least expected work per query: probes times (1 + bucket size)."""
+    """The chunk count with the least expected work per query: probes times (look-up + bucket size)."""
 
     def cost(m: int) -> float:
         bits = 64 // m
         probes = sum(comb(bits, k) for k in range(radius // m + 1))
-        return m * probes * (1 + n / 2**bits)
+        return m * probes * (PROBE_COST + n / 2**bits)
 
     return min(range(3, 9), key=cost)
+
+
+@numba.njit(cache=CACHE, inline="always")
+def _popcount(x: np.uint64) -> np.uint64:
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return (x * np.uint64(0x0101010101010101)) >> np.uint64(56)
+
+
+@numba.njit(cache=CACHE, nogil=True)
+def _scan(queries, ids, radius, only_after, t, shifts, bits, flips, masks, rows, sorted_codes, offsets):
+    """Hits (query id, code row, distance) of `queries` (numbered `ids`) in chunk table t, which
+    holds the codes in the order of their chunk-t key: sorted_codes[t], their rows rows[t], and
+    offsets[t][key] .. offsets[t][key + 1] the positions of each key. A hit whose chunk in an
+    earlier table is within that table's flips was reported there, so each pair comes once.
+    With `only_after`, queries are the codes themselves and report only later rows."""
+    cap = max(1024, 2 * len(queries))
+    out_q = np.empty(cap, dtype=np.int64)
+    out_i = np.empty(cap, dtype=np.int64)
+    out_d = np.empty(cap, dtype=np.uint8)
+    found = 0
+    r, f = np.uint64(radius), np.uint64(flips)
+    codes, table, offset = sorted_codes[t], rows[t], offsets[t]
+    shift, width = np.uint64(shifts[t]), np.uint64((1 << bits[t]) - 1)
+    buf = np.empty(4096, dtype=np.uint64)
+    buf_pos = np.empty(4096, dtype=np.int64)
+    start = 0
+    while start < len(queries):  # queries come sorted by key: a run of equal keys shares its probes
+        key = np.int64((queries[start] >> shift) & width)
+        end = start + 1
+        while end < len(queries) and np.int64((queries[end] >> shift) & width) == key:
+            end += 1
+        n_buf = 0  # the codes of all buckets this run probes, gathered for one dense loop per query
+        for m in range(len(masks)):
+            probe = key ^ masks[m]
+            if probe >> bits[t]:
+                break  # masks are sorted: the rest flip bits outside this chunk
+            lo, hi = offset[probe], offset[probe + 1]
+            if n_buf + hi - lo > len(buf):
+                buf, buf_pos = _grow(buf, 2 * (n_buf + hi - lo)), _grow(buf_pos, 2 * (n_buf + hi - lo))
+            for pos in range(lo, hi):
+                buf[n_buf], buf_pos[n_buf] = codes[pos], pos
+                n_buf += 1
+        for k in range(start, end):
+            query = queries[k]
+            hits = 0
+            for j in range(n_buf):  # the common case, no hit: a loop the compiler vectorises
+                hits += _popcount(query ^ buf[j]) <= r
+            if hits <= only_after:  # a code always hits itself
+                continue
+            for j in range(n_buf):
+                x = query ^ buf[j]
+                d = _popcount(x)
+                if d > r:
+                    continue
+                i = table[buf_pos[j]]
+                if only_after and i <= ids[k]:
+                    continue
+                earlier = False
+                for u in range(t):
+                    if _popcount((x >> np.uint64(shifts[u])) & np.uint64((1 << bits[u]) - 1)) <= f:
+                        earlier = True
+                        break
+                if earlier:
+                    continue
+                if found == cap:
+                    cap *= 2
+                    out_q, out_i, out_d = _grow(out_q, cap), _grow(out_i, cap), _grow(out_d, cap)
+                out_q[found], out_i[found], out_d[found] = ids[k], i, d
+                found += 1
+        start = end
+    return out_q[:found].copy(), out_i[:found].copy(), out_d[:found].copy()
+
+
+@numba.njit(cache=CACHE, inline="always")
+def _grow(a, cap):
+    b = np.empty(cap, dtype=a.dtype)
+    b[: len(a)] = a
+    return b
 
 
 class HammingIndex:
@@ -41,49 +152,52 @@ class HammingIndex:
         self.codes = np.ascontiguousarray(codes, dtype=np.uint64)
         m = chunks or best_chunks(max(len(self.codes), 2), radius)
         bounds = np.linspace(0, 64, m + 1).round().astype(int)
-        self.tables: list[tuple[int, int, np.ndarray, np.ndarray]] = []
-        for lo, hi in pairwise(bounds):
-            bits, shift = int(hi - lo), int(64 - hi)
-            if bits > MAX_CHUNK_BITS:
-                raise ValueError("too few chunks for a 64-bit hash")
-            keys = self._keys(self.codes, shift, bits)
-            order = np.argsort(keys, kind="stable")
-            offsets = np.zeros((1 << bits) + 1, dtype=np.int64)
-            np.cumsum(np.bincount(keys, minlength=1 << bits), out=offsets[1:])
-            self.tables.append((shift, bits, order, offsets))
-
-    @staticmethod
-    def _keys(codes: np.ndarray, shift: int, bits: int) -> np.ndarray:
-        return ((codes >> np.uint64(shift)) & np.uint64((1 << bits) - 1)).astype(np.int64)
+        self.bits = np.diff(bounds)
+        self.shifts = 64 - bounds[1:]
+        if self.bits.max() > MAX_CHUNK_BITS:
+            raise ValueError("too few chunks for a 64-bit hash")
+        n = len(self.codes)
+        small = np.int32 if n < 2**31 else np.int64
+        self.rows = np.empty((m, n), dtype=small)
+        self.offsets = np.zeros((m, (1 << int(self.bits.max())) + 1), dtype=small)
+        for t, (shift, bits) in enumerate(zip(self.shifts, self.bits)):
+            keys = _chunk(self.codes, shift, bits)
+            self.rows[t] = _key_order(self.codes, shift, bits)
+            np.cumsum(np.bincount(keys, minlength=self.offsets.shape[1] - 1), out=self.offsets[t, 1:])
+        self.sorted_codes = self.codes[self.rows]
 
     def search(self, queries: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All (query index, code index, distance) with Hamming distance <= radius, each once."""
-        queries = np.ascontiguousarray(queries, dtype=np.uint64)
-        flips = radius // len(self.tables)
-        found_q, found_i, found_d = [], [], []
-        for shift, bits, order, offsets in self.tables:
-            masks = _flip_masks(bits, flips)
-            batch = max(1, PROBES_PER_BATCH // len(masks))
-            for start in range(0, len(queries), batch):
-                q = queries[start : start + batch]
-                probes = (self._keys(q, shift, bits)[:, None] ^ masks[None, :]).ravel()
-                lo = offsets[probes]
-                counts = offsets[probes + 1] - lo
-                total = int(counts.sum())
-                if not total:
-                    continue
-                probe_of = np.repeat(np.arange(len(probes)), counts)
-                first = np.cumsum(counts) - counts
-                ids = order[lo[probe_of] + np.arange(total) - first[probe_of]]
-                qi = probe_of // len(masks) + start
-                dist = np.bitwise_count(queries[qi] ^ self.codes[ids])
-                keep = dist <= radius
-                found_q.append(qi[keep])
-                found_i.append(ids[keep])
-                found_d.append(dist[keep])
-        if not found_q:
+        return self._run(np.ascontiguousarray(queries, dtype=np.uint64), radius, only_after=False)
+
+    def pairs(self, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The index's own close pairs (i, j, distance), i < j, each once."""
+        return self._run(self.codes, radius, only_after=True)
+
+    def _run(self, queries: np.ndarray, radius: int, only_after: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        flips = radius // len(self.bits)
+        masks = np.sort(_flip_masks(int(self.bits.max()), flips))  # sorted: a narrower chunk's are a prefix
+        tables = (self.shifts, self.bits, flips, masks, self.rows, self.sorted_codes, self.offsets)
+        with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+            # queries in the order of each table's key: neighbours probe the same buckets
+            orders = list(pool.map(lambda t: _key_order(queries, self.shifts[t], self.bits[t]), range(len(self.bits))))
+            work = [
+                (t, order[s : s + QUERY_SLICE])
+                for t, order in enumerate(orders)
+                for s in range(0, len(order), QUERY_SLICE)
+            ]
+            parts = list(pool.map(lambda w: _scan(queries[w[1]], w[1], radius, only_after, w[0], *tables), work))
+        if not parts:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, empty.astype(np.uint8)
-        q, i, d = np.concatenate(found_q), np.concatenate(found_i), np.concatenate(found_d)
-        _, first = np.unique(q * len(self.codes) + i, return_index=True)
-        return q[first], i[first], d[first]
+        return tuple(np.concatenate(p) for p in zip(*parts))  # type: ignore[return-value]
+
+
+def _chunk(codes: np.ndarray, shift: int, bits: int) -> np.ndarray:
+    return ((codes >> np.uint64(shift)) & np.uint64((1 << int(bits)) - 1)).astype(np.int64)
+
+
+def _key_order(codes: np.ndarray, shift: int, bits: int) -> np.ndarray:
+    """Positions of `codes` sorted by their chunk key (radix sort when the key fits 16 bits)."""
+    keys = _chunk(codes, shift, bits)
+    return np.argsort(keys.astype(np.uint16) if bits <= 16 else keys, kind="stable")

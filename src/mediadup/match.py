@@ -9,10 +9,11 @@ import numpy as np
 from .compare import Level
 from .fingerprint import AVERAGE, FIRST_WINDOW, SHARED_WINDOWS
 from .group import UnionFind
-from .index import HammingIndex, best_chunks
 from .video import N_DIHEDRAL as VIDEO_DIHEDRAL
 from .video import SHARED_WINDOWS as SHARED_VIDEO_WINDOWS
 
+# The index (compiled with numba) is imported where it is used: a rescan that searches nothing
+# does not pay for loading the compiler.
 QUERY_ROWS = 20_000  # pictures whose rotations or windows are searched at once (bounds memory)
 
 
@@ -31,6 +32,8 @@ def candidate_pairs(hashes: np.ndarray, level: Level) -> np.ndarray:
     - the same window of both is close (a local edit such as a watermark elsewhere);
     - the average hashes are close, a local edit flipping few of their bits, and the pHashes
       are not far apart (average hashes alone match too many different pictures)."""
+    from .index import HammingIndex, best_chunks
+
     n = len(hashes)
     if n < 2:
         return np.zeros((0, 2), dtype=np.int64)
@@ -42,8 +45,8 @@ def candidate_pairs(hashes: np.ndarray, level: Level) -> np.ndarray:
             indexes[chunks] = HammingIndex(hashes[:, 0], chunks=chunks)
         return indexes[chunks]
 
-    q, i, _ = picture_index(level.radius).search(hashes[:, 0], level.radius)
-    found = [_keys(q, i, n)]
+    q, i, _ = picture_index(level.radius).pairs(level.radius)
+    found = [q * n + i]
     for views, radius in ((hashes[:, 1:AVERAGE], level.view_radius), (hashes[:, FIRST_WINDOW:], level.window_radius)):
         index, per = picture_index(radius), views.shape[1]
         for start in range(0, n, QUERY_ROWS):  # in slices: a picture's own windows hit it, and
@@ -51,12 +54,11 @@ def candidate_pairs(hashes: np.ndarray, level: Level) -> np.ndarray:
             found.append(_keys(vq // per + start, vi, n))
     for w in SHARED_WINDOWS:
         column = hashes[:, FIRST_WINDOW + w]
-        wq, wi, _ = HammingIndex(column, level.view_radius).search(column, level.view_radius)
-        found.append(_keys(wq, wi, n))
-    average = hashes[:, AVERAGE]
-    aq, ai, _ = HammingIndex(average, level.view_radius).search(average, level.view_radius)
+        wq, wi, _ = HammingIndex(column, level.view_radius).pairs(level.view_radius)
+        found.append(wq * n + wi)
+    aq, ai, _ = HammingIndex(hashes[:, AVERAGE], level.view_radius).pairs(level.view_radius)
     close = np.bitwise_count(hashes[aq, 0] ^ hashes[ai, 0]) <= 3 * level.radius
-    found.append(_keys(aq[close], ai[close], n))
+    found.append(aq[close] * n + ai[close])
     keys = np.unique(np.concatenate(found))
     return np.stack([keys // n, keys % n], axis=1)
 
@@ -65,6 +67,8 @@ def video_candidate_pairs(frames: list[np.ndarray], radius: int) -> np.ndarray:
     """(i, j) pairs of videos, i < j, with at least two frames whose hashes are close, in any
     column (rotations, mirrors, crop windows) of one against the picture hash of the other.
     `frames[v]` is video v's (frames, columns) hash array; all frames share one index."""
+    from .index import HammingIndex
+
     if len(frames) < 2 or not sum(len(f) for f in frames):
         return np.zeros((0, 2), dtype=np.int64)
     counts, owner, hashes = _frame_table(frames)
@@ -74,8 +78,7 @@ def video_candidate_pairs(frames: list[np.ndarray], radius: int) -> np.ndarray:
     keep = a != b
     found: list[np.ndarray] = [np.stack([q[keep], i[keep]], axis=1)]
     for w in SHARED_VIDEO_WINDOWS:  # the same window of both: a logo or caption outside it
-        column = hashes[:, VIDEO_DIHEDRAL + w]
-        wq, wi, _ = HammingIndex(column, radius).search(column, radius)
+        wq, wi, _ = HammingIndex(hashes[:, VIDEO_DIHEDRAL + w], radius).pairs(radius)
         keep = owner[wq] != owner[wi]
         found.append(np.stack([wq[keep], wi[keep]], axis=1))
     frame_pairs = np.unique(np.sort(np.concatenate(found), axis=1), axis=0)
@@ -86,6 +89,8 @@ def video_candidate_pairs(frames: list[np.ndarray], radius: int) -> np.ndarray:
 
 def frame_candidates(pictures: np.ndarray, frames: list[np.ndarray], radius: int) -> np.ndarray:
     """(image, video) pairs where the image's picture hash is close to one of the video's frames."""
+    from .index import HammingIndex
+
     if not len(pictures) or not sum(len(f) for f in frames):
         return np.zeros((0, 2), dtype=np.int64)
     _, owner, hashes = _frame_table(frames)
