@@ -255,3 +255,36 @@ def test_a_database_that_is_not_a_catalog_is_refused_and_untouched(library: Path
     with pytest.raises(CatalogError, match="not a mediadup catalog"):
         scan([library], catalog=path)
     assert path.read_bytes() == before
+
+
+def catalog_paths(catalog: str) -> set[str]:
+    with contextlib.closing(sqlite3.connect(catalog)) as db:
+        return {os.path.basename(os.fsdecode(p)) for (p,) in db.execute("SELECT path FROM files")}
+
+
+def test_files_gone_from_disk_are_forgotten_and_excluded_ones_kept(library: Path, catalog: str) -> None:
+    scan([library], catalog=catalog)
+    (library / "distinct" / "p3.jpg").unlink()
+    result = scan([library], catalog=catalog, exclude=["*/p4.jpg"])
+    assert result.summary.forgotten == 1
+    kept = catalog_paths(catalog)
+    assert "p3.jpg" not in kept and "p4.jpg" in kept  # excluded this time, but still on disk
+    other = library.parent / "elsewhere"
+    save(photo(9), other / "p9.jpg")
+    scan([other], catalog=catalog)  # another folder forgets nothing of this one
+    assert {"p4.jpg", "p9.jpg"} <= catalog_paths(catalog)
+
+
+def test_schema_6_catalog_is_migrated_in_place(library: Path, catalog: str) -> None:
+    first = scan([library], catalog=catalog)
+    with contextlib.closing(sqlite3.connect(catalog)) as db:
+        db.execute("ALTER TABLE image_fingerprints DROP COLUMN usable")
+        db.execute("UPDATE meta SET value = '6' WHERE key = 'schema'")
+        db.commit()
+    second = scan([library], catalog=catalog)
+    assert second.summary.fingerprinted == 0 and second.summary.from_cache == second.summary.images
+    assert [names(g) for g in second.groups] == [names(g) for g in first.groups]
+    with contextlib.closing(sqlite3.connect(catalog)) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == "7"
+        unknown = db.execute("SELECT count(*) FROM image_fingerprints WHERE usable IS NULL").fetchone()[0]
+    assert unknown == 1  # learnt while loading; a byte-identical twin's own row is never read

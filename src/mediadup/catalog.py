@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 
 from platformdirs import user_cache_dir
@@ -21,9 +22,9 @@ Fingerprint = ImageFingerprint | VideoFingerprint
 FINGERPRINT_VERSIONS = {Kind.IMAGE: IMAGE_VERSION, Kind.VIDEO: 1000 + VIDEO_VERSION}  # stored in files.fp_version
 
 APPLICATION_ID = 0x4D444450  # "MDDP": marks a SQLite file as a mediadup catalog
-SCHEMA_VERSION = 6
-MIGRATED = (5,)  # older schemas upgraded in place (new tables only); others are rebuilt
-KEPT_ON_REBUILD = ("applies", "journal")  # the user's history; everything else is a cache
+SCHEMA_VERSION = 7
+MIGRATED = (5, 6)  # older schemas upgraded in place (new tables and columns); others are rebuilt
+KEPT_ON_REBUILD = ("applies", "journal", "ignored")  # the user's history and decisions; the rest is a cache
 BATCH = 500
 
 _SCHEMA = """
@@ -41,7 +42,8 @@ CREATE TABLE IF NOT EXISTS files (
 CREATE INDEX IF NOT EXISTS files_content ON files(content_hash) WHERE content_hash IS NOT NULL;
 CREATE TABLE IF NOT EXISTS image_fingerprints (
     file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
-    phash INTEGER NOT NULL, hashes BLOB NOT NULL, thumb BLOB NOT NULL, histogram BLOB NOT NULL, info TEXT NOT NULL
+    phash INTEGER NOT NULL, hashes BLOB NOT NULL, thumb BLOB NOT NULL, histogram BLOB NOT NULL, info TEXT NOT NULL,
+    usable INTEGER                  -- 0 for a near-uniform picture: light loads skip the thumbnail
 );
 CREATE TABLE IF NOT EXISTS video_fingerprints (
     file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
@@ -65,6 +67,11 @@ CREATE TABLE IF NOT EXISTS journal (  -- written before each action, completed a
     state TEXT NOT NULL,            -- planned, done, failed, restored, untouched
     error TEXT, at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS ignored (  -- pairs the user said are not duplicates, by content
+    a TEXT NOT NULL, b TEXT NOT NULL,  -- xxh3-128 of each file's bytes, a < b
+    at REAL NOT NULL, a_path BLOB, b_path BLOB,  -- when, and where the two files were then
+    PRIMARY KEY (a, b)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS scans (
     id INTEGER PRIMARY KEY, started REAL NOT NULL, finished REAL, roots TEXT NOT NULL,
     options TEXT NOT NULL, summary TEXT
@@ -144,9 +151,9 @@ class Catalog:
                     "rebuilt; fingerprints are computed again once"
                 )
             self.db.executescript(_SCHEMA)
-            columns = {r[1] for r in self.db.execute("PRAGMA table_info(journal)")}
-            if "mtime_ns" not in columns:  # a journal kept from schema 4
-                self.db.execute("ALTER TABLE journal ADD COLUMN mtime_ns INTEGER")
+            for table, column in (("journal", "mtime_ns"), ("image_fingerprints", "usable")):  # kept from older schemas
+                if column not in {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}:
+                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} INTEGER")
             self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
@@ -188,6 +195,23 @@ class Catalog:
                 cached[f.path] = Cached(int(cur.lastrowid or 0), None, None, False, None)
         return cached
 
+    def forget_missing(self, roots: Iterable[str], seen: Iterable[str]) -> int:
+        """Forget files under the scanned folders `roots` that this scan did not see and that are
+        gone from disk (with their fingerprints and verdicts). Files left out by the scan's options
+        but still there are kept. Returns how many were forgotten."""
+        seen_paths = {os.fsencode(p) for p in seen}
+        gone = []
+        for root in roots:
+            if not os.path.isdir(root):
+                continue
+            prefix = os.fsencode(os.path.join(os.path.abspath(root), ""))
+            end = prefix[:-1] + bytes([prefix[-1] + 1])  # just after every path that starts with prefix
+            q = "SELECT id, path FROM files WHERE path >= ? AND path < ?"
+            gone += [i for i, p in self.db.execute(q, (prefix, end)) if p not in seen_paths and not os.path.lexists(p)]
+        with self.db:
+            self.db.executemany("DELETE FROM files WHERE id = ?", [(i,) for i in gone])
+        return len(gone)
+
     def set_content_hashes(self, full: dict[int, str], partial: dict[int, str]) -> None:
         with self.db:
             self.db.executemany("UPDATE files SET content_hash = ? WHERE id = ?", [(h, i) for i, h in full.items()])
@@ -203,23 +227,35 @@ class Catalog:
                 )
                 if isinstance(fp, ImageFingerprint):
                     self.db.execute(
-                        "INSERT OR REPLACE INTO image_fingerprints VALUES (?,?,?,?,?,?)",
-                        (file_id, int(fp.hashes[0].astype("int64")), *fp.to_blob()),
+                        "INSERT OR REPLACE INTO image_fingerprints VALUES (?,?,?,?,?,?,?)",
+                        (file_id, int(fp.hashes[0].astype("int64")), *fp.to_blob(), int(fp.comparable)),
                     )
                 elif isinstance(fp, VideoFingerprint):
                     q = "INSERT OR REPLACE INTO video_fingerprints VALUES (?,?,?,?,?,?)"
                     self.db.execute(q, (file_id, *fp.to_blob()))
 
-    def fingerprints(self, ids: Iterable[int], kind: Kind = Kind.IMAGE) -> Iterator[tuple[int, Fingerprint]]:
-        table, columns, cls = (
-            ("video_fingerprints", "times, hashes, thumbs, histograms, info", VideoFingerprint)
-            if kind is Kind.VIDEO
-            else ("image_fingerprints", "hashes, thumb, histogram, info", ImageFingerprint)
-        )
+    def fingerprints(
+        self, ids: Iterable[int], kind: Kind = Kind.IMAGE, light: bool = False
+    ) -> Iterator[tuple[int, Fingerprint]]:
+        """Stored fingerprints by file id; `light` ones without thumbnails (not even read)."""
+        if kind is Kind.VIDEO:
+            table, cls = "video_fingerprints", VideoFingerprint
+            columns = "times, hashes, NULL, NULL, info" if light else "times, hashes, thumbs, histograms, info"
+        else:  # a light picture's thumbnail is read only when whether it is usable was not stored
+            table, cls = "image_fingerprints", ImageFingerprint
+            thumb = "CASE WHEN usable IS NULL THEN thumb END" if light else "thumb"
+            columns = f"hashes, {thumb}, histogram, info, usable"
+        learnt: list[tuple[int, int]] = []  # usable, file id: for rows stored before it was kept
         for chunk in _chunks(list(ids)):
             q = f"SELECT file_id, {columns} FROM {table} WHERE file_id IN ({','.join('?' * len(chunk))})"
-            for file_id, *blobs in self.db.execute(q, chunk):
-                yield file_id, cls.from_blob(*blobs)
+            for file_id, *blobs in self.db.execute(q, chunk).fetchall():
+                fp = cls.from_blob(*blobs)
+                if isinstance(fp, ImageFingerprint) and blobs[-1] is None:
+                    learnt.append((int(fp.comparable), file_id))
+                yield file_id, fp.light() if light else fp
+        if learnt:
+            with self.db:
+                self.db.executemany("UPDATE image_fingerprints SET usable = ? WHERE file_id = ?", learnt)
 
     def meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -239,6 +275,39 @@ class Catalog:
             self.db.executemany(
                 "INSERT OR REPLACE INTO verdicts VALUES (?,?,?,?,?)", [(a, b, level, version, m) for a, b, m in rows]
             )
+
+    # --- "not duplicates" decisions ------------------------------------------------------
+    def ignore(self, pairs: Iterable[tuple[tuple[str, str], tuple[str, str]]]) -> int:
+        """Remember pairs ((hash, path), (hash, path)) as not duplicates; returns how many are new."""
+        rows = []
+        for (ha, pa), (hb, pb) in pairs:
+            if ha != hb:
+                (ha, pa), (hb, pb) = sorted([(ha, pa), (hb, pb)])
+                rows.append((ha, hb, time.time(), os.fsencode(pa), os.fsencode(pb)))
+        with self.db:
+            before = self.db.total_changes
+            self.db.executemany("INSERT OR IGNORE INTO ignored VALUES (?,?,?,?,?)", rows)
+            return self.db.total_changes - before
+
+    def ignored(self) -> set[tuple[str, str]]:
+        """Every remembered pair of content hashes (a, b), a < b."""
+        return set(self.db.execute("SELECT a, b FROM ignored"))
+
+    def ignored_rows(self) -> list[tuple[str, str, float, str, str]]:
+        """(a, b, when, a's path then, b's path then), oldest first."""
+        rows = self.db.execute("SELECT a, b, at, a_path, b_path FROM ignored ORDER BY at, a, b")
+        return [(a, b, at, os.fsdecode(pa), os.fsdecode(pb)) for a, b, at, pa, pb in rows]
+
+    def forget_ignored(self, digests: Sequence[str]) -> int:
+        """Forget the decisions between these contents (with one: every decision about it)."""
+        with self.db:
+            if len(digests) == 1:
+                q = "DELETE FROM ignored WHERE a = ? OR b = ?"
+                return self.db.execute(q, (digests[0], digests[0])).rowcount
+            pairs = [tuple(sorted(p)) for p in itertools.combinations(set(digests), 2)]
+            before = self.db.total_changes
+            self.db.executemany("DELETE FROM ignored WHERE a = ? AND b = ?", pairs)
+            return self.db.total_changes - before
 
     # --- scans ---------------------------------------------------------------------------
     def save_scan(

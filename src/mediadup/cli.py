@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
+import time
 from contextlib import contextmanager
 from typing import IO
 
@@ -16,8 +17,10 @@ from .apply import apply_plan, undo
 from .catalog import Catalog, CatalogError
 from .cluster import ENV, ClusterError
 from .compare import LEVELS
+from .decisions import DecisionError, contents, pairs_among, taken_out
 from .decode import DEFAULT_MAX_PIXELS
 from .discover import kind_of_extension
+from .exact import full_hash_or_none
 from .plan import OPERATIONS, PlanError, groups_from_catalog, groups_from_json, make_plan
 from .progress import Reporter
 from .records import display_path
@@ -233,20 +236,82 @@ def scan(
 
 @cli.command("apply")
 @click.option("--from", "plan_file", metavar="FILE", help="Act on this --json result (edit it first if you like).")
+@click.option(
+    "--remember",
+    is_flag=True,
+    help="With --from: groups (or files) taken out of the edited plan are not duplicates; remember it.",
+)
 @removal_options
 @click.option("--catalog", type=click.Path(dir_okay=False), default=None, help="The catalog of the scan.")
-def apply_command(plan_file, op, to, permanent, keep, include_subclips, reference, yes, catalog) -> None:
+def apply_command(plan_file, remember, op, to, permanent, keep, include_subclips, reference, yes, catalog) -> None:
     """Remove the duplicates of the last scan (or of --from FILE), keeping each group's keeper.
 
     Without --yes, prints the plan and changes nothing. Every action is journaled; `mediadup undo`
     puts back what trash, move and the link actions changed.
     """
     console = Console(highlight=False, soft_wrap=True)
+    if remember and not plan_file:
+        raise click.UsageError("--remember needs --from FILE: the edited plan says which files are not duplicates")
     try:
         with Catalog(catalog) as cat:
             groups = groups_from_json(plan_file, cat) if plan_file else groups_from_catalog(cat)
+            if remember:
+                _remember(cat, taken_out(groups_from_catalog(cat), groups), yes, console)
             sys.exit(remove(cat, groups, op, to, permanent, keep, include_subclips, reference, yes, console))
     except (CatalogError, PlanError) as e:
+        raise click.UsageError(str(e)) from e
+
+
+def _remember(cat: Catalog, pairs: list, yes: bool, console: Console) -> None:
+    """Store the pairs taken out of a plan as "not duplicates" (with --yes; else say how many)."""
+    hashes: dict[str, str | None] = {}
+    decided = []
+    for a, b in pairs:
+        for c in (a, b):
+            if c.path not in hashes:
+                hashes[c.path] = c.content_hash or full_hash_or_none(c.path)
+        if hashes[a.path] and hashes[b.path]:
+            decided.append(((hashes[a.path], a.path), (hashes[b.path], b.path)))
+        else:
+            gone = a.path if not hashes[a.path] else b.path
+            console.print(f"not remembered: {display_path(gone)} cannot be read", markup=False, style="yellow")
+    if yes:
+        new = cat.ignore(decided)
+        console.print(f"remembered {new} new pairs as not duplicates (`mediadup ignore --list` shows them)")
+    else:
+        console.print(f"--remember: {len(decided)} pairs would be remembered as not duplicates (with --yes)")
+
+
+@cli.command("ignore")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--list", "listing", is_flag=True, help="List the decisions, and change nothing.")
+@click.option("--forget", is_flag=True, help="Forget the decisions between PATHS (one path: every decision about it).")
+@click.option("--catalog", type=click.Path(dir_okay=False), default=None, help="The catalog to keep the decision in.")
+def ignore_command(paths, listing, forget, catalog) -> None:
+    """Say that PATHS are not duplicates of one another: later scans never group them together.
+
+    Decisions are kept by content, so they hold when the files are renamed or moved."""
+    console = Console(highlight=False, soft_wrap=True)
+    try:
+        with Catalog(catalog) as cat:
+            if listing:
+                rows = cat.ignored_rows()
+                for _a, _b, at, pa, pb in rows:
+                    day = time.strftime("%Y-%m-%d %H:%M", time.localtime(at))
+                    console.print(f"{day}  {display_path(pa)}  !=  {display_path(pb)}", markup=False)
+                console.print(f"{len(rows)} pairs remembered as not duplicates")
+                return
+            if forget:
+                if not paths:
+                    raise click.UsageError("--forget needs the files whose decisions to forget")
+                n = cat.forget_ignored([h for h, _ in contents(paths)])
+                console.print(f"forgot {n} decisions")
+                return
+            if len(paths) < 2:
+                raise click.UsageError("give at least two files that are not duplicates of one another")
+            new = cat.ignore(pairs_among(contents(paths)))
+            console.print(f"remembered {new} new pairs as not duplicates; later scans will not group them")
+    except (CatalogError, DecisionError) as e:
         raise click.UsageError(str(e)) from e
 
 

@@ -42,6 +42,14 @@ def full_hash(path: str) -> str:
     return h.hexdigest()
 
 
+def full_hash_or_none(path: str) -> str | None:
+    """full_hash, or None for a file that cannot be read (gone, no permission)."""
+    try:
+        return full_hash(path)
+    except OSError:
+        return None
+
+
 @dataclass
 class ContentHashes:
     full: dict[str, str] = field(default_factory=dict)  # path -> xxh3-128, for files with a possible twin

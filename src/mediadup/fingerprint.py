@@ -79,12 +79,16 @@ class ImageFingerprint:
         )
 
     @classmethod
-    def from_blob(cls, hashes: bytes, thumb: bytes, histogram: bytes, info: str) -> ImageFingerprint:
+    def from_blob(
+        cls, hashes: bytes, thumb: bytes | None, histogram: bytes, info: str, usable: int | None = None
+    ) -> ImageFingerprint:
+        """A stored fingerprint; without `thumb`, a light one (then `usable` must be known)."""
         return cls(
             np.frombuffer(hashes, dtype=np.uint64),
-            np.frombuffer(thumb, dtype=np.uint8).reshape(THUMB, THUMB),
+            None if thumb is None else np.frombuffer(thumb, dtype=np.uint8).reshape(THUMB, THUMB),
             np.frombuffer(histogram, dtype=np.float32),
             ImageInfo(**json.loads(info)),
+            None if usable is None else bool(usable),
         )
 
 

@@ -41,11 +41,13 @@ def build_groups(
     infos: dict[str, ImageInfo | VideoInfo],
     edges: Iterable[tuple[str, str]],
     verify: Callable[[list[tuple[str, str]]], list[Match | None]],
+    apart: Callable[[str, str], bool] | None = None,
 ) -> list[Group]:
     """Groups of copies, each with the best file as keeper and only files verified against it.
 
     `content` maps paths to full-content hashes (byte-identical files share one); `edges` are
-    verified near-duplicate pairs; `verify([(keeper, other), ...])` compares pairs on demand.
+    verified near-duplicate pairs; `verify([(keeper, other), ...])` compares pairs on demand;
+    `apart(a, b)`: the user said a and b are not duplicates, so no group holds both.
     """
     uf = UnionFind()
     by_content: dict[str, list[str]] = defaultdict(list)
@@ -76,6 +78,8 @@ def build_groups(
                 candidates.setdefault(content.get(p, p), p)
             verdicts = dict(zip(candidates, verify([(keeper, p) for p in candidates.values()])))
             for p in sorted((near & remaining) - twins):
+                if apart and any(apart(p, q) for q in [keeper, *(m.path for m in members)]):
+                    continue  # left for another group
                 if m := verdicts[content.get(p, p)]:
                     member = GroupMember(stats[p], m.relation, m.score, m.evidence, infos.get(p), content.get(p))
                     # a part is not a copy: it may have copies of its own, and is shown apart from them

@@ -128,6 +128,7 @@ class ScanSummary:
     from_cache: int = 0
     hashed: int = 0
     compared: int = 0  # pairs of images compared (verdicts of earlier scans are remembered)
+    forgotten: int = 0  # catalog entries of files gone from the scanned folders, removed
     seconds: float = 0.0
 
 

@@ -125,6 +125,7 @@ def print_summary(result: ScanResult, console: Console) -> None:
         f"[bold]{s.files_seen}[/] files seen ({s.images} images, {s.videos} videos, {s.other} other"
         + (f", {s.hardlinks} hard links counted once" if s.hardlinks else "")
         + f"); {s.fingerprinted} fingerprinted, {s.from_cache} from the catalog"
+        + (f"; {s.forgotten} files gone from disk forgotten" if s.forgotten else "")
     )
     dups = sum(len(g.duplicates) for g in result.groups)
     console.print(

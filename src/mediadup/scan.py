@@ -6,7 +6,8 @@ import contextlib
 import hashlib
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +17,7 @@ from .cluster import Cluster
 from .compare import LEVELS
 from .decode import DEFAULT_MAX_PIXELS, too_large
 from .discover import Walker
-from .exact import ContentHashes, content_hashes
+from .exact import ContentHashes, content_hashes, full_hash_or_none
 from .fingerprint import ImageFingerprint
 from .group import attach_frames, build_groups
 from .match import candidate_pairs, connect, frame_candidates, video_candidate_pairs
@@ -102,6 +103,7 @@ class Scanner:
         self.skipped: list[Skipped] = []
         self.ids: dict[str, int] = {}
         self.stored: dict[str, int] = {}  # path -> id of the catalog row holding its fingerprint
+        self.cached: dict[str, Cached] = {}
 
     def run(self, roots: list[str]) -> ScanResult:
         started = time.time()
@@ -109,6 +111,7 @@ class Scanner:
             self.reporter.console.print(self.catalog.notice, style="yellow")
         files = self._discover(roots)
         cached = self.catalog.refresh(files)
+        self.cached = cached
         self.ids = {p: c.id for p, c in cached.items()}
         with _cluster(self.options) as cluster, Workers(self.options.jobs, cluster) as workers:
             content = self._exact(files, cached)
@@ -121,6 +124,7 @@ class Scanner:
             unusable = {s.path for s in self.skipped}
             stats = {p: f for p, f in stats.items() if p not in unusable}
             groups = self._group(stats, content, fingerprints, workers)
+        self.summary.forgotten = self.catalog.forget_missing(roots, (f.path for f in files))
         self.summary.seconds = round(time.time() - started, 3)
         self.catalog.save_scan(roots, vars(self.options), self.summary, groups, started)
         self.skipped.sort(key=lambda s: s.path)
@@ -182,7 +186,7 @@ class Scanner:
             elif known:
                 to_load[self.ids[known.path]] = key
         # kept light (no thumbnails): comparisons load what they need again, so memory stays bounded
-        found.update((to_load[i], fp.light()) for i, fp in self.catalog.fingerprints(to_load, kind))
+        found.update((to_load[i], fp) for i, fp in self.catalog.fingerprints(to_load, kind, light=True))
         stored = {key: i for i, key in to_load.items()}  # where each content's fingerprint is in the catalog
         self.summary.from_cache += sum(len(same[k]) for k in found)
         todo = {files[0].path: key for key, files in same.items() if key not in found and key not in errors}
@@ -261,13 +265,42 @@ class Scanner:
                         frames = [fingerprints[p].hashes for p in videos]
                         found = connect(video_candidate_pairs(frames, self.level.radius), verifies(videos), bar.set)
                         edges += [(videos[i], videos[j]) for i, j in found]
+            apart = self._decisions(edges, live)
+            if apart:
+                edges = [(a, b) for a, b in edges if not apart(a, b)]
             with self.reporter.stage("grouping"):
-                groups = build_groups(stats, live, infos, edges, verifier.many)
+                groups = build_groups(stats, live, infos, edges, verifier.many, apart)
         self.catalog.set_meta(same_key, same)  # only once matching has finished
         if videos and images:
-            groups = self._frames_of_videos(groups, images, videos, fingerprints, stats, infos)
+            groups = self._frames_of_videos(groups, images, videos, fingerprints, stats, infos, apart)
         self.summary.compared = verifier.compared
         return groups
+
+    def _decisions(self, edges: list[tuple[str, str]], content: dict[str, str]) -> Callable[[str, str], bool] | None:
+        """`apart(a, b)`: did the user say these two files are not duplicates? (None: no decisions.)
+        Decisions are by full-content hash; the files of matched pairs are hashed (once: the
+        catalog keeps the hashes), others when asked about."""
+        decisions = self.catalog.ignored()
+        if not decisions:
+            return None
+        digests = dict(content)
+        todo = sorted({p for e in edges for p in e if p not in digests})
+        digests.update((p, self.cached[p].content_hash) for p in todo if self.cached[p].content_hash)
+        todo = [p for p in todo if p not in digests]
+        with ThreadPoolExecutor(self.options.jobs) as pool:
+            digests.update((p, h) for p, h in zip(todo, pool.map(full_hash_or_none, todo)) if h)
+        self.catalog.set_content_hashes({self.ids[p]: digests[p] for p in todo if p in digests}, {})
+
+        def digest(path: str) -> str | None:
+            if path not in digests:
+                digests[path] = full_hash_or_none(path) or ""
+            return digests[path] or None
+
+        def apart(a: str, b: str) -> bool:
+            da, db = digest(a), digest(b)
+            return bool(da and db) and (min(da, db), max(da, db)) in decisions  # type: ignore[type-var]
+
+        return apart
 
     def _load(self, paths: list[str], fingerprints: dict[str, Fingerprint]) -> dict[str, Fingerprint]:
         """Whole fingerprints (thumbnails included) of a few files, from the catalog."""
@@ -281,8 +314,9 @@ class Scanner:
                 out.update((p, fp) for p in wanted[i])
         return out
 
-    def _frames_of_videos(self, groups, images, videos, fingerprints, stats, infos) -> list[Group]:
-        """Images not in any group that are frames of a video join that video's group as `frame-of`."""
+    def _frames_of_videos(self, groups, images, videos, fingerprints, stats, infos, apart) -> list[Group]:
+        """Images not in any group that are frames of a video join that video's group as `frame-of`
+        (unless the user said they are not)."""
         grouped = {m.path for g in groups for m in g.members}
         free = [p for p in images if p not in grouped]
         pictures = np.array([fingerprints[p].hashes[0] for p in free], dtype=np.uint64)
@@ -290,6 +324,8 @@ class Scanner:
         keepers = {g.keeper.path for g in groups}
         found: dict = {}  # image -> (video, match): a group's keeper first, then the closest frame
         candidates = frame_candidates(pictures, frames, frame_radius(self.level)).tolist()
+        if apart:
+            candidates = [(i, v) for i, v in candidates if not apart(free[i], videos[v])]
         whole = self._load(sorted({free[i] for i, _ in candidates} | {videos[v] for _, v in candidates}), fingerprints)
         for i, v in candidates:
             m = frame_of(whole[free[i]], whole[videos[v]], self.level)

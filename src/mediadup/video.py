@@ -92,14 +92,17 @@ class VideoFingerprint:
         )
 
     @classmethod
-    def from_blob(cls, times: bytes, hashes: bytes, thumbs: bytes, histograms: bytes, meta: str) -> VideoFingerprint:
+    def from_blob(
+        cls, times: bytes, hashes: bytes, thumbs: bytes | None, histograms: bytes | None, meta: str
+    ) -> VideoFingerprint:
+        """A stored fingerprint; without thumbnails and histograms, a light one."""
         m = json.loads(meta)
         t = np.frombuffer(times, dtype=np.float32)
         return cls(
             t,
             np.frombuffer(hashes, dtype=np.uint64).reshape(len(t), -1),
-            np.frombuffer(thumbs, dtype=np.uint8).reshape(len(t), THUMB, THUMB),
-            np.frombuffer(histograms, dtype=np.float32).reshape(len(t), -1),
+            None if thumbs is None else np.frombuffer(thumbs, dtype=np.uint8).reshape(len(t), THUMB, THUMB),
+            None if histograms is None else np.frombuffer(histograms, dtype=np.float32).reshape(len(t), -1),
             VideoInfo(**m["info"]),
             m["step"],
         )
