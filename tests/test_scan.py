@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -288,3 +289,32 @@ def test_schema_6_catalog_is_migrated_in_place(library: Path, catalog: str) -> N
         assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == "7"
         unknown = db.execute("SELECT count(*) FROM image_fingerprints WHERE usable IS NULL").fetchone()[0]
     assert unknown == 1  # learnt while loading; a byte-identical twin's own row is never read
+
+
+def test_moved_tree_rescans_without_decoding(library: Path, catalog: str, tmp_path: Path) -> None:
+    first = scan([library], catalog=catalog)
+    moved = tmp_path / "new home" / "photos renamed"
+    moved.parent.mkdir()
+    os.rename(library, moved)  # same inodes, new paths
+    for dirpath, _, files in os.walk(moved):  # anything decoded again would now fail (see above)
+        for n in files:
+            p = os.path.join(dirpath, n)
+            st = os.stat(p)
+            with open(p, "r+b") as f:
+                f.write(b"\0" * st.st_size)
+            os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+    second = scan([moved], catalog=catalog)
+    assert second.summary.fingerprinted == 0 and second.skipped == []
+    assert [names(g) for g in second.groups] == [names(g) for g in first.groups]
+    assert len(catalog_paths(catalog)) == second.summary.images  # the rows moved with the files
+
+
+def test_copied_tree_reuses_fingerprints_by_content(library: Path, catalog: str, tmp_path: Path) -> None:
+    first = scan([library], catalog=catalog)
+    copy = tmp_path / "backup drive"
+    shutil.copytree(library, copy)  # new inodes: known by their bytes
+    second = scan([copy], catalog=catalog)
+    assert second.summary.fingerprinted == 0 and second.summary.from_cache == second.summary.images
+    assert [names(g) for g in second.groups] == [names(g) for g in first.groups]
+    save(photo(11), copy / "new.jpg")  # a picture the catalog has never seen is decoded
+    assert scan([copy], catalog=catalog).summary.fingerprinted == 1

@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS files (
     error TEXT                      -- why the file could not be fingerprinted
 );
 CREATE INDEX IF NOT EXISTS files_content ON files(content_hash) WHERE content_hash IS NOT NULL;
+CREATE INDEX IF NOT EXISTS files_inode ON files(inode, size);  -- a moved file is found again
 CREATE TABLE IF NOT EXISTS image_fingerprints (
     file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
     phash INTEGER NOT NULL, hashes BLOB NOT NULL, thumb BLOB NOT NULL, histogram BLOB NOT NULL, info TEXT NOT NULL,
@@ -187,13 +188,31 @@ class Catalog:
                 changed.append((f, p))
         with self.db:
             self.db.executemany("DELETE FROM files WHERE path = ?", [(p,) for _, p in changed])
+            claimed: set[int] = set()
             for f, p in changed:
+                moved = self._moved_here(f, claimed)
+                if moved is not None:  # the catalog row follows the file, with all it knows
+                    self.db.execute("UPDATE files SET path = ?, device = ? WHERE id = ?", (p, f.device, moved[0]))
+                    claimed.add(moved[0])
+                    known_version = moved[3] == FINGERPRINT_VERSIONS.get(f.kind)
+                    cached[f.path] = Cached(moved[0], moved[1], moved[2], known_version, moved[4])
+                    continue
                 cur = self.db.execute(
                     "INSERT INTO files (path, size, mtime_ns, device, inode, kind) VALUES (?,?,?,?,?,?)",
                     (p, f.size, f.mtime_ns, f.device, f.inode, f.kind.value),
                 )
                 cached[f.path] = Cached(int(cur.lastrowid or 0), None, None, False, None)
         return cached
+
+    def _moved_here(self, f: FileStat, claimed: set[int]) -> tuple | None:
+        """The row of a file that was renamed or moved to `f` (or whose drive is mounted elsewhere):
+        same inode, size and modification time, and its old path is gone."""
+        q = "SELECT id, content_hash, partial_hash, fp_version, error, path FROM files \
+            WHERE inode = ? AND size = ? AND mtime_ns = ?"
+        for row in self.db.execute(q, (f.inode, f.size, f.mtime_ns)).fetchall():
+            if row[0] not in claimed and not os.path.lexists(row[5]):
+                return row
+        return None
 
     def forget_missing(self, roots: Iterable[str], seen: Iterable[str]) -> int:
         """Forget files under the scanned folders `roots` that this scan did not see and that are
@@ -217,13 +236,14 @@ class Catalog:
             self.db.executemany("UPDATE files SET content_hash = ? WHERE id = ?", [(h, i) for i, h in full.items()])
             self.db.executemany("UPDATE files SET partial_hash = ? WHERE id = ?", [(h, i) for i, h in partial.items()])
 
-    def store_fingerprints(self, rows: Iterable[tuple[int, Kind, Fingerprint | None, str | None]]) -> None:
-        """Store fingerprints (or the reason a file has none) by file id, in one transaction."""
+    def store_fingerprints(self, rows: Iterable[tuple[int, Kind, Fingerprint | None, str | None, str | None]]) -> None:
+        """Store fingerprints (or the reason a file has none) and content hashes, when known, by
+        file id, in one transaction."""
         with self.db:
-            for file_id, kind, fp, error in rows:
+            for file_id, kind, fp, error, digest in rows:
                 self.db.execute(
-                    "UPDATE files SET fp_version = ?, error = ? WHERE id = ?",
-                    (FINGERPRINT_VERSIONS[kind], error, file_id),
+                    "UPDATE files SET fp_version = ?, error = ?, content_hash = coalesce(?, content_hash) WHERE id = ?",
+                    (FINGERPRINT_VERSIONS[kind], error, digest, file_id),
                 )
                 if isinstance(fp, ImageFingerprint):
                     self.db.execute(
@@ -233,6 +253,35 @@ class Catalog:
                 elif isinstance(fp, VideoFingerprint):
                     q = "INSERT OR REPLACE INTO video_fingerprints VALUES (?,?,?,?,?,?)"
                     self.db.execute(q, (file_id, *fp.to_blob()))
+
+    def fingerprinted_sizes(self, kind: Kind) -> set[int]:
+        """Sizes of the files with an up-to-date fingerprint and a known content hash."""
+        q = "SELECT DISTINCT size FROM files WHERE kind = ? AND fp_version = ? AND error IS NULL \
+            AND content_hash IS NOT NULL"
+        return {size for (size,) in self.db.execute(q, (kind.value, FINGERPRINT_VERSIONS[kind]))}
+
+    def fingerprinted_contents(self, digests: Iterable[str], kind: Kind) -> dict[str, int]:
+        """content hash -> id of a file with those bytes and an up-to-date fingerprint."""
+        found: dict[str, int] = {}
+        for chunk in _chunks(list(set(digests))):
+            q = f"SELECT content_hash, id FROM files WHERE kind = ? AND fp_version = ? AND error IS NULL \
+                AND content_hash IN ({','.join('?' * len(chunk))})"
+            found.update(self.db.execute(q, (kind.value, FINGERPRINT_VERSIONS[kind], *chunk)))
+        return found
+
+    def copy_image_fingerprint(self, source: int, targets: Iterable[int], digest: str) -> None:
+        """Give files with the same bytes as file `source` its fingerprint (a copy: each keeps its own)."""
+        with self.db:
+            for target in targets:
+                self.db.execute(
+                    "INSERT OR REPLACE INTO image_fingerprints SELECT ?, phash, hashes, thumb, histogram, info, usable \
+                    FROM image_fingerprints WHERE file_id = ?",
+                    (target, source),
+                )
+                self.db.execute(
+                    "UPDATE files SET fp_version = ?, error = NULL, content_hash = ? WHERE id = ?",
+                    (FINGERPRINT_VERSIONS[Kind.IMAGE], digest, target),
+                )
 
     def fingerprints(
         self, ids: Iterable[int], kind: Kind = Kind.IMAGE, light: bool = False

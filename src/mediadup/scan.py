@@ -104,6 +104,7 @@ class Scanner:
         self.ids: dict[str, int] = {}
         self.stored: dict[str, int] = {}  # path -> id of the catalog row holding its fingerprint
         self.cached: dict[str, Cached] = {}
+        self.digests: dict[str, str] = {}  # content hashes learnt while fingerprinting
 
     def run(self, roots: list[str]) -> ScanResult:
         started = time.time()
@@ -190,10 +191,15 @@ class Scanner:
         stored = {key: i for i, key in to_load.items()}  # where each content's fingerprint is in the catalog
         self.summary.from_cache += sum(len(same[k]) for k in found)
         todo = {files[0].path: key for key, files in same.items() if key not in found and key not in errors}
+        for path, i in self._copies_of_known(todo, same, content, kind).items():  # no need to decode them
+            key = todo.pop(path)
+            found[key] = next(fp for _, fp in self.catalog.fingerprints([i], kind, light=True))
+            stored[key] = i
+            self.summary.from_cache += len(same[key])
         stage = "fingerprinting videos" if kind is Kind.VIDEO else "fingerprinting"
         with self.reporter.stage(stage, len(todo)) as bar, _Batches(self.catalog) as store:
             expected = {p: (same[k][0].size, same[k][0].mtime_ns) for p, k in todo.items()}
-            for path, fp, error, lasting in fingerprint_many(todo, workers, self.options.max_pixels, kind):
+            for path, fp, error, lasting, digest in fingerprint_many(todo, workers, self.options.max_pixels, kind):
                 key = todo[path]
                 if fp is not None and _changed(path, expected[path]):
                     fp, error, lasting = None, "changed during the scan", False
@@ -203,9 +209,11 @@ class Scanner:
                     self.summary.fingerprinted += 1
                 else:
                     errors[key] = error or ""
+                if digest:
+                    self.digests.update((f.path, digest) for f in same[key])
                 if fp is not None or lasting:  # a passing trouble (too large, permissions) is tried again
                     fresh = [f for f in same[key] if not cached[f.path].fingerprinted]
-                    store.add([(self.ids[f.path], kind, fp, error) for f in fresh])
+                    store.add([(self.ids[f.path], kind, fp, error, digest) for f in fresh])
                 bar.advance()
         for key, fp in list(found.items()):  # cached fingerprints obey today's --max-pixels too
             if isinstance(fp, ImageFingerprint) and (
@@ -222,6 +230,29 @@ class Scanner:
                 else:
                     self.skipped.append(Skipped(f.path, errors.get(key, "not fingerprinted")))
         return fingerprints
+
+    def _copies_of_known(
+        self, todo: dict[str, str], same: dict[str, list[FileStat]], content: dict[str, str], kind: Kind
+    ) -> dict[str, int]:
+        """New images whose bytes the catalog knows under another name (a copied tree, another
+        drive): path -> catalog id of the file (now given that fingerprint). Only files of a size
+        the catalog knows are read; videos are not (reading one whole costs more than its fingerprint)."""
+        if kind is not Kind.IMAGE or not todo:
+            return {}
+        sizes = self.catalog.fingerprinted_sizes(kind)
+        maybe = [p for p in todo if same[todo[p]][0].size in sizes]
+        if not maybe:
+            return {}
+        with ThreadPoolExecutor(self.options.jobs) as pool:
+            digests = dict(zip(maybe, pool.map(lambda p: content.get(p) or full_hash_or_none(p), maybe)))
+        known = self.catalog.fingerprinted_contents((d for d in digests.values() if d), kind)
+        out = {}
+        for path, digest in digests.items():
+            if digest in known:
+                ids = [self.ids[f.path] for f in same[todo[path]]]
+                self.catalog.copy_image_fingerprint(known[digest], ids, digest)
+                out[path] = ids[0]
+        return out
 
     def _group(
         self,
@@ -283,7 +314,7 @@ class Scanner:
         decisions = self.catalog.ignored()
         if not decisions:
             return None
-        digests = dict(content)
+        digests = {**self.digests, **content}
         todo = sorted({p for e in edges for p in e if p not in digests})
         digests.update((p, self.cached[p].content_hash) for p in todo if self.cached[p].content_hash)
         todo = [p for p in todo if p not in digests]

@@ -11,23 +11,27 @@ from typing import Any
 
 from .cluster import Cluster
 from .decode import DEFAULT_MAX_PIXELS, DecodeError, register_plugins
+from .exact import full_hash_or_none
 from .fingerprint import ImageFingerprint, fingerprint_file
 from .records import Kind
 from .video import VideoFingerprint, fingerprint_video
 
-Result = tuple[str, ImageFingerprint | VideoFingerprint | None, str | None, bool]
+Result = tuple[str, ImageFingerprint | VideoFingerprint | None, str | None, bool, str | None]
 
 
 def fingerprint_one(task: tuple[str, int, Kind]) -> Result:
-    """(path, fingerprint, None, _), or (path, None, reason, lasting) when the file cannot be used."""
+    """(path, fingerprint, None, _, content hash), or (path, None, reason, lasting, _) when the
+    file cannot be used. An image's content hash comes along (its bytes are read to decode it
+    anyway): a copy of it elsewhere is then known without decoding. Videos are not read whole."""
     path, max_pixels, kind = task
+    digest = full_hash_or_none(path) if kind is Kind.IMAGE else None
     try:
         fingerprinter = fingerprint_video if kind is Kind.VIDEO else fingerprint_file
-        return path, fingerprinter(path, max_pixels), None, True
+        return path, fingerprinter(path, max_pixels), None, True, digest
     except DecodeError as e:
-        return path, None, str(e), e.lasting
+        return path, None, str(e), e.lasting, digest
     except Exception as e:  # a decoder bug must cost one file, never the scan
-        return path, None, f"cannot decode ({type(e).__name__}: {e})", False
+        return path, None, f"cannot decode ({type(e).__name__}: {e})", False, digest
 
 
 def _quiet_worker() -> None:
