@@ -80,7 +80,8 @@ CREATE TABLE IF NOT EXISTS scans (
 CREATE TABLE IF NOT EXISTS scan_groups (
     scan_id INTEGER NOT NULL REFERENCES scans(id) ON DELETE CASCADE, group_no INTEGER NOT NULL,
     path BLOB NOT NULL, role TEXT NOT NULL, relation TEXT NOT NULL, score REAL NOT NULL,
-    evidence TEXT NOT NULL, reason TEXT, size INTEGER NOT NULL
+    evidence TEXT NOT NULL, reason TEXT, size INTEGER NOT NULL,
+    companion BLOB                  -- a Live Photo's motion clip, which follows the file
 );
 CREATE INDEX IF NOT EXISTS scan_groups_scan ON scan_groups(scan_id, group_no);
 """
@@ -152,9 +153,11 @@ class Catalog:
                     "rebuilt; fingerprints are computed again once"
                 )
             self.db.executescript(_SCHEMA)
-            for table, column in (("journal", "mtime_ns"), ("image_fingerprints", "usable")):  # kept from older schemas
+            added = (("journal", "mtime_ns", "INTEGER"), ("image_fingerprints", "usable", "INTEGER"),
+                     ("scan_groups", "companion", "BLOB"))  # fmt: skip
+            for table, column, kind in added:  # tables kept from older schemas
                 if column not in {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}:
-                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} INTEGER")
+                    self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
             self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
@@ -384,9 +387,10 @@ class Catalog:
                             json.dumps(m.evidence),
                             g.reason if m is g.keeper else None,
                             m.stat.size,
+                            os.fsencode(m.companion.path) if m.companion else None,
                         )
                     )
-            self.db.executemany("INSERT INTO scan_groups VALUES (?,?,?,?,?,?,?,?,?)", rows)
+            self.db.executemany("INSERT INTO scan_groups VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
             self.db.execute("DELETE FROM scans WHERE id NOT IN (SELECT id FROM scans ORDER BY id DESC LIMIT 5)")
         return scan_id
 

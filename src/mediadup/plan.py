@@ -38,6 +38,7 @@ class Copy:
     content_hash: str | None = None
     pixels: int = 0  # width x height, when known
     duration: float = 0.0  # seconds, for videos
+    companion: Copy | None = None  # a Live Photo's motion clip: removed with the photo, kept with it
 
 
 @dataclass(frozen=True)
@@ -61,14 +62,17 @@ def groups_from_catalog(catalog: Catalog) -> list[list[Copy]]:
     scan_id = catalog.last_scan_id()
     if scan_id is None:
         raise PlanError("no scan in the catalog yet: run `mediadup scan PATH` first")
-    rows = catalog.scan_files(scan_id, "g.group_no, g.path, g.role, g.relation, f.size, f.mtime_ns, f.content_hash")
+    columns = "g.group_no, g.path, g.role, g.relation, f.size, f.mtime_ns, f.content_hash, g.companion"
     groups: dict[int, list[Copy]] = {}
-    for group_no, path, role, relation, size, mtime_ns, digest, meta, _ in rows:
+    for group_no, path, role, relation, size, mtime_ns, digest, companion, meta, _ in catalog.scan_files(
+        scan_id, columns
+    ):
         if size is None:
             continue  # the file left the catalog since: it will not be touched
         pixels = meta.get("width", 0) * meta.get("height", 0)
         relation = "keeper" if role == "keep" else relation
-        copy = Copy(os.fsdecode(path), size, mtime_ns, relation, digest, pixels, meta.get("duration", 0.0))
+        motion = _companion(catalog, os.fsdecode(companion)) if companion else None
+        copy = Copy(os.fsdecode(path), size, mtime_ns, relation, digest, pixels, meta.get("duration", 0.0), motion)
         groups.setdefault(group_no, []).append(copy)
     return [g for g in groups.values() if len(g) > 1]
 
@@ -90,11 +94,23 @@ def groups_from_json(path: str, catalog: Catalog | None = None) -> list[list[Cop
                 size, mtime_ns, digest = _as_scanned(catalog, f["path"])
                 pixels = (f.get("width") or 0) * (f.get("height") or 0)
                 relation = "keeper" if f.get("role") == "keep" else f.get("relation", "near-duplicate")
-                copies.append(Copy(f["path"], size, mtime_ns, relation, digest, pixels, f.get("duration") or 0.0))
+                motion = _companion(catalog, f["companion"]) if f.get("companion") else None
+                copies.append(
+                    Copy(f["path"], size, mtime_ns, relation, digest, pixels, f.get("duration") or 0.0, motion)
+                )
             groups.append(copies)
         return groups
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise PlanError(f"cannot read the plan {path}: {e}") from e
+
+
+def _companion(catalog: Catalog | None, path: str) -> Copy | None:
+    """A motion clip as scanned (None when it is gone: its photo is then acted on alone)."""
+    try:
+        size, mtime_ns, digest = _as_scanned(catalog, path)
+    except OSError:
+        return None
+    return Copy(path, size, mtime_ns, "motion", digest)
 
 
 def _as_scanned(catalog: Catalog | None, path: str) -> tuple[int, int, str | None]:
@@ -159,6 +175,7 @@ def make_plan(
         keepers[n] = chosen if not in_reference or _under(chosen.path, references) else in_reference[0]
     kept = {k.path for k in keepers.values()}  # a keeper anywhere (an edited plan may repeat files) stays
     actions, acted = [], set()
+    photo_of: dict[str, str] = {}  # motion clip -> the photo it goes with
     for n, keeper in keepers.items():
         for c in groups[n]:
             if c.path in kept or c.path in acted or _under(c.path, references):
@@ -176,10 +193,18 @@ def make_plan(
                        digest, target)
             )  # fmt: skip
             acted.add(c.path)
+            if c.companion and op not in LINKS:  # a removed photo takes its motion clip along
+                m = c.companion
+                target = _move_target(m.path, to) if op == "move" and to else None
+                actions.append(
+                    Action(op, m.path, m.size, m.mtime_ns, keeper.path, keeper.size, keeper.mtime_ns, "motion",
+                           None, target)
+                )  # fmt: skip
+                photo_of[m.path] = c.path
     for group in groups:  # overlapping groups of an edited plan: still, no group loses every copy
         if all(c.path in acted for c in group):
             acted.discard(choose_keeper(group, keep).path)
-    return [a for a in actions if a.path in acted]
+    return [a for a in actions if photo_of.get(a.path, a.path) in acted]
 
 
 def _move_target(path: str, folder: str) -> str:

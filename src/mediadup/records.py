@@ -93,6 +93,7 @@ class GroupMember:
     evidence: dict = field(default_factory=dict)
     info: ImageInfo | VideoInfo | None = None
     content_hash: str | None = None
+    companion: FileStat | None = None  # a Live Photo's motion clip: it stays and goes with this file
 
     @property
     def path(self) -> str:
@@ -114,7 +115,9 @@ class Group:
     @property
     def reclaimable(self) -> int:
         """Bytes freed by removing every duplicate a plan removes by default."""
-        return sum(d.stat.size for d in self.duplicates if d.relation.removable)
+        return sum(
+            d.stat.size + (d.companion.size if d.companion else 0) for d in self.duplicates if d.relation.removable
+        )
 
 
 @dataclass
@@ -129,6 +132,7 @@ class ScanSummary:
     hashed: int = 0
     compared: int = 0  # pairs of images compared (verdicts of earlier scans are remembered)
     forgotten: int = 0  # catalog entries of files gone from the scanned folders, removed
+    companions: int = 0  # photos with a motion clip (Live Photos), each pair one item
     seconds: float = 0.0
 
 

@@ -17,7 +17,7 @@ JSON_VERSION = 1
 SHOW_SKIPPED = 20
 CSV_FIELDS = (
     "group", "path", "role", "relation", "score", "width", "height", "format",
-    "duration", "fps", "codec", "bitrate", "range", "size", "reason", "evidence",
+    "duration", "fps", "codec", "bitrate", "range", "size", "companion", "reason", "evidence",
 )  # fmt: skip
 
 
@@ -45,6 +45,7 @@ def _member(m: GroupMember, role: str, reason: str | None) -> dict[str, Any]:
         "bitrate": info.bitrate if isinstance(info, VideoInfo) else None,
         "range": m.evidence.get("range"),
         "size": m.stat.size,
+        "companion": display_path(m.companion.path) if m.companion else None,
         "reason": reason,
         "evidence": m.evidence,
     }
@@ -96,6 +97,7 @@ def print_groups(result: ScanResult, console: Console) -> None:
         line.append(display_path(g.keeper.path))
         line.append(f"  {_describe(g.keeper)}  ({g.reason})", style="dim")
         console.print(line)
+        _print_companion(g.keeper, console)
         for d in g.duplicates:
             line = Text("  dup   ", style="yellow")
             line.append(display_path(d.path))
@@ -116,7 +118,13 @@ def print_groups(result: ScanResult, console: Console) -> None:
                 detail += f", pHash distance {ev['phash_distance']}"
             line.append(f"  {_describe(d)}  [{detail}]", style="dim")
             console.print(line)
+            _print_companion(d, console)
         console.print()
+
+
+def _print_companion(m: GroupMember, console: Console) -> None:
+    if m.companion:
+        console.print(f"        + motion {display_path(m.companion.path)}  (stays and goes with it)", style="dim")
 
 
 def print_summary(result: ScanResult, console: Console) -> None:
@@ -126,6 +134,7 @@ def print_summary(result: ScanResult, console: Console) -> None:
         + (f", {s.hardlinks} hard links counted once" if s.hardlinks else "")
         + f"); {s.fingerprinted} fingerprinted, {s.from_cache} from the catalog"
         + (f"; {s.forgotten} files gone from disk forgotten" if s.forgotten else "")
+        + (f"; {s.companions} Live Photos (photo + motion clip, one item each)" if s.companions else "")
     )
     dups = sum(len(g.duplicates) for g in result.groups)
     console.print(

@@ -14,6 +14,7 @@ import numpy as np
 
 from .catalog import Cached, Catalog
 from .cluster import Cluster
+from .companions import find_companions
 from .compare import LEVELS
 from .decode import DEFAULT_MAX_PIXELS, too_large
 from .discover import Walker
@@ -124,7 +125,14 @@ class Scanner:
                     fingerprints.update(self._fingerprint(chosen, cached, content, workers, kind))
             unusable = {s.path for s in self.skipped}
             stats = {p: f for p, f in stats.items() if p not in unusable}
-            groups = self._group(stats, content, fingerprints, workers)
+            durations = {p: fp.info.duration for p, fp in fingerprints.items() if isinstance(fp, VideoFingerprint)}
+            companions = find_companions(stats.values(), durations)
+            motion = set(companions.values())  # clips follow their photos: they are not items of their own
+            items = {p: f for p, f in stats.items() if p not in motion}
+            groups = self._group(items, content, {p: fp for p, fp in fingerprints.items() if p not in motion}, workers)
+            for m in (m for g in groups for m in g.members if m.path in companions):
+                m.companion = stats[companions[m.path]]
+            self.summary.companions = len(companions)
         self.summary.forgotten = self.catalog.forget_missing(roots, (f.path for f in files))
         self.summary.seconds = round(time.time() - started, 3)
         self.catalog.save_scan(roots, vars(self.options), self.summary, groups, started)
