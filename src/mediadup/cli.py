@@ -277,9 +277,13 @@ def _remember(cat: Catalog, pairs: list, yes: bool, console: Console) -> None:
             console.print(f"not remembered: {display_path(gone)} cannot be read", markup=False, style="yellow")
     if yes:
         new = cat.ignore(decided)
-        console.print(f"remembered {new} new pairs as not duplicates (`mediadup ignore --list` shows them)")
+        console.print(f"remembered {_pairs(new)} as not duplicates (`mediadup ignore --list` shows them)")
     else:
-        console.print(f"--remember: {len(decided)} pairs would be remembered as not duplicates (with --yes)")
+        console.print(f"--remember: {_pairs(len(decided))} would be remembered as not duplicates (with --yes)")
+
+
+def _pairs(n: int) -> str:
+    return f"{n} pair" if n == 1 else f"{n} pairs"
 
 
 @cli.command("ignore")
@@ -299,7 +303,7 @@ def ignore_command(paths, listing, forget, catalog) -> None:
                 for _a, _b, at, pa, pb in rows:
                     day = time.strftime("%Y-%m-%d %H:%M", time.localtime(at))
                     console.print(f"{day}  {display_path(pa)}  !=  {display_path(pb)}", markup=False)
-                console.print(f"{len(rows)} pairs remembered as not duplicates")
+                console.print(f"{_pairs(len(rows))} remembered as not duplicates")
                 return
             if forget:
                 if not paths:
@@ -310,7 +314,7 @@ def ignore_command(paths, listing, forget, catalog) -> None:
             if len(paths) < 2:
                 raise click.UsageError("give at least two files that are not duplicates of one another")
             new = cat.ignore(pairs_among(contents(paths)))
-            console.print(f"remembered {new} new pairs as not duplicates; later scans will not group them")
+            console.print(f"remembered {_pairs(new)} as not duplicates; later scans will not group them")
     except (CatalogError, DecisionError) as e:
         raise click.UsageError(str(e)) from e
 
