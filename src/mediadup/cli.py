@@ -75,6 +75,8 @@ _REMOVAL_OPTIONS = (
                  "shortest-path, prefer:DIR."),
     click.option("--include-subclips", is_flag=True,
                  help="Also remove videos found inside a longer video (relation 'contained')."),
+    click.option("--include-similar", is_flag=True,
+                 help="Also remove similar shots (relation 'similar', from scan --similar), keeping the best shot."),
     click.option("--reference", multiple=True, type=click.Path(exists=True, file_okay=False), metavar="DIR",
                  help="Files under DIR are never touched; others go only if they duplicate one. Repeatable."),
     click.option("--yes", is_flag=True, help="Carry out the plan (without it, only print it)."),
@@ -87,12 +89,14 @@ def removal_options(command):
     return command
 
 
-def remove(cat: Catalog, groups, op, to, permanent, keep, include_subclips, reference, yes, console: Console) -> int:
+def remove(
+    cat: Catalog, groups, op, to, permanent, keep, include_subclips, include_similar, reference, yes, console: Console
+) -> int:
     """Plan the removal of every duplicate, print it, and carry it out with --yes; the exit status."""
     if op == "delete" and not permanent:
         raise click.UsageError("--action delete removes files for good: add --permanent to confirm")
     try:
-        actions = make_plan(groups, op, keep, reference, to, include_subclips)
+        actions = make_plan(groups, op, keep, reference, to, include_subclips, include_similar)
     except PlanError as e:
         raise click.UsageError(str(e)) from e
     if not yes:
@@ -159,6 +163,9 @@ def remove(cat: Catalog, groups, op, to, permanent, keep, include_subclips, refe
 @click.option("--json", "json_out", metavar="FILE", help="Write the groups as JSON to FILE ('-': standard output).")
 @click.option("--csv", "csv_out", metavar="FILE", help="Write one CSV row per file to FILE ('-': standard output).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars and no group listing; only the summary.")
+@click.option(
+    "--similar", is_flag=True, help="Also show groups of similar but distinct shots (bursts, editions), never removed."
+)
 @click.option("--apply", "then_apply", is_flag=True, help="Then remove the duplicates found (see the options below).")
 @removal_options
 def scan(
@@ -184,8 +191,10 @@ def scan(
     permanent,
     keep,
     include_subclips,
+    include_similar,
     reference,
     yes,
+    similar,
 ) -> None:
     """Scan PATHS for duplicate images and videos and show each group with the copy to keep.
 
@@ -213,6 +222,7 @@ def scan(
             images=images_only,
             videos=videos_only,
             dask=dask,
+            similar=similar,
             progress=Reporter(False if quiet else None),
         )
     except (CatalogError, ClusterError) as e:
@@ -230,7 +240,10 @@ def scan(
     if then_apply:
         with Catalog(catalog) as cat:
             plan = groups_from_catalog(cat)
-            status = max(status, remove(cat, plan, op, to, permanent, keep, include_subclips, reference, yes, console))
+            status = max(
+                status,
+                remove(cat, plan, op, to, permanent, keep, include_subclips, include_similar, reference, yes, console),
+            )
     sys.exit(status)
 
 
@@ -243,7 +256,9 @@ def scan(
 )
 @removal_options
 @click.option("--catalog", type=click.Path(dir_okay=False), default=None, help="The catalog of the scan.")
-def apply_command(plan_file, remember, op, to, permanent, keep, include_subclips, reference, yes, catalog) -> None:
+def apply_command(
+    plan_file, remember, op, to, permanent, keep, include_subclips, include_similar, reference, yes, catalog
+) -> None:
     """Remove the duplicates of the last scan (or of --from FILE), keeping each group's keeper.
 
     Without --yes, prints the plan and changes nothing. Every action is journaled; `mediadup undo`
@@ -257,7 +272,9 @@ def apply_command(plan_file, remember, op, to, permanent, keep, include_subclips
             groups = groups_from_json(plan_file, cat) if plan_file else groups_from_catalog(cat)
             if remember:
                 _remember(cat, taken_out(groups_from_catalog(cat), groups), yes, console)
-            sys.exit(remove(cat, groups, op, to, permanent, keep, include_subclips, reference, yes, console))
+            sys.exit(
+                remove(cat, groups, op, to, permanent, keep, include_subclips, include_similar, reference, yes, console)
+            )
     except (CatalogError, PlanError) as e:
         raise click.UsageError(str(e)) from e
 

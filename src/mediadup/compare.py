@@ -19,9 +19,9 @@ from PIL import Image
 
 from . import phash
 from .fingerprint import THUMB, ImageFingerprint
-from .records import Relation
+from .records import ImageInfo, Relation
 
-VERSION = 11  # bump when a change can turn a verdict: remembered verdicts are then recomputed
+VERSION = 12  # bump when a change can turn a verdict: remembered verdicts are then recomputed
 GRID = 32  # pixels compared per side
 MIN_DETAIL = 0.7  # similarity of fine detail that crops and unhashed turns need
 MIN_STRUCTURE = 0.12  # ...and the fraction of the picture that must show edges or texture
@@ -30,6 +30,7 @@ COLOURFUL = 12.0  # mean chroma above which a picture counts as in colour
 MAX_RMSE = 8.0  # smooth pictures the hashes cannot tell apart must agree pixel for pixel (gray levels)
 REFINED = 2  # crop scales whose best position is refined
 MIN_NCC = 0.6  # coarse cross-correlation below which a crop scale is not worth refining
+TIME_ZONE_STEP = 900  # seconds: time zones differ by whole quarter hours
 TRIM = 0.05  # fraction of the most different pixels left out (watermarks, captions, logos)
 _BINOMIAL = np.array([1, 4, 6, 4, 1], dtype=np.float32) / 16
 Box = tuple[float, float, float, float]
@@ -285,8 +286,18 @@ def align(a: ImageFingerprint, b: ImageFingerprint, level: Level, variants: int 
     )
 
 
+def distinct_shots(a: ImageInfo, b: ImageInfo) -> bool:
+    """Whether the camera took the two at different moments (a burst, the same scene again): a
+    copy keeps the capture time or loses it. Times a whole number of quarter hours apart are a
+    clock or time-zone correction of one copy, not another shot."""
+    ta, tb = a.taken, b.taken
+    return ta is not None and tb is not None and ta != tb and (ta - tb) % TIME_ZONE_STEP != 0
+
+
 def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level) -> Match | None:
     """A verified match of `b` (a candidate duplicate) against `a` (its keeper), or None."""
+    if distinct_shots(a.info, b.info):
+        return None  # similar shots at most (scan --similar)
     al = align(a, b, level)
     if al is None:
         return None  # blank or nearly uniform pictures: only identical bytes can tell them apart

@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from . import phash
-from .decode import DEFAULT_MAX_PIXELS, Decoded, decode
+from .decode import DEFAULT_MAX_PIXELS, Decoded, DecodeError, decode
 from .records import ImageInfo
 
 VERSION = 9  # bump when anything below changes what is stored: cached fingerprints are then recomputed
@@ -136,12 +136,28 @@ def is_monochrome(hue: np.ndarray, chroma: float) -> bool:
     return float(band.max()) >= 0.85 * float(hue.sum())
 
 
+def _gray_content(d: Decoded) -> tuple[Image.Image, tuple[int, int, int, int]]:
+    """The working copy in gray, and its content box (borders trimmed; blurred first: noise is not content)."""
+    gray = d.image.convert("L")
+    return gray, content_box(np.asarray(gray.filter(ImageFilter.BoxBlur(2))))
+
+
+def shot_signals(gray: Image.Image) -> tuple[float, float]:
+    """Sharpness (the spread of the Laplacian: blur and camera shake lower it) and the fraction of
+    clipped pixels (pure black or white) of a grayscale working copy."""
+    x = np.asarray(gray, dtype=np.float32)
+    if min(x.shape) < 3:
+        return 0.0, 0.0
+    lap = 4 * x[1:-1, 1:-1] - x[:-2, 1:-1] - x[2:, 1:-1] - x[1:-1, :-2] - x[1:-1, 2:]
+    clipped = float(((x <= 2) | (x >= 253)).mean())
+    return round(float(lap.std()), 3), round(clipped, 4)
+
+
 def fingerprint(d: Decoded) -> ImageFingerprint:
     """Hashes, thumbnail, colours and quality signals of a decoded image."""
-    gray = d.image.convert("L")
-    x0, y0, x1, y1 = content_box(np.asarray(gray.filter(ImageFilter.BoxBlur(2))))  # blur: noise is not content
+    gray, box = _gray_content(d)
+    x0, y0, x1, y1 = box
     cw, ch = x1 - x0, y1 - y0
-    box = (x0, y0, x1, y1)
     luma32 = np.asarray(gray.resize((phash.SAMPLE, phash.SAMPLE), Image.Resampling.LANCZOS, box=box))
     hashes = phash.dihedral_hashes(luma32)
     hashes.append(phash.phash(gray))
@@ -168,7 +184,18 @@ def fingerprint(d: Decoded) -> ImageFingerprint:
         chroma=round(chroma, 2),
         monochrome=is_monochrome(histogram, chroma),
     )
+    info.sharpness, info.clipped = shot_signals(gray.crop(box))
     return ImageFingerprint(np.array(hashes, dtype=np.uint64), thumb, histogram, info)
+
+
+def shot_signals_file(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[float, float] | None:
+    """`shot_signals` of an image file (None when it cannot be decoded any more)."""
+    try:
+        d = decode(path, max_pixels)
+    except DecodeError:
+        return None
+    gray, box = _gray_content(d)
+    return shot_signals(gray.crop(box))
 
 
 def fingerprint_file(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageFingerprint:

@@ -21,6 +21,7 @@ LINKS = ("hardlink", "symlink", "reflink")  # replace a byte-identical copy by a
 POLICIES = ("quality", "largest", "highest-resolution", "longest", "oldest", "newest", "shortest-path")
 NEVER_REMOVED = ("frame-of",)  # an image that is a video's frame is not a copy of the video
 SUBCLIPS = ("contained",)  # parts of a longer video: removed only with include_subclips
+SIMILAR = ("similar",)  # distinct shots of one scene: removed only with include_similar
 
 
 class PlanError(Exception):
@@ -86,7 +87,7 @@ def groups_from_json(path: str, catalog: Catalog | None = None) -> list[list[Cop
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
         groups = []
-        for g in data["groups"]:
+        for g in data["groups"] + data.get("similar", []):
             if sum(f.get("role") == "keep" for f in g["files"]) != 1:
                 raise PlanError(f"{path}: every group needs exactly one file with role 'keep'")
             copies = []
@@ -158,9 +159,11 @@ def make_plan(
     references: Sequence[str] = (),
     to: str | None = None,
     include_subclips: bool = False,
+    include_similar: bool = False,
 ) -> list[Action]:
     """Actions removing every duplicate, group by group; keepers and reference files stay, and so
-    do frames of videos, and clips contained in a longer video unless `include_subclips`."""
+    do frames of videos, clips contained in a longer video unless `include_subclips`, and similar
+    shots unless `include_similar`."""
     if op not in OPERATIONS:
         raise PlanError(f"unknown action {op!r}: use one of {', '.join(OPERATIONS)}")
     if op == "move" and not to:
@@ -181,6 +184,8 @@ def make_plan(
             if c.path in kept or c.path in acted or _under(c.path, references):
                 continue
             if c.relation in NEVER_REMOVED or (c.relation in SUBCLIPS and not include_subclips):
+                continue
+            if c.relation in SIMILAR and not include_similar:
                 continue
             if op in LINKS and not (
                 c.relation == "identical" and c.content_hash and c.content_hash == keeper.content_hash

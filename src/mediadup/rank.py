@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .records import GroupMember
+from .records import GroupMember, ImageInfo
 from .video import CODEC_RANK, VideoInfo, timestamp
 
 PADDED = 0.85  # content below this fraction of the frame: letterboxed, pillarboxed or a screenshot
@@ -65,6 +65,19 @@ def _jpeg_quality(m: GroupMember) -> float:
     return float(m.info.jpeg_quality) if m.info and m.info.jpeg_quality else 0.0
 
 
+def _shot(m: GroupMember) -> float:
+    """Sharpness, discounted by the pixels lost to pure black or white."""
+    info = m.info
+    if not isinstance(info, ImageInfo) or info.sharpness is None:
+        return 0.0
+    return info.sharpness * (1.0 - (info.clipped or 0.0)) ** 2
+
+
+def _say_shot(m: GroupMember) -> str:
+    clipped = f", {m.info.clipped:.0%} clipped" if m.info.clipped else ""
+    return f"sharpest and best exposed (sharpness {m.info.sharpness:.0f}{clipped})"
+
+
 RESOLUTION = Criterion(_pixels, 0.02, lambda m: f"highest resolution ({m.info.width}x{m.info.height})")
 UNPADDED = Criterion(_unpadded, 0.0, lambda m: "no added borders (letterbox, canvas)")
 COLOUR = Criterion(_colour, 0.0, lambda m: "in full colour (not grayscale or toned)")
@@ -83,6 +96,7 @@ CRITERIA: tuple[Criterion, ...] = (
     OLDEST,
     SHORTEST_PATH,
 )
+SHOT_CRITERIA = (Criterion(_shot, 0.1, _say_shot), *CRITERIA)  # which of similar shots to suggest
 VIDEO_CRITERIA: tuple[Criterion, ...] = (
     Criterion(lambda m: _video(m, "duration"), 0.01, lambda m: f"longest ({timestamp(m.info.duration)})"),
     RESOLUTION,
@@ -115,9 +129,9 @@ def quality_key(m: GroupMember, chosen: Sequence[Criterion] = CRITERIA) -> tuple
     return (*(-_level(c, m) for c in chosen), m.path)
 
 
-def rank(members: Sequence[GroupMember]) -> tuple[list[GroupMember], str]:
-    """Members best first, and the reason the first one is kept."""
-    chosen = criteria(members)
+def rank(members: Sequence[GroupMember], chosen: Sequence[Criterion] | None = None) -> tuple[list[GroupMember], str]:
+    """Members best first, and the reason the first one is kept (by `chosen`, default `criteria`)."""
+    chosen = chosen or criteria(members)
     ordered = sorted(members, key=lambda m: quality_key(m, chosen))
     if len(ordered) < 2:
         return ordered, "only copy"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -29,11 +30,12 @@ class Relation(str, Enum):
     TRIMMED = "trimmed"  # a video with some seconds cut at either end
     CONTAINED = "contained"  # a shorter part of a longer video: removed only when asked for
     FRAME_OF = "frame-of"  # an image that is one of a video's frames: never removed automatically
+    SIMILAR = "similar"  # a distinct but similar shot (burst, edition): removed only when asked for
 
     @property
     def removable(self) -> bool:
         """Whether a plan removes such a copy without being asked specifically."""
-        return self not in (Relation.CONTAINED, Relation.FRAME_OF)
+        return self not in (Relation.CONTAINED, Relation.FRAME_OF, Relation.SIMILAR)
 
 
 @dataclass(frozen=True)
@@ -77,10 +79,20 @@ class ImageInfo:
     bit_depth: int = 8
     chroma: float = 0.0  # mean colourfulness; near 0 for grayscale
     monochrome: bool = False  # gray, sepia or duotone: all colour in one narrow band of hues
+    sharpness: float | None = None  # fine detail of the working copy (None: measured when a similar shot needs it)
+    clipped: float | None = None  # fraction of pure black or white pixels (lost to exposure)
 
     @property
     def pixels(self) -> int:
         return self.content_width * self.content_height
+
+    @property
+    def taken(self) -> float | None:
+        """The capture time from EXIF, in seconds (None when unknown or malformed)."""
+        try:
+            return datetime.strptime(self.exif_date or "", "%Y:%m:%d %H:%M:%S").timestamp()
+        except ValueError:
+            return None
 
 
 @dataclass
@@ -133,6 +145,7 @@ class ScanSummary:
     compared: int = 0  # pairs of images compared (verdicts of earlier scans are remembered)
     forgotten: int = 0  # catalog entries of files gone from the scanned folders, removed
     companions: int = 0  # photos with a motion clip (Live Photos), each pair one item
+    similar: int = 0  # groups of similar shots (with --similar)
     seconds: float = 0.0
 
 
@@ -142,6 +155,7 @@ class ScanResult:
     skipped: list[Skipped]
     summary: ScanSummary
     roots: list[str] = field(default_factory=list)
+    similar: list[Group] = field(default_factory=list)  # similar but distinct shots, best shot first (--similar)
 
     @property
     def reclaimable(self) -> int:

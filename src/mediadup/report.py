@@ -52,16 +52,20 @@ def _member(m: GroupMember, role: str, reason: str | None) -> dict[str, Any]:
 
 
 def group_records(g: Group) -> list[dict[str, Any]]:
-    return [_member(g.keeper, "keep", g.reason)] + [_member(d, "duplicate", None) for d in g.duplicates]
+    others = [_member(d, "similar" if d.relation is Relation.SIMILAR else "duplicate", None) for d in g.duplicates]
+    return [_member(g.keeper, "keep", g.reason), *others]
+
+
+def _group_dict(g: Group) -> dict[str, Any]:
+    return {"reclaimable": g.reclaimable, "reason": g.reason, "files": group_records(g)}
 
 
 def to_dict(result: ScanResult) -> dict[str, Any]:
     return {
         "version": JSON_VERSION,
         "roots": [display_path(r) for r in result.roots],
-        "groups": [
-            {"reclaimable": g.reclaimable, "reason": g.reason, "files": group_records(g)} for g in result.groups
-        ],
+        "groups": [_group_dict(g) for g in result.groups],
+        "similar": [_group_dict(g) for g in result.similar],
         "skipped": [{"path": display_path(s.path), "reason": s.reason} for s in result.skipped],
         "summary": {**vars(result.summary), "groups": len(result.groups), "reclaimable": result.reclaimable},
     }
@@ -75,7 +79,7 @@ def write_json(result: ScanResult, out: IO[str]) -> None:
 def write_csv(result: ScanResult, out: IO[str]) -> None:
     w = csv.DictWriter(out, CSV_FIELDS)
     w.writeheader()
-    for n, g in enumerate(result.groups, 1):
+    for n, g in enumerate(result.groups + result.similar, 1):
         for row in group_records(g):
             w.writerow({**row, "group": n, "evidence": json.dumps(row["evidence"]) if row["evidence"] else ""})
 
@@ -92,34 +96,43 @@ def print_groups(result: ScanResult, console: Console) -> None:
     for n, g in enumerate(result.groups, 1):
         head = Text(f"Group {n}", style="bold")
         head.append(f"  {len(g.members)} files, {human_size(g.reclaimable)} reclaimable", style="dim")
-        console.print(head)
-        line = Text("  keep  ", style="bold green")
-        line.append(display_path(g.keeper.path))
-        line.append(f"  {_describe(g.keeper)}  ({g.reason})", style="dim")
+        _print_group(g, head, console)
+    for n, g in enumerate(result.similar, 1):
+        head = Text(f"Similar shots {n}", style="bold")
+        head.append(f"  {len(g.members)} distinct pictures (kept unless apply --include-similar)", style="dim")
+        _print_group(g, head, console)
+
+
+def _print_group(g: Group, head: Text, console: Console) -> None:
+    console.print(head)
+    shots = any(d.relation is Relation.SIMILAR for d in g.duplicates)
+    line = Text("  best  " if shots else "  keep  ", style="bold green")
+    line.append(display_path(g.keeper.path))
+    line.append(f"  {_describe(g.keeper)}  ({g.reason})", style="dim")
+    console.print(line)
+    _print_companion(g.keeper, console)
+    for d in g.duplicates:
+        line = Text("  shot  " if d.relation is Relation.SIMILAR else "  dup   ", style="yellow")
+        line.append(display_path(d.path))
+        ev = d.evidence
+        detail = d.relation.value
+        if "transform" in ev:
+            detail += f" {ev['transform']}"
+        if "crop" in ev:
+            detail += f" ({ev['crop']})"
+        if "range" in ev:
+            detail += f" {ev['range']} of the keeper" if d.relation is Relation.CONTAINED else ""
+            detail += f", frames {ev['frames']}"
+        if "at" in ev:
+            detail += f" at {ev['at']} of {ev['video']}"
+        if "similarity" in ev:
+            detail += f", similarity {ev['similarity']:.3f}"
+        if "phash_distance" in ev:
+            detail += f", pHash distance {ev['phash_distance']}"
+        line.append(f"  {_describe(d)}  [{detail}]", style="dim")
         console.print(line)
-        _print_companion(g.keeper, console)
-        for d in g.duplicates:
-            line = Text("  dup   ", style="yellow")
-            line.append(display_path(d.path))
-            ev = d.evidence
-            detail = d.relation.value
-            if "transform" in ev:
-                detail += f" {ev['transform']}"
-            if "crop" in ev:
-                detail += f" ({ev['crop']})"
-            if "range" in ev:
-                detail += f" {ev['range']} of the keeper" if d.relation is Relation.CONTAINED else ""
-                detail += f", frames {ev['frames']}"
-            if "at" in ev:
-                detail += f" at {ev['at']} of {ev['video']}"
-            if "similarity" in ev:
-                detail += f", similarity {ev['similarity']:.3f}"
-            if "phash_distance" in ev:
-                detail += f", pHash distance {ev['phash_distance']}"
-            line.append(f"  {_describe(d)}  [{detail}]", style="dim")
-            console.print(line)
-            _print_companion(d, console)
-        console.print()
+        _print_companion(d, console)
+    console.print()
 
 
 def _print_companion(m: GroupMember, console: Console) -> None:
@@ -139,7 +152,9 @@ def print_summary(result: ScanResult, console: Console) -> None:
     dups = sum(len(g.duplicates) for g in result.groups)
     console.print(
         f"[bold]{len(result.groups)}[/] groups, {dups} duplicates, "
-        f"[bold]{human_size(result.reclaimable)}[/] reclaimable; {s.seconds:.1f} s"
+        f"[bold]{human_size(result.reclaimable)}[/] reclaimable"
+        + (f"; {len(result.similar)} groups of similar shots" if result.similar else "")
+        + f"; {s.seconds:.1f} s"
     )
     if result.skipped:
         reasons = Counter(sk.reason.split(" (")[0].split(":")[0] for sk in result.skipped)

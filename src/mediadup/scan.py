@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -19,11 +20,12 @@ from .compare import LEVELS
 from .decode import DEFAULT_MAX_PIXELS, too_large
 from .discover import Walker
 from .exact import ContentHashes, content_hashes, full_hash_or_none
-from .fingerprint import ImageFingerprint
+from .fingerprint import ImageFingerprint, shot_signals_file
 from .group import attach_frames, build_groups
 from .match import candidate_pairs, connect, frame_candidates, video_candidate_pairs
 from .progress import QUIET, Reporter
 from .records import FileStat, Group, Kind, ScanResult, ScanSummary, Skipped
+from .similar import similar_groups
 from .verify import Fingerprint, Verifier, verdict_version
 from .video import VideoFingerprint
 from .video_compare import frame_of, frame_radius
@@ -46,6 +48,7 @@ class ScanOptions:
     images: bool = True
     videos: bool = True
     dask: str | None = None  # scheduler address, or "local"
+    similar: bool = False  # also find similar but distinct shots
 
 
 def scan(
@@ -63,12 +66,14 @@ def scan(
     images: bool = True,
     videos: bool = True,
     dask: str | None = None,
+    similar: bool = False,
     progress: bool | Reporter = False,
 ) -> ScanResult:
     """Find groups of duplicate images and videos under `paths` (`images`/`videos`: which kinds).
 
     `dask`: fingerprint on a Dask cluster (a scheduler address such as "tcp://host:8786", or
     "local" for a LocalCluster on this machine); the workers must read the same paths.
+    `similar`: also group similar but distinct pictures (bursts, editions) in `result.similar`.
     Nothing under `paths` is ever modified. Fingerprints are cached in the catalog (`catalog`,
     default: the user cache folder), so a rescan of unchanged files decodes nothing.
     """
@@ -88,6 +93,7 @@ def scan(
         images or not videos,  # asking for neither kind means both
         videos or not images,
         dask or None,
+        similar,
     )
     reporter = progress if isinstance(progress, Reporter) else (Reporter(None) if progress else QUIET)
     with Catalog(os.fspath(catalog) if catalog else None) as cat:
@@ -129,15 +135,18 @@ class Scanner:
             companions = find_companions(stats.values(), durations)
             motion = set(companions.values())  # clips follow their photos: they are not items of their own
             items = {p: f for p, f in stats.items() if p not in motion}
-            groups = self._group(items, content, {p: fp for p, fp in fingerprints.items() if p not in motion}, workers)
-            for m in (m for g in groups for m in g.members if m.path in companions):
+            groups, similar = self._group(
+                items, content, {p: fp for p, fp in fingerprints.items() if p not in motion}, workers
+            )
+            for m in (m for g in groups + similar for m in g.members if m.path in companions):
                 m.companion = stats[companions[m.path]]
             self.summary.companions = len(companions)
+            self.summary.similar = len(similar)
         self.summary.forgotten = self.catalog.forget_missing(roots, (f.path for f in files))
         self.summary.seconds = round(time.time() - started, 3)
-        self.catalog.save_scan(roots, vars(self.options), self.summary, groups, started)
+        self.catalog.save_scan(roots, vars(self.options), self.summary, groups + similar, started)
         self.skipped.sort(key=lambda s: s.path)
-        return ScanResult(groups, self.skipped, self.summary, roots)
+        return ScanResult(groups, self.skipped, self.summary, roots, similar)
 
     def _discover(self, roots: list[str]) -> list[FileStat]:
         catalog_files = {os.path.abspath(self.catalog.path) + suffix for suffix in ("", "-wal", "-shm", "-journal")}
@@ -268,7 +277,8 @@ class Scanner:
         content: dict[str, str],
         fingerprints: dict[str, Fingerprint],
         workers: Workers,
-    ) -> list[Group]:
+    ) -> tuple[list[Group], list[Group]]:
+        """Duplicate groups, and (with --similar) groups of similar shots."""
         version = verdict_version()
         verifier = Verifier(
             fingerprints, self.ids, self.level, self.catalog.verdicts(self.level.name, version), workers, self._load
@@ -313,7 +323,32 @@ class Scanner:
         if videos and images:
             groups = self._frames_of_videos(groups, images, videos, fingerprints, stats, infos, apart)
         self.summary.compared = verifier.compared
-        return groups
+        similar = self._similar(groups, images, fingerprints, stats, workers, apart) if self.options.similar else []
+        return groups, similar
+
+    def _similar(self, groups, images, fingerprints, stats, workers, apart) -> list[Group]:
+        """Similar shots among the pictures that are not a copy of a better one: duplicate groups
+        take part through their keepers."""
+        copies = {m.path for g in groups for m in g.duplicates}
+        shots = sorted({g.keeper.path for g in groups if g.keeper.path in fingerprints} | set(images) - copies)
+        shots = [p for p in shots if isinstance(fingerprints[p], ImageFingerprint) and fingerprints[p].comparable]
+
+        def measure(paths: list[str]) -> None:  # pictures fingerprinted before sharpness was measured
+            if not paths:
+                return
+            with self.reporter.stage("measuring similar shots", len(paths)) as bar:
+                found = workers.map(partial(shot_signals_file, max_pixels=self.options.max_pixels), paths)
+                bar.advance(len(paths))
+            updated = {}
+            for p, signals in zip(paths, found):
+                if signals:
+                    info = fingerprints[p].info
+                    info.sharpness, info.clipped = signals
+                    updated[self.stored[p]] = info
+            self.catalog.update_image_infos(updated)
+
+        load = partial(self._load, fingerprints=fingerprints)
+        return similar_groups(shots, fingerprints, stats, load, measure, self.level.name, apart)
 
     def _decisions(self, edges: list[tuple[str, str]], content: dict[str, str]) -> Callable[[str, str], bool] | None:
         """`apart(a, b)`: did the user say these two files are not duplicates? (None: no decisions.)
