@@ -14,13 +14,14 @@ import os
 import shutil
 import time
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import unquote_to_bytes
 
 from send2trash import send2trash
 
 from .catalog import Catalog
 from .exact import full_hash
+from .metadata import MERGE, merge, unmerge
 from .plan import LINKS, Action
 
 
@@ -28,6 +29,7 @@ from .plan import LINKS, Action
 class Outcome:
     done: list[Action] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    merged: list[Action] = field(default_factory=list)  # metadata copied into keepers
 
     @property
     def reclaimed(self) -> int:
@@ -135,30 +137,49 @@ def _move(source: str, target: str) -> None:
 
 
 def apply_plan(actions: list[Action], catalog: Catalog) -> Outcome:
-    """Carry out the actions, each journaled before and after."""
+    """Carry out the actions, each journaled before and after. A duplicate whose metadata could
+    not be merged into its keeper (when the plan asked for it) stays."""
     outcome = Outcome()
     apply_id = None  # an apply that acts on nothing leaves no trace in the journal
+    not_merged: dict[str, str] = {}  # duplicate -> why its metadata is not in the keeper
+    resized: dict[str, int] = {}  # keeper -> its size after a merge (its mtime is kept)
     for a in actions:
+        if a.path in not_merged:
+            outcome.skipped.append((a.path, f"its metadata could not be copied into the keeper: {not_merged[a.path]}"))
+            continue
+        if a.keeper in resized:
+            a = replace(a, keeper_size=resized[a.keeper])
+        if a.path in resized:
+            a = replace(a, size=resized[a.path])
         reason = recheck(a)
         if reason:
             outcome.skipped.append((a.path, reason))
+            if a.op == MERGE:
+                not_merged[a.keeper] = reason
             continue
-        apply_id = apply_id or catalog.start_apply(a.op)
+        apply_id = apply_id or catalog.start_apply(next(x.op for x in actions if x.op != MERGE))
         entry = catalog.journal_planned(apply_id, a)
         try:
             target = _carry_out(a)
         except OSError as e:
             catalog.journal_finish(entry, "failed", error=str(e.strerror or e))
             outcome.skipped.append((a.path, f"{a.op} failed: {e.strerror or e}"))
+            if a.op == MERGE:
+                not_merged[a.keeper] = str(e.strerror or e)
             continue
         catalog.journal_finish(entry, "done", target=target)
-        outcome.done.append(a)
+        (outcome.merged if a.op == MERGE else outcome.done).append(a)
+        if a.op == MERGE:
+            resized[a.path] = os.stat(a.path).st_size
     if apply_id:
         catalog.finish_apply(apply_id)
     return outcome
 
 
 def _carry_out(a: Action) -> str | None:
+    if a.op == MERGE:
+        merge(a)
+        return a.target
     if a.op == "move":
         assert a.target
         _move(a.path, a.target)
@@ -230,6 +251,15 @@ def _undo_one(catalog: Catalog, apply_id: int, result: Restored) -> None:
             continue
         if op in LINKS:
             _undo_link(catalog, entry, path, result)
+            continue
+        if op == MERGE:  # the keeper gets its original bytes back (also after an interrupted merge)
+            if state == "planned" and not (target and os.path.exists(target)):
+                catalog.journal_finish(entry, "untouched")
+            elif why := unmerge(path, target):
+                result.not_restored.append((path, f"its metadata merge is not undone: {why}"))
+            else:
+                catalog.journal_finish(entry, "restored")
+                result.restored.append(path)
             continue
         if os.path.lexists(path):
             if state == "planned":  # interrupted before the original went: drop a half-made copy

@@ -21,6 +21,7 @@ from .decisions import DecisionError, contents, pairs_among, taken_out
 from .decode import DEFAULT_MAX_PIXELS
 from .discover import kind_of_extension
 from .exact import full_hash_or_none
+from .metadata import MERGE, lacking, with_merges, writable
 from .plan import OPERATIONS, PlanError, groups_from_catalog, groups_from_json, make_plan
 from .progress import Reporter
 from .records import display_path
@@ -75,6 +76,9 @@ _REMOVAL_OPTIONS = (
                  "shortest-path, prefer:DIR."),
     click.option("--include-subclips", is_flag=True,
                  help="Also remove videos found inside a longer video (relation 'contained')."),
+    click.option("--merge-metadata", is_flag=True,
+                 help="Before removing a picture, copy the capture date, GPS and camera it has and its keeper "
+                 "lacks into the keeper (pixels unchanged; undoable; needs mediadup[metadata])."),
     click.option("--include-similar", is_flag=True,
                  help="Also remove similar shots (relation 'similar', from scan --similar), keeping the best shot."),
     click.option("--reference", multiple=True, type=click.Path(exists=True, file_okay=False), metavar="DIR",
@@ -89,8 +93,26 @@ def removal_options(command):
     return command
 
 
+def _merge_hint(keeper: str, merging: bool) -> str:
+    if not writable(keeper):
+        return " (metadata cannot be written into this format: keep the duplicate, or choose it with --keep)"
+    return "" if merging else " (--merge-metadata copies it into the keeper)"
+
+
 def remove(
-    cat: Catalog, groups, op, to, permanent, keep, include_subclips, include_similar, reference, yes, console: Console
+    cat: Catalog,
+    groups,
+    console: Console,
+    *,
+    op: str,
+    to: str | None,
+    permanent: bool,
+    keep: str,
+    include_subclips: bool,
+    include_similar: bool,
+    merge_metadata: bool,
+    reference: tuple[str, ...],
+    yes: bool,
 ) -> int:
     """Plan the removal of every duplicate, print it, and carry it out with --yes; the exit status."""
     if op == "delete" and not permanent:
@@ -99,20 +121,34 @@ def remove(
         actions = make_plan(groups, op, keep, reference, to, include_subclips, include_similar)
     except PlanError as e:
         raise click.UsageError(str(e)) from e
+    missing = lacking(actions)
+    for n, kinds in missing.items():
+        a = actions[n]
+        console.print(f"note: {display_path(a.path)} has {', '.join(kinds)} that its keeper {display_path(a.keeper)} "
+                      f"lacks" + _merge_hint(a.keeper, merge_metadata),
+                      markup=False, style="yellow")  # fmt: skip
+    if merge_metadata:
+        actions = with_merges(actions, missing, os.path.join(os.path.dirname(cat.path), "merged-originals"))
     if not yes:
         for a in actions:
+            if a.op == MERGE:
+                console.print(f"{'merge':8} {a.relation.split(':')[1]} from {display_path(a.keeper)} into "
+                              f"{display_path(a.path)}", markup=False)  # fmt: skip
+                continue
             where = f" -> {display_path(a.target)}" if a.target else ""
             line = f"{a.op:8} {display_path(a.path)}{where}  ({a.relation} of {display_path(a.keeper)}, "
             console.print(line + f"{human_size(a.size)})", markup=False)
-        total = sum(a.size for a in actions)
-        console.print(f"plan: {len(actions)} files, {human_size(total)}; nothing changed (add --yes to carry it out)")
+        removals = [a for a in actions if a.op != MERGE]
+        total = sum(a.size for a in removals)
+        console.print(f"plan: {len(removals)} files, {human_size(total)}; nothing changed (add --yes to carry it out)")
         return 0
     outcome = apply_plan(actions, cat)
     for path, reason in outcome.skipped:
         console.print(f"skipped {display_path(path)}: {reason}", markup=False, style="yellow")
     undoable = "" if op == "delete" else "; `mediadup undo` restores them"
+    merged = f"; metadata merged into {len(outcome.merged)} keepers" if outcome.merged else ""
     console.print(f"{op}: {len(outcome.done)} files, {human_size(outcome.reclaimed)} reclaimed; "
-                  f"{len(outcome.skipped)} skipped{undoable}")  # fmt: skip
+                  f"{len(outcome.skipped)} skipped{merged}{undoable}")  # fmt: skip
     return EXIT_SKIPPED if outcome.skipped else 0
 
 
@@ -186,15 +222,8 @@ def scan(
     csv_out,
     quiet,
     then_apply,
-    op,
-    to,
-    permanent,
-    keep,
-    include_subclips,
-    include_similar,
-    reference,
-    yes,
     similar,
+    **removal,
 ) -> None:
     """Scan PATHS for duplicate images and videos and show each group with the copy to keep.
 
@@ -242,7 +271,7 @@ def scan(
             plan = groups_from_catalog(cat)
             status = max(
                 status,
-                remove(cat, plan, op, to, permanent, keep, include_subclips, include_similar, reference, yes, console),
+                remove(cat, plan, console, **removal),
             )
     sys.exit(status)
 
@@ -256,9 +285,7 @@ def scan(
 )
 @removal_options
 @click.option("--catalog", type=click.Path(dir_okay=False), default=None, help="The catalog of the scan.")
-def apply_command(
-    plan_file, remember, op, to, permanent, keep, include_subclips, include_similar, reference, yes, catalog
-) -> None:
+def apply_command(plan_file, remember, catalog, **removal) -> None:
     """Remove the duplicates of the last scan (or of --from FILE), keeping each group's keeper.
 
     Without --yes, prints the plan and changes nothing. Every action is journaled; `mediadup undo`
@@ -271,10 +298,8 @@ def apply_command(
         with Catalog(catalog) as cat:
             groups = groups_from_json(plan_file, cat) if plan_file else groups_from_catalog(cat)
             if remember:
-                _remember(cat, taken_out(groups_from_catalog(cat), groups), yes, console)
-            sys.exit(
-                remove(cat, groups, op, to, permanent, keep, include_subclips, include_similar, reference, yes, console)
-            )
+                _remember(cat, taken_out(groups_from_catalog(cat), groups), removal["yes"], console)
+            sys.exit(remove(cat, groups, console, **removal))
     except (CatalogError, PlanError) as e:
         raise click.UsageError(str(e)) from e
 

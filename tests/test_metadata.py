@@ -1,0 +1,102 @@
+"""apply notes metadata a duplicate has and its keeper lacks; --merge-metadata copies it losslessly, undoable."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import photo, save
+from mediadup.decode import register_plugins
+from mediadup.exact import full_hash
+from mediadup.metadata import carried
+
+CLI = [sys.executable, "-m", "mediadup"]
+
+
+def camera_exif() -> Image.Exif:
+    e = Image.Exif()
+    e[271], e[272], e[306] = "Canon", "EOS R6", "2021:07:14 18:03:22"
+    e[0x8825] = {1: "N", 2: (48.0, 51.0, 24.0), 3: "E", 4: (2.0, 21.0, 3.0)}
+    return e
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True)
+
+
+@pytest.fixture
+def stripped_keeper(tmp_path: Path) -> Path:
+    """The best copy lost its metadata (an export); a smaller copy still has the camera's."""
+    root = tmp_path / "photos"
+    picture = photo(5, (1200, 900))
+    save(picture, root / "export" / "best.jpg", quality=95)
+    save(picture.resize((600, 450)), root / "phone" / "IMG_2041.jpg", quality=85, exif=camera_exif())
+    return root
+
+
+def pixels(path: Path) -> np.ndarray:
+    register_plugins()
+    with Image.open(path) as im:
+        return np.asarray(im).copy()
+
+
+def test_apply_says_what_a_removal_would_lose(stripped_keeper: Path, catalog: str) -> None:
+    assert run("scan", str(stripped_keeper), "--catalog", catalog, "-q", "-j", "1").returncode == 0
+    plan = run("apply", "--catalog", catalog)
+    assert plan.returncode == 0, plan.stderr
+    assert "IMG_2041.jpg has capture date, GPS, camera that its keeper" in plan.stdout.replace("\n", " ")
+    assert "--merge-metadata" in plan.stdout
+
+
+def test_merge_metadata_keeps_the_pixels_and_undo_restores_the_keeper(stripped_keeper: Path, catalog: str) -> None:
+    keeper, duplicate = stripped_keeper / "export" / "best.jpg", stripped_keeper / "phone" / "IMG_2041.jpg"
+    before, digest, mtime = pixels(keeper), full_hash(str(keeper)), keeper.stat().st_mtime_ns
+    assert run("scan", str(stripped_keeper), "--catalog", catalog, "-q", "-j", "1").returncode == 0
+    dry = run("apply", "--catalog", catalog, "--merge-metadata")
+    assert "merge    capture date,GPS,camera from" in dry.stdout and full_hash(str(keeper)) == digest
+    done = run("apply", "--catalog", catalog, "--merge-metadata", "--action", "move", "--to",
+               str(stripped_keeper.parent / "q"), "--yes")  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "metadata merged into 1 keepers" in done.stdout
+    assert not duplicate.exists()
+    assert carried(str(keeper)) == {"capture date", "GPS", "camera"}
+    exif = Image.open(keeper).getexif()
+    assert exif[271] == "Canon" and exif.get_ifd(0x8825)[1] == "N"
+    assert np.array_equal(pixels(keeper), before)  # not re-encoded
+    assert keeper.stat().st_mtime_ns == mtime
+    back = run("undo", "--catalog", catalog)
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert duplicate.exists() and full_hash(str(keeper)) == digest and carried(str(keeper)) == set()
+
+
+def test_a_keeper_exiv2_cannot_write_keeps_its_duplicate(tmp_path: Path, catalog: str) -> None:
+    register_plugins()
+    root = tmp_path / "photos"
+    picture = photo(6, (1200, 900))
+    save(picture, root / "best.heic", quality=90)
+    save(picture.resize((600, 450)), root / "IMG_1.jpg", quality=85, exif=camera_exif())
+    digest = full_hash(str(root / "best.heic"))
+    assert run("scan", str(root), "--catalog", catalog, "-q", "-j", "1").returncode == 0
+    assert "cannot be written into this format" in run("apply", "--catalog", catalog).stdout.replace("\n", " ")
+    done = run("apply", "--catalog", catalog, "--merge-metadata", "--action", "move", "--to", str(tmp_path / "q"),
+               "--yes")  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "cannot write metadata into .heic" in done.stdout
+    assert "IMG_1.jpg: its metadata could not be copied into the keeper" in done.stdout
+    assert (root / "IMG_1.jpg").exists() and full_hash(str(root / "best.heic")) == digest
+
+
+def test_identical_copies_and_complete_keepers_need_no_note(tmp_path: Path, catalog: str) -> None:
+    root = tmp_path / "photos"
+    picture = photo(8, (800, 600))
+    save(picture, root / "a.jpg", quality=95, exif=camera_exif())
+    (root / "b.jpg").write_bytes((root / "a.jpg").read_bytes())
+    save(picture.resize((400, 300)), root / "small.jpg", quality=80, exif=camera_exif())
+    assert run("scan", str(root), "--catalog", catalog, "-q", "-j", "1").returncode == 0
+    plan = run("apply", "--catalog", catalog)
+    assert "plan: 2 files" in plan.stdout and "note:" not in plan.stdout
