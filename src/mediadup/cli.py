@@ -14,6 +14,7 @@ from rich.console import Console
 
 from . import __version__
 from .apply import apply_plan, undo
+from .calibrate import calibrate
 from .catalog import Catalog, CatalogError
 from .cluster import ENV, ClusterError
 from .compare import LEVELS
@@ -359,6 +360,65 @@ def ignore_command(paths, listing, forget, catalog) -> None:
             console.print(f"remembered {_pairs(new)} as not duplicates; later scans will not group them")
     except (CatalogError, DecisionError) as e:
         raise click.UsageError(str(e)) from e
+
+
+@cli.command("calibrate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option(
+    "--images",
+    "n_images",
+    type=click.IntRange(min=0),
+    default=40,
+    show_default=True,
+    help="How many of your pictures to sample.",
+)
+@click.option(
+    "--videos",
+    "n_videos",
+    type=click.IntRange(min=0),
+    default=3,
+    show_default=True,
+    help="How many of your videos to sample (each copy is a re-encode: they take longest).",
+)
+@click.option(
+    "--level",
+    "levels",
+    multiple=True,
+    type=click.Choice(list(LEVELS)),
+    help="Levels to measure (repeatable) [default: all].",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Which random sample.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Parallel workers [default: all cores].")
+def calibrate_command(paths, n_images, n_videos, levels, seed, jobs) -> None:
+    """Measure each --level on a sample of your own media: precision and recall, per kind of copy.
+
+    Copies of the sample (recompressed, resized, cropped, rotated, watermarked...) are made in a
+    temporary folder and scanned; your files are only read."""
+    console = Console(highlight=False, soft_wrap=True)
+    with console.status("calibrating") as status:
+        result = calibrate(paths, n_images, n_videos, levels or tuple(LEVELS), seed, jobs or 0,
+                           lambda what: status.update(f"calibrating: {display_path(what)}"))  # fmt: skip
+    if not result.made:
+        raise click.UsageError("no readable pictures or videos to sample under " + ", ".join(paths))
+    measured = list(result.levels)
+    console.print(f"{result.pictures} pictures and {result.videos} videos sampled (seed {seed}), "
+                  f"{sum(result.made.values())} copies made and scanned in {result.seconds:.0f} s")  # fmt: skip
+    console.print(f"{'copies found':<18}{'':>6}" + "".join(f"{level:>9}" for level in measured), style="bold")
+    for kind, n in result.made.items():
+        found = "".join(f"{result.levels[level].found[kind] / n:>9.3f}" for level in measured)
+        console.print(f"{kind:<18}{n:>6}{found}")
+    console.print(f"{'all copies':<18}{sum(result.made.values()):>6}"
+                  + "".join(f"{result.recall(level):>9.3f}" for level in measured))  # fmt: skip
+    console.print(f"{'pair precision':<24}" + "".join(f"{result.levels[lv].precision:>9.4f}" for lv in measured))
+    console.print(f"{'false pairs':<24}" + "".join(f"{len(result.levels[lv].false_pairs):>9}" for lv in measured))
+    for level in measured:
+        for a, b in sorted(set(result.levels[level].false_pairs))[:10]:
+            console.print(f"  at {level}: {display_path(a)} ~ {display_path(b)} (different files of yours grouped: "
+                          "look at them, they may be duplicates)", markup=False, style="yellow")  # fmt: skip
+    if result.same_bytes:
+        console.print(f"{result.same_bytes} sampled files are byte-identical to another one: not counted")
+    console.print(f"suggested level: [bold]{result.suggested}[/] (the most copies found with no false pair among "
+                  f"{result.distinct_pairs} pairs of different files)")  # fmt: skip
 
 
 @cli.command("report")

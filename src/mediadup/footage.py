@@ -146,3 +146,38 @@ def transcode(
             sink.add(frame_fn(image) if frame_fn else image)
     if sink is not None:
         sink.close()
+
+
+def reencode(
+    source: str,
+    path: str,
+    *,
+    scale: float = 1.0,
+    start: float = 0.0,
+    end: float = 1.0,
+    frame_fn: FrameFn | None = None,
+    bitrate: int | None = None,
+) -> None:
+    """A copy of one video made frame by frame, so a long one is never held in memory: rescaled,
+    keeping the part from `start` to `end` (fractions of its duration), each frame passed through
+    `frame_fn`, with the source's rotation metadata."""
+    av = _av()
+    with av.open(source) as container:
+        stream = container.streams.video[0]
+        rate = float(stream.average_rate or 25)
+        duration = float(stream.duration * stream.time_base) if stream.duration else (container.duration or 0) / 1e6
+        sink = None
+        for frame in container.decode(stream):
+            t = frame.time or 0.0
+            if t < start * duration:
+                continue
+            if duration and t > end * duration:
+                break
+            image = frame_fn(frame.to_image()) if frame_fn else frame.to_image()
+            if sink is None:
+                size = (max(16, round(image.width * scale)), max(16, round(image.height * scale)))
+                rotation = int(getattr(frame, "rotation", 0) or 0) % 360
+                sink = _Sink(path, size, rate, None, bitrate, None, rotation)
+            sink.add(image)
+    if sink is not None:
+        sink.close()
