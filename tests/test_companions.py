@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 from pathlib import Path
 
 import av
@@ -115,3 +117,19 @@ def test_pairing_rules(tmp_path: Path) -> None:
     assert pairs == {"a.HEIC": "a.mov", "b.jpg": "b.mp4"}  # PNG is no Live Photo; other folders never pair
     durations[str(tmp_path / "a.mov")] = 30.0
     assert "a.HEIC" not in {Path(k).name for k in find_companions(files, durations)}
+
+
+def test_companions_and_decisions_survive_a_catalog_migration(tmp_path: Path) -> None:
+    root, catalog = live_library(tmp_path), str(tmp_path / "c.sqlite")
+    scan(root, catalog=catalog)
+    run = mediadup("ignore", str(root / "IMG_0001.JPG"), str(root / "IMG_0002.JPG"), "--catalog", catalog)
+    assert run.returncode == 0, run.stderr
+    with contextlib.closing(sqlite3.connect(catalog)) as db:  # as an older mediadup left it
+        db.execute("ALTER TABLE image_fingerprints DROP COLUMN usable")
+        db.execute("UPDATE meta SET value = '6' WHERE key = 'schema'")
+        db.commit()
+    result = scan(root, catalog=catalog)
+    assert result.summary.companions == 3 and result.summary.fingerprinted == 0
+    assert result.groups == []  # the two photos were declared apart
+    run = mediadup("scan", str(root), "--catalog", catalog, "--similar")
+    assert run.returncode == 0 and "3 Live Photos" in run.stdout, run.stderr

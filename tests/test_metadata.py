@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -74,20 +76,42 @@ def test_merge_metadata_keeps_the_pixels_and_undo_restores_the_keeper(stripped_k
     assert duplicate.exists() and full_hash(str(keeper)) == digest and carried(str(keeper)) == set()
 
 
-def test_a_keeper_exiv2_cannot_write_keeps_its_duplicate(tmp_path: Path, catalog: str) -> None:
+def heic_library(tmp_path: Path) -> Path:
     register_plugins()
     root = tmp_path / "photos"
     picture = photo(6, (1200, 900))
     save(picture, root / "best.heic", quality=90)
     save(picture.resize((600, 450)), root / "IMG_1.jpg", quality=85, exif=camera_exif())
-    digest = full_hash(str(root / "best.heic"))
+    return root
+
+
+@pytest.mark.skipif(shutil.which("exiftool") is None, reason="ExifTool is not installed")
+def test_exiftool_merges_into_a_heic_keeper(tmp_path: Path, catalog: str) -> None:
+    root = heic_library(tmp_path)
+    keeper = root / "best.heic"
+    before = pixels(keeper)
     assert run("scan", str(root), "--catalog", catalog, "-q", "-j", "1").returncode == 0
-    assert "cannot be written into this format" in run("apply", "--catalog", catalog).stdout.replace("\n", " ")
     done = run("apply", "--catalog", catalog, "--merge-metadata", "--action", "move", "--to", str(tmp_path / "q"),
                "--yes")  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert carried(str(keeper)) == {"capture date", "GPS", "camera"} and not (root / "IMG_1.jpg").exists()
+    assert np.array_equal(pixels(keeper), before)
+
+
+def test_without_a_writer_for_the_keeper_its_duplicate_stays(tmp_path: Path, catalog: str) -> None:
+    root = heic_library(tmp_path)
+    digest = full_hash(str(root / "best.heic"))
+    nothing = tmp_path / "empty-bin"
+    nothing.mkdir()
+    env = {**os.environ, "PATH": str(nothing)}  # no exiftool to be found
+    assert run("scan", str(root), "--catalog", catalog, "-q", "-j", "1").returncode == 0
+    plan = subprocess.run([*CLI, "apply", "--catalog", catalog], capture_output=True, text=True, env=env)
+    assert "needs ExifTool (exiftool); or keep the duplicate" in plan.stdout.replace("\n", " ")
+    done = subprocess.run([*CLI, "apply", "--catalog", catalog, "--merge-metadata", "--action", "move", "--to",
+                           str(tmp_path / "q"), "--yes"], capture_output=True, text=True, env=env)  # fmt: skip
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "cannot write metadata into .heic" in done.stdout
     assert "IMG_1.jpg: its metadata could not be copied into the keeper" in done.stdout
+    assert "needs ExifTool" in done.stdout
     assert (root / "IMG_1.jpg").exists() and full_hash(str(root / "best.heic")) == digest
 
 

@@ -144,7 +144,8 @@ def test_ignored_shots_are_not_grouped(shoot: Path, catalog: str) -> None:
     ],
 )
 def test_capture_times_tell_distinct_shots(a: str, b: str | None, distinct: bool) -> None:
-    def info(date: str | None) -> ImageInfo:
-        return ImageInfo(100, 100, "JPEG", "RGB", 100, 100, exif_date=date)
+    def info(date: str | None, camera: str | None = "Canon EOS R6") -> ImageInfo:
+        return ImageInfo(100, 100, "JPEG", "RGB", 100, 100, exif_date=date, camera=camera)
 
     assert distinct_shots(info(a), info(b)) is distinct
+    assert not distinct_shots(info(a, None), info(b))  # software's dates say nothing of the moment

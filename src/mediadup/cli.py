@@ -22,7 +22,7 @@ from .decisions import DecisionError, contents, pairs_among, taken_out
 from .decode import DEFAULT_MAX_PIXELS
 from .discover import kind_of_extension
 from .exact import full_hash_or_none
-from .metadata import MERGE, lacking, with_merges, writable
+from .metadata import MERGE, lacking, needs, with_merges, writer
 from .plan import OPERATIONS, PlanError, groups_from_catalog, groups_from_json, make_plan
 from .progress import Reporter
 from .records import display_path
@@ -95,8 +95,8 @@ def removal_options(command):
 
 
 def _merge_hint(keeper: str, merging: bool) -> str:
-    if not writable(keeper):
-        return " (metadata cannot be written into this format: keep the duplicate, or choose it with --keep)"
+    if writer(keeper) is None:
+        return f" (writing metadata into the keeper needs {needs(keeper)}; or keep the duplicate)"
     return "" if merging else " (--merge-metadata copies it into the keeper)"
 
 

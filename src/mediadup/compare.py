@@ -287,9 +287,12 @@ def align(a: ImageFingerprint, b: ImageFingerprint, level: Level, variants: int 
 
 
 def distinct_shots(a: ImageInfo, b: ImageInfo) -> bool:
-    """Whether the camera took the two at different moments (a burst, the same scene again): a
-    copy keeps the capture time or loses it. Times a whole number of quarter hours apart are a
-    clock or time-zone correction of one copy, not another shot."""
+    """Whether a camera took the two at different moments (a burst, the same scene again): a copy
+    keeps the capture time or loses it. Only for pictures that name their camera (software that
+    writes a picture may put its own date there); times a whole number of quarter hours apart are
+    a clock or time-zone correction of one copy, not another shot."""
+    if not (a.camera and b.camera):
+        return False
     ta, tb = a.taken, b.taken
     return ta is not None and tb is not None and ta != tb and (ta - tb) % TIME_ZONE_STEP != 0
 

@@ -1,12 +1,15 @@
 """Metadata a duplicate carries and its keeper lacks (capture date, GPS, camera), and copying it
-into the keeper without touching a pixel: written to a new file through exiv2 (pyexiv2), the
-pixels checked unchanged, the original kept for undo, the keeper replaced atomically."""
+into the keeper without touching a pixel: written to a new file through exiv2 (pyexiv2), or
+ExifTool for HEIC/HEIF/AVIF, which exiv2 cannot write; the pixels checked unchanged, the original
+kept for undo, the keeper replaced atomically."""
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
+import subprocess
 import time
 from collections.abc import Sequence
 
@@ -18,28 +21,40 @@ from .plan import Action
 
 MERGE = "merge-metadata"  # the journal's name for a merge into a keeper
 GPS_IFD, EXIF_IFD = 0x8825, 0x8769
-# what each kind of metadata is, in Pillow's tags (to see it) and in exiv2's keys (to copy it)
-KINDS: dict[str, tuple[tuple[int, ...], tuple[str, ...]]] = {
+# what each kind of metadata is: Pillow's tags (to see it), exiv2's keys and ExifTool's tags (to copy it)
+KINDS: dict[str, tuple[tuple[int, ...], tuple[str, ...], tuple[str, ...]]] = {
     "capture date": (
         (36867, 306),
         ("Exif.Photo.DateTimeOriginal", "Exif.Photo.DateTimeDigitized", "Exif.Image.DateTime",
          "Exif.Photo.SubSecTimeOriginal", "Exif.Photo.OffsetTimeOriginal", "Exif.Photo.OffsetTime"),
+        ("EXIF:DateTimeOriginal", "EXIF:CreateDate", "EXIF:ModifyDate", "EXIF:SubSecTimeOriginal",
+         "EXIF:OffsetTimeOriginal", "EXIF:OffsetTime"),
     ),
-    "GPS": ((GPS_IFD,), ("Exif.GPSInfo.",)),
+    "GPS": ((GPS_IFD,), ("Exif.GPSInfo.",), ("GPS:all",)),
     "camera": (
         (271, 272),
         ("Exif.Image.Make", "Exif.Image.Model", "Exif.Photo.LensMake", "Exif.Photo.LensModel",
          "Exif.Photo.BodySerialNumber"),
+        ("EXIF:Make", "EXIF:Model", "EXIF:LensMake", "EXIF:LensModel", "EXIF:SerialNumber"),
     ),
 }  # fmt: skip
 
 
-UNWRITABLE = (".heic", ".heif", ".avif", ".cr3")  # ISO media files: exiv2 reads their metadata but cannot write it
+ISO_MEDIA = (".heic", ".heif", ".hif", ".avif")  # exiv2 reads their metadata but cannot write it
 
 
-def writable(path: str) -> bool:
-    """Whether merging can write metadata into this file."""
-    return not path.lower().endswith(UNWRITABLE)
+def writer(path: str) -> str | None:
+    """What can write metadata into this file here: "exiv2" (pyexiv2), "exiftool", or None."""
+    if not path.lower().endswith(ISO_MEDIA) and importlib.util.find_spec("pyexiv2"):
+        return "exiv2"
+    return "exiftool" if shutil.which("exiftool") else None
+
+
+def needs(path: str) -> str:
+    """What to install to merge metadata into this file."""
+    if path.lower().endswith(ISO_MEDIA):
+        return "ExifTool (exiftool)"
+    return "pyexiv2 (pip install 'mediadup[metadata]') or ExifTool"
 
 
 class MetadataError(OSError):
@@ -58,7 +73,7 @@ def carried(path: str) -> set[str]:
                 found.add(GPS_IFD)
     except Exception:  # unreadable or not a picture: nothing to merge, never fatal
         return set()
-    return {kind for kind, (tags, _) in KINDS.items() if found & set(tags)}
+    return {kind for kind, (tags, *_) in KINDS.items() if found & set(tags)}
 
 
 def lacking(actions: Sequence[Action]) -> dict[int, list[str]]:
@@ -95,46 +110,51 @@ def with_merges(actions: Sequence[Action], missing: dict[int, list[str]], backup
     return out
 
 
-def _exiv2():
-    try:
-        import pyexiv2
-    except ImportError as e:
-        raise MetadataError("merging metadata needs pyexiv2: pip install 'mediadup[metadata]'") from e
-    return pyexiv2
-
-
 def _pixels(path: str) -> np.ndarray:
     with Image.open(path) as im:
         return np.asarray(im)
+
+
+def _with_exiv2(source: str, target: str, kinds: list[str]) -> None:
+    import pyexiv2
+
+    prefixes = tuple(key for kind in kinds for key in KINDS[kind][1])
+    try:
+        image = pyexiv2.Image(source)
+        try:
+            values = {k: v for k, v in image.read_exif().items() if k.startswith(prefixes)}
+        finally:
+            image.close()
+        image = pyexiv2.Image(target)
+        try:
+            image.modify_exif(values)
+        finally:
+            image.close()
+    except RuntimeError as e:
+        raise MetadataError(f"exiv2 cannot copy the metadata: {e}") from e
+
+
+def _with_exiftool(source: str, target: str, kinds: list[str]) -> None:
+    tags = [f"-{tag}" for kind in kinds for tag in KINDS[kind][2]]
+    run = subprocess.run(["exiftool", "-q", "-overwrite_original", "-tagsFromFile", source, *tags, target],
+                         capture_output=True, text=True)  # fmt: skip
+    if run.returncode:
+        raise MetadataError(f"ExifTool cannot copy the metadata: {run.stderr.strip() or run.returncode}")
 
 
 def merge(a: Action) -> None:
     """Copy the kinds of metadata named in `a.relation` from `a.keeper` (the duplicate) into
     `a.path` (the keeper): a new file beside it, pixels compared, original kept at `a.target`."""
     assert a.target
-    pyexiv2 = _exiv2()
-    kinds = a.relation.split(":", 1)[1].split(",")
-    prefixes = tuple(key for kind in kinds for key in KINDS[kind][1])
-    try:
-        source = pyexiv2.Image(a.keeper)
-        try:
-            values = {k: v for k, v in source.read_exif().items() if k.startswith(prefixes)}
-        finally:
-            source.close()
-    except RuntimeError as e:
-        raise MetadataError(f"cannot read the duplicate's metadata: {e}") from e
     folder, name = os.path.split(a.path)
+    tool = writer(a.path)
+    if tool is None:
+        raise MetadataError(f"writing metadata into this file needs {needs(a.path)}")
     temporary = os.path.join(folder, f".{name}.mediadup-merge")
     try:
         shutil.copy2(a.path, temporary)
-        try:
-            target = pyexiv2.Image(temporary)
-            try:
-                target.modify_exif(values)
-            finally:
-                target.close()
-        except RuntimeError as e:
-            raise MetadataError(f"cannot write metadata into {os.path.splitext(name)[1] or name}: {e}") from e
+        copy = _with_exiv2 if tool == "exiv2" else _with_exiftool
+        copy(a.keeper, temporary, a.relation.split(":", 1)[1].split(","))
         if not np.array_equal(_pixels(a.path), _pixels(temporary)):
             raise MetadataError("writing the metadata changed the pixels; the keeper is left as it was")
         os.makedirs(os.path.dirname(a.target), exist_ok=True)

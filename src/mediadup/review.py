@@ -16,7 +16,7 @@ from PIL import Image
 
 from .catalog import Catalog
 from .decode import DecodeError, decode
-from .records import display_path
+from .records import Relation, display_path
 from .report import human_size
 from .video import poster, timestamp
 
@@ -51,7 +51,7 @@ def last_scan_groups(catalog: Catalog) -> list[dict]:
         group = groups.setdefault(group_no, {"files": [], "reason": None, "reclaimable": 0})
         if role == "keep":
             group["reason"] = reason
-        else:
+        elif Relation(relation).removable:  # sub-clips, frames and similar shots stay unless asked
             group["reclaimable"] += size
         group["files"].append({
             "path": display_path(path), "role": role, "relation": relation, "score": round(score, 3),
