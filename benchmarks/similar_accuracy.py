@@ -56,7 +56,8 @@ def make_bursts(pictures: list[Path], folder: Path) -> None:
         for k in range(FRAMES):
             exif = Image.Exif()
             exif[271], exif[272] = "Camera", "Model"
-            exif[306] = f"2024:06:{1 + n // 1000:02d} {n // 60 % 24:02d}:{n % 60:02d}:{10 + k:02d}"
+            taken = f"2024:06:{1 + n // 1000:02d} {n // 60 % 24:02d}:{n % 60:02d}:{10 + k:02d}"
+            exif.get_ifd(0x8769)[36867] = taken  # DateTimeOriginal, as a camera writes it
             (folder / f"burst{n:04d}").mkdir(exist_ok=True)
             frame(im, k).save(folder / f"burst{n:04d}" / f"IMG_{k:04d}.jpg", quality=92, exif=exif)
 

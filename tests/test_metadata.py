@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from test_companions import clip
 
 from conftest import photo, save
 from mediadup.decode import register_plugins
 from mediadup.exact import full_hash
-from mediadup.metadata import carried
+from mediadup.metadata import carried, unmerge
 
 CLI = [sys.executable, "-m", "mediadup"]
 
@@ -64,7 +65,7 @@ def test_merge_metadata_keeps_the_pixels_and_undo_restores_the_keeper(stripped_k
     done = run("apply", "--catalog", catalog, "--merge-metadata", "--action", "move", "--to",
                str(stripped_keeper.parent / "q"), "--yes")  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "metadata merged into 1 keepers" in done.stdout
+    assert "metadata merged into 1 keeper;" in done.stdout
     assert not duplicate.exists()
     assert carried(str(keeper)) == {"capture date", "GPS", "camera"}
     exif = Image.open(keeper).getexif()
@@ -124,3 +125,48 @@ def test_identical_copies_and_complete_keepers_need_no_note(tmp_path: Path, cata
     assert run("scan", str(root), "--catalog", catalog, "-q", "-j", "1").returncode == 0
     plan = run("apply", "--catalog", catalog)
     assert "plan: 2 files" in plan.stdout and "note:" not in plan.stdout
+
+
+def test_undo_never_puts_back_a_cut_off_original_nor_undoes_later_edits(tmp_path: Path) -> None:
+    keeper, backup = tmp_path / "best.jpg", tmp_path / "kept" / "best.jpg"
+    save(photo(3, (300, 200)), keeper, quality=90)
+    original = keeper.read_bytes()
+    backup.parent.mkdir()
+    backup.write_bytes(original[: len(original) // 2])  # an apply killed while it kept the original
+    merged = full_hash(str(keeper))
+    assert "no longer kept whole" in unmerge(str(keeper), str(backup), len(original), merged)
+    backup.write_bytes(original)
+    save(photo(4, (300, 200)), keeper, quality=90)  # the user edited the keeper after the merge
+    edited = keeper.read_bytes()
+    assert "changed since the merge" in unmerge(str(keeper), str(backup), len(original), merged)
+    assert keeper.read_bytes() == edited and backup.exists()
+
+
+def test_a_live_photo_whose_metadata_cannot_be_merged_keeps_its_motion_clip(tmp_path: Path, catalog: str) -> None:
+    root = heic_library(tmp_path)
+    clip(root / "IMG_1.MOV", Image.open(root / "IMG_1.jpg"))
+    nothing = tmp_path / "empty-bin"
+    nothing.mkdir()
+    env = {**os.environ, "PATH": str(nothing)}  # no exiftool: nothing can write into the HEIC keeper
+    assert run("scan", str(root), "--catalog", catalog, "-q", "-j", "1").returncode == 0
+    done = subprocess.run([*CLI, "apply", "--catalog", catalog, "--merge-metadata", "--action", "move", "--to",
+                           str(tmp_path / "q"), "--yes"], capture_output=True, text=True, env=env)  # fmt: skip
+    assert done.returncode == 1 and "IMG_1.MOV: its photo stays" in done.stdout, done.stdout + done.stderr
+    assert (root / "IMG_1.jpg").exists() and (root / "IMG_1.MOV").exists()
+
+
+def test_odd_names_and_a_relative_catalog_merge_and_undo(stripped_keeper: Path, tmp_path: Path) -> None:
+    keeper = Path(os.fsdecode(os.fsencode(str(stripped_keeper / "export")) + b"/best \xff.jpg"))
+    (stripped_keeper / "export" / "best.jpg").rename(keeper)  # a name that is not UTF-8
+    digest = full_hash(str(keeper))
+    here = {"cwd": str(tmp_path), "capture_output": True, "text": True}
+    assert subprocess.run([*CLI, "scan", str(stripped_keeper), "--catalog", "c.sqlite", "-q", "-j", "1"],
+                          **here).returncode == 0  # fmt: skip
+    done = subprocess.run([*CLI, "apply", "--catalog", "c.sqlite", "--merge-metadata", "--action", "move", "--to",
+                           "q", "--yes"], **here)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert carried(str(keeper)) == {"capture date", "GPS", "camera"}
+    back = subprocess.run([*CLI, "undo", "--catalog", str(tmp_path / "c.sqlite")], cwd="/", capture_output=True,
+                          text=True)  # fmt: skip
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert full_hash(str(keeper)) == digest and (stripped_keeper / "phone" / "IMG_2041.jpg").exists()

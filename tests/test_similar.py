@@ -22,9 +22,15 @@ from mediadup.records import ImageInfo, Relation
 from mediadup.report import write_csv
 
 
-def exif(second: int) -> Image.Exif:
+def exif(second: int | None, saved: str | None = None) -> Image.Exif:
+    """A camera's EXIF: the moment of the shot (DateTimeOriginal) and, when an editor saved the
+    file, the time of that save (DateTime)."""
     e = Image.Exif()
-    e[271], e[272], e[306] = "Canon", "EOS R6", f"2024:06:01 10:00:{second:02d}"
+    e[271], e[272] = "Canon", "EOS R6"
+    if second is not None:
+        e.get_ifd(0x8769)[36867] = f"2024:06:01 10:00:{second:02d}"
+    if saved:
+        e[306] = saved
     return e
 
 
@@ -145,7 +151,17 @@ def test_ignored_shots_are_not_grouped(shoot: Path, catalog: str) -> None:
 )
 def test_capture_times_tell_distinct_shots(a: str, b: str | None, distinct: bool) -> None:
     def info(date: str | None, camera: str | None = "Canon EOS R6") -> ImageInfo:
-        return ImageInfo(100, 100, "JPEG", "RGB", 100, 100, exif_date=date, camera=camera)
+        return ImageInfo(100, 100, "JPEG", "RGB", 100, 100, exif_date=date, camera=camera, captured=date)
 
     assert distinct_shots(info(a), info(b)) is distinct
     assert not distinct_shots(info(a, None), info(b))  # software's dates say nothing of the moment
+
+
+def test_an_edit_saved_later_is_still_a_duplicate(tmp_path: Path, catalog: str) -> None:
+    """An editor's save time (DateTime) is not the moment of the shot: copies still group."""
+    picture = photo(31)
+    save(picture, tmp_path / "lib" / "IMG_1.jpg", quality=92, exif=exif(None, "2024:06:01 10:00:10"))
+    save(picture.resize((480, 360)), tmp_path / "lib" / "IMG_1-edited.jpg", quality=85,
+         exif=exif(None, "2024:06:03 21:17:44"))  # fmt: skip
+    result = mediadup.scan(tmp_path / "lib", catalog=catalog, jobs=1)
+    assert [names(m.path for m in g.members) for g in result.groups] == [{"IMG_1.jpg", "IMG_1-edited.jpg"}]

@@ -138,42 +138,57 @@ def _move(source: str, target: str) -> None:
 
 def apply_plan(actions: list[Action], catalog: Catalog) -> Outcome:
     """Carry out the actions, each journaled before and after. A duplicate whose metadata could
-    not be merged into its keeper (when the plan asked for it) stays."""
+    not be merged into its keeper (when the plan asked for it) stays, and so does the motion clip
+    of a photo that stays."""
     outcome = Outcome()
     apply_id = None  # an apply that acts on nothing leaves no trace in the journal
     not_merged: dict[str, str] = {}  # duplicate -> why its metadata is not in the keeper
     resized: dict[str, int] = {}  # keeper -> its size after a merge (its mtime is kept)
+    photo_stays = False  # the file acted on last stays: its motion clip (the next action) stays too
     for a in actions:
-        if a.path in not_merged:
-            outcome.skipped.append((a.path, f"its metadata could not be copied into the keeper: {not_merged[a.path]}"))
-            continue
         if a.keeper in resized:
             a = replace(a, keeper_size=resized[a.keeper])
         if a.path in resized:
             a = replace(a, size=resized[a.path])
-        reason = recheck(a)
+        if a.relation == "motion" and photo_stays:
+            reason: str | None = "its photo stays"
+        elif a.path in not_merged:
+            reason = f"its metadata could not be copied into the keeper: {not_merged[a.path]}"
+        else:
+            reason = recheck(_from_duplicate(a) if a.op == MERGE else a)
+        if reason is None:
+            apply_id = apply_id or catalog.start_apply(next(x.op for x in actions if x.op != MERGE))
+            entry = catalog.journal_planned(apply_id, a)
+            try:
+                target = _carry_out(a)
+            except OSError as e:
+                catalog.journal_finish(entry, "failed", error=str(e.strerror or e))
+                reason = f"{a.op} failed: {e.strerror or e}"
+            else:
+                after = full_hash(a.path) if a.op == MERGE else None
+                catalog.journal_finish(entry, "done", target=target, after=after)
+                if a.op == MERGE:
+                    outcome.merged.append(a)
+                    resized[a.path] = os.stat(a.path).st_size
+                else:
+                    outcome.done.append(a)
+        if a.op == MERGE:
+            if reason:
+                not_merged[a.keeper] = reason  # said with the duplicate, which stays
+            continue
         if reason:
             outcome.skipped.append((a.path, reason))
-            if a.op == MERGE:
-                not_merged[a.keeper] = reason
-            continue
-        apply_id = apply_id or catalog.start_apply(next(x.op for x in actions if x.op != MERGE))
-        entry = catalog.journal_planned(apply_id, a)
-        try:
-            target = _carry_out(a)
-        except OSError as e:
-            catalog.journal_finish(entry, "failed", error=str(e.strerror or e))
-            outcome.skipped.append((a.path, f"{a.op} failed: {e.strerror or e}"))
-            if a.op == MERGE:
-                not_merged[a.keeper] = str(e.strerror or e)
-            continue
-        catalog.journal_finish(entry, "done", target=target)
-        (outcome.merged if a.op == MERGE else outcome.done).append(a)
-        if a.op == MERGE:
-            resized[a.path] = os.stat(a.path).st_size
+        if a.relation != "motion":
+            photo_stays = reason is not None
     if apply_id:
         catalog.finish_apply(apply_id)
     return outcome
+
+
+def _from_duplicate(merge: Action) -> Action:
+    """A merge seen as the removal it prepares, for `recheck`: the duplicate and its keeper."""
+    return replace(merge, path=merge.keeper, size=merge.keeper_size, mtime_ns=merge.keeper_mtime_ns,
+                   keeper=merge.path, keeper_size=merge.size, keeper_mtime_ns=merge.mtime_ns)  # fmt: skip
 
 
 def _carry_out(a: Action) -> str | None:
@@ -255,7 +270,7 @@ def _undo_one(catalog: Catalog, apply_id: int, result: Restored) -> None:
         if op == MERGE:  # the keeper gets its original bytes back (also after an interrupted merge)
             if state == "planned" and not (target and os.path.exists(target)):
                 catalog.journal_finish(entry, "untouched")
-            elif why := unmerge(path, target):
+            elif why := unmerge(path, target, *catalog.journal_result(entry)):
                 result.not_restored.append((path, f"its metadata merge is not undone: {why}"))
             else:
                 catalog.journal_finish(entry, "restored")

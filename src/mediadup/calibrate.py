@@ -135,7 +135,10 @@ def make_copies(
         made[original] = (path, "original")
         for name, (change, ext, options) in IMAGE_COPIES.items():
             copy = os.path.join(here, name + ext)
-            change(im).save(copy, **options)
+            try:
+                change(im).save(copy, **options)
+            except (OSError, ValueError):  # a format this Pillow cannot write: that copy is left out
+                continue
             made[copy] = (path, name)
     for n, path in enumerate(videos):
         progress(path)

@@ -66,7 +66,8 @@ CREATE TABLE IF NOT EXISTS journal (  -- written before each action, completed a
     op TEXT NOT NULL, path BLOB NOT NULL, keeper BLOB NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER,
     target BLOB,                    -- where the file went (move, trash)
     state TEXT NOT NULL,            -- planned, done, failed, restored, untouched
-    error TEXT, at REAL NOT NULL
+    error TEXT, at REAL NOT NULL,
+    after TEXT                      -- the content hash a merge left in the keeper
 );
 CREATE TABLE IF NOT EXISTS ignored (  -- pairs the user said are not duplicates, by content
     a TEXT NOT NULL, b TEXT NOT NULL,  -- xxh3-128 of each file's bytes, a < b
@@ -154,7 +155,7 @@ class Catalog:
                 )
             self.db.executescript(_SCHEMA)
             added = (("journal", "mtime_ns", "INTEGER"), ("image_fingerprints", "usable", "INTEGER"),
-                     ("scan_groups", "companion", "BLOB"))  # fmt: skip
+                     ("scan_groups", "companion", "BLOB"), ("journal", "after", "TEXT"))  # fmt: skip
             for table, column, kind in added:  # tables kept from older schemas
                 if column not in {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}:
                     self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
@@ -441,17 +442,22 @@ class Catalog:
             )  # fmt: skip
             return int(cur.lastrowid or 0)
 
-    def journal_finish(self, entry: int, state: str, target: str | None = None, error: str | None = None) -> None:
+    def journal_finish(
+        self, entry: int, state: str, target: str | None = None, error: str | None = None, after: str | None = None
+    ) -> None:
+        """Record how an action ended; `after`: the content hash it left (a merged keeper)."""
         with self.db:
             self.db.execute(
-                "UPDATE journal SET state = ?, target = coalesce(?, target), error = ?, at = ? WHERE id = ?",
-                (state, os.fsencode(target) if target else None, error, time.time(), entry),
+                "UPDATE journal SET state = ?, target = coalesce(?, target), error = ?, at = ?, "
+                "after = coalesce(?, after) WHERE id = ?",
+                (state, os.fsencode(target) if target else None, error, time.time(), after, entry),
             )
 
     def applies(self) -> list[tuple]:
         """(id, action, files acted on, started, state) of every apply, oldest first."""
         rows = self.db.execute(
-            "SELECT a.id, a.op, (SELECT count(*) FROM journal j WHERE j.apply_id = a.id AND j.state = 'done'), "
+            "SELECT a.id, a.op, (SELECT count(*) FROM journal j WHERE j.apply_id = a.id AND j.state = 'done' "
+            "AND j.op != 'merge-metadata'), "
             "datetime(a.started, 'unixepoch', 'localtime'), "
             "CASE WHEN a.undone IS NOT NULL THEN 'undone' WHEN a.finished IS NULL THEN 'interrupted' ELSE 'done' END "
             "FROM applies a ORDER BY a.id"
@@ -462,6 +468,11 @@ class Catalog:
         """The keeper and the file's mtime when the action was planned."""
         keeper, mtime = self.db.execute("SELECT keeper, mtime_ns FROM journal WHERE id = ?", (entry,)).fetchone()
         return os.fsdecode(keeper), mtime
+
+    def journal_result(self, entry: int) -> tuple[int, str | None]:
+        """The file's size when the action was planned, and the content hash the action left."""
+        size, after = self.db.execute("SELECT size, after FROM journal WHERE id = ?", (entry,)).fetchone()
+        return size, after
 
     def journal_entries(self, apply_id: int) -> list[tuple[int, str, str, str | None, str]]:
         """(entry, op, path, target, state) of one apply, newest first."""

@@ -11,6 +11,7 @@ from typing import IO
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from . import __version__
 from .apply import apply_plan, undo
@@ -129,7 +130,8 @@ def remove(
                       f"lacks" + _merge_hint(a.keeper, merge_metadata),
                       markup=False, style="yellow")  # fmt: skip
     if merge_metadata:
-        actions = with_merges(actions, missing, os.path.join(os.path.dirname(cat.path), "merged-originals"))
+        backups = os.path.join(os.path.dirname(os.path.abspath(cat.path)), "merged-originals")
+        actions = with_merges(actions, missing, backups)
     if not yes:
         for a in actions:
             if a.op == MERGE:
@@ -147,7 +149,8 @@ def remove(
     for path, reason in outcome.skipped:
         console.print(f"skipped {display_path(path)}: {reason}", markup=False, style="yellow")
     undoable = "" if op == "delete" else "; `mediadup undo` restores them"
-    merged = f"; metadata merged into {len(outcome.merged)} keepers" if outcome.merged else ""
+    keepers = len({m.path for m in outcome.merged})
+    merged = f"; metadata merged into {keepers} {'keeper' if keepers == 1 else 'keepers'}" if keepers else ""
     console.print(f"{op}: {len(outcome.done)} files, {human_size(outcome.reclaimed)} reclaimed; "
                   f"{len(outcome.skipped)} skipped{merged}{undoable}")  # fmt: skip
     return EXIT_SKIPPED if outcome.skipped else 0
@@ -397,7 +400,7 @@ def calibrate_command(paths, n_images, n_videos, levels, seed, jobs) -> None:
     console = Console(highlight=False, soft_wrap=True)
     with console.status("calibrating") as status:
         result = calibrate(paths, n_images, n_videos, levels or tuple(LEVELS), seed, jobs or 0,
-                           lambda what: status.update(f"calibrating: {display_path(what)}"))  # fmt: skip
+                           lambda what: status.update(f"calibrating: {escape(display_path(what))}"))  # fmt: skip
     if not result.made:
         raise click.UsageError("no readable pictures or videos to sample under " + ", ".join(paths))
     measured = list(result.levels)

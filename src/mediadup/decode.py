@@ -138,6 +138,7 @@ class Decoded:
     jpeg_quality: int | None
     exif_date: str | None
     camera: str | None
+    captured: str | None = None  # EXIF DateTimeOriginal only: the moment of the shot
 
 
 def jpeg_quality(im: Image.Image) -> int | None:
@@ -150,17 +151,24 @@ def jpeg_quality(im: Image.Image) -> int | None:
     return round(min(100, max(1, quality)))
 
 
-def _exif(im: Image.Image) -> tuple[int, str | None, str | None]:
+def _exif(im: Image.Image) -> tuple[int, str | None, str | None, str | None]:
+    """Orientation, a date (of the shot, else of the file), the camera, and the date of the shot."""
     try:
         exif = im.getexif()
         sub = exif.get_ifd(0x8769)
     except Exception:  # malformed EXIF is common and never fatal
-        return 1, None, None
+        return 1, None, None, None
     date = sub.get(36867) or exif.get(306)
     make, model = exif.get(271), exif.get(272)
     camera = " ".join(str(x).strip("\x00 ") for x in (make, model) if x) or None
     orientation = exif.get(274, 1)
-    return (orientation if isinstance(orientation, int) else 1), (str(date).strip("\x00 ") if date else None), camera
+    original = sub.get(36867)
+    return (
+        orientation if isinstance(orientation, int) else 1,
+        str(date).strip("\x00 ") if date else None,
+        camera,
+        str(original).strip("\x00 ") if original else None,
+    )
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:
@@ -240,7 +248,7 @@ def _decode(path: str, max_pixels: int) -> Decoded:
             raise DecodeError(reason, lasting=False)
         fmt, mode = im.format or "RAW", im.mode
         quality = jpeg_quality(im) if fmt in ("JPEG", "MPO") else None
-        orientation, date, camera = _exif(im)
+        orientation, date, camera, captured = _exif(im)
         if fmt in ("JPEG", "MPO"):
             im.draft("RGB" if mode == "YCbCr" or mode == "RGB" else None, (DRAFT_SIZE, DRAFT_SIZE))
         im.load()  # the first frame of an animation
@@ -257,4 +265,4 @@ def _decode(path: str, max_pixels: int) -> Decoded:
             if orientation >= 5:
                 width, height = height, width
         bit_depth = 16 if mode.startswith("I;16") or mode in ("I", "RGB;16", "RGBA;16") else 8
-        return Decoded(work, width, height, fmt, mode, bit_depth, quality, date, camera)
+        return Decoded(work, width, height, fmt, mode, bit_depth, quality, date, camera, captured)

@@ -12,7 +12,7 @@ from . import phash
 from .decode import DEFAULT_MAX_PIXELS, Decoded, DecodeError, decode
 from .records import ImageInfo
 
-VERSION = 9  # bump when anything below changes what is stored: cached fingerprints are then recomputed
+VERSION = 10  # bump when anything below changes what is stored: cached fingerprints are then recomputed
 THUMB = 64
 WINDOW_SOURCE = 128  # window hashes are taken from the content resized to this square
 HUE_BINS = 24
@@ -180,6 +180,7 @@ def fingerprint(d: Decoded) -> ImageFingerprint:
         jpeg_quality=d.jpeg_quality,
         exif_date=d.exif_date,
         camera=d.camera,
+        captured=d.captured,
         bit_depth=d.bit_depth,
         chroma=round(chroma, 2),
         monochrome=is_monochrome(histogram, chroma),

@@ -166,9 +166,10 @@ def reencode(
         stream = container.streams.video[0]
         rate = float(stream.average_rate or 25)
         duration = float(stream.duration * stream.time_base) if stream.duration else (container.duration or 0) / 1e6
+        first = float(stream.start_time * stream.time_base) if stream.start_time else 0.0  # MPEG-TS starts late
         sink = None
         for frame in container.decode(stream):
-            t = frame.time or 0.0
+            t = (frame.time if frame.time is not None else first) - first
             if t < start * duration:
                 continue
             if duration and t > end * duration:

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from .decode import register_plugins
+from .exact import full_hash
 from .plan import Action
 
 MERGE = "merge-metadata"  # the journal's name for a merge into a keeper
@@ -116,65 +117,91 @@ def _pixels(path: str) -> np.ndarray:
 
 
 def _with_exiv2(source: str, target: str, kinds: list[str]) -> None:
+    """Through pyexiv2, in memory: any file name works (exiv2 itself wants UTF-8 names)."""
     import pyexiv2
 
     prefixes = tuple(key for kind in kinds for key in KINDS[kind][1])
     try:
-        image = pyexiv2.Image(source)
+        with open(source, "rb") as f:
+            image = pyexiv2.ImageData(f.read())
         try:
             values = {k: v for k, v in image.read_exif().items() if k.startswith(prefixes)}
         finally:
             image.close()
-        image = pyexiv2.Image(target)
+        with open(target, "rb") as f:
+            image = pyexiv2.ImageData(f.read())
         try:
             image.modify_exif(values)
+            data = image.get_bytes()
         finally:
             image.close()
-    except RuntimeError as e:
+    except (RuntimeError, ValueError, UnicodeError) as e:
         raise MetadataError(f"exiv2 cannot copy the metadata: {e}") from e
+    with open(target, "wb") as f:
+        f.write(data)
 
 
 def _with_exiftool(source: str, target: str, kinds: list[str]) -> None:
-    tags = [f"-{tag}" for kind in kinds for tag in KINDS[kind][2]]
-    run = subprocess.run(["exiftool", "-q", "-overwrite_original", "-tagsFromFile", source, *tags, target],
-                         capture_output=True, text=True)  # fmt: skip
+    tags = [f"-{tag}".encode() for kind in kinds for tag in KINDS[kind][2]]
+    run = subprocess.run([b"exiftool", b"-q", b"-overwrite_original", b"-tagsFromFile", os.fsencode(source), *tags,
+                          os.fsencode(target)], capture_output=True)  # fmt: skip
     if run.returncode:
-        raise MetadataError(f"ExifTool cannot copy the metadata: {run.stderr.strip() or run.returncode}")
+        why = run.stderr.decode("utf-8", "replace").strip() or f"status {run.returncode}"
+        raise MetadataError(f"ExifTool cannot copy the metadata: {why}")
+
+
+def _keep_whole(source: str, target: str) -> None:
+    """A complete copy at `target`, or none: written under another name, synced, then renamed."""
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    partial = target + ".partial"
+    shutil.copy2(source, partial)
+    with open(partial, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(partial, target)
 
 
 def merge(a: Action) -> None:
     """Copy the kinds of metadata named in `a.relation` from `a.keeper` (the duplicate) into
-    `a.path` (the keeper): a new file beside it, pixels compared, original kept at `a.target`."""
+    `a.path` (the keeper): a new file beside it, checked to carry them with the same pixels, the
+    original kept whole at `a.target`, then renamed over the keeper (which keeps its mtime)."""
     assert a.target
-    folder, name = os.path.split(a.path)
     tool = writer(a.path)
     if tool is None:
         raise MetadataError(f"writing metadata into this file needs {needs(a.path)}")
-    temporary = os.path.join(folder, f".{name}.mediadup-merge")
+    kinds = a.relation.split(":", 1)[1].split(",")
+    temporary = os.path.join(os.path.dirname(a.path), f".mediadup-merge-{os.getpid()}{os.path.splitext(a.path)[1]}")
     try:
         shutil.copy2(a.path, temporary)
-        copy = _with_exiv2 if tool == "exiv2" else _with_exiftool
-        copy(a.keeper, temporary, a.relation.split(":", 1)[1].split(","))
+        (_with_exiv2 if tool == "exiv2" else _with_exiftool)(a.keeper, temporary, kinds)
+        if missing := set(kinds) - carried(temporary):
+            raise MetadataError(f"this format did not take the {', '.join(sorted(missing))}")
         if not np.array_equal(_pixels(a.path), _pixels(temporary)):
             raise MetadataError("writing the metadata changed the pixels; the keeper is left as it was")
-        os.makedirs(os.path.dirname(a.target), exist_ok=True)
-        shutil.copy2(a.path, a.target)  # the original, for undo
+        _keep_whole(a.path, a.target)  # the original, for undo
         st = os.stat(a.path)
-        os.utime(temporary, ns=(st.st_atime_ns, st.st_mtime_ns))  # the keeper keeps its date
+        os.utime(temporary, ns=(st.st_atime_ns, st.st_mtime_ns))
         os.replace(temporary, a.path)
     finally:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
 
 
-def unmerge(path: str, backup: str | None) -> str | None:
-    """Put the keeper's original bytes back; why not, or None when done."""
-    if not backup or not os.path.exists(backup):
-        return "its original bytes are no longer kept"
+def unmerge(path: str, backup: str | None, size: int, merged: str | None) -> str | None:
+    """Put the keeper's original bytes (`size` long) back, unless the keeper changed since the
+    merge left it with content hash `merged`; why not, or None when done."""
+    if not backup or not os.path.exists(backup) or os.path.getsize(backup) != size:
+        return "its original bytes are no longer kept whole"
     if not os.path.exists(path):
         return "the keeper is gone"
+    if merged and full_hash(path) != merged:
+        return f"the keeper changed since the merge (your version stays; the original is at {backup})"
     temporary = path + ".mediadup-restore"
-    shutil.copy2(backup, temporary)
-    os.replace(temporary, path)
-    os.unlink(backup)
+    try:
+        shutil.copy2(backup, temporary)
+        os.replace(temporary, path)
+        os.unlink(backup)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        return str(e.strerror or e)
     return None

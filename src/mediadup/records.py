@@ -76,6 +76,7 @@ class ImageInfo:
     jpeg_quality: int | None = None
     exif_date: str | None = None
     camera: str | None = None
+    captured: str | None = None  # EXIF DateTimeOriginal: when the shot was taken (exif_date may be a save time)
     bit_depth: int = 8
     chroma: float = 0.0  # mean colourfulness; near 0 for grayscale
     monochrome: bool = False  # gray, sepia or duotone: all colour in one narrow band of hues
@@ -88,9 +89,9 @@ class ImageInfo:
 
     @property
     def taken(self) -> float | None:
-        """The capture time from EXIF, in seconds (None when unknown or malformed)."""
+        """When the shot was taken, from EXIF, in seconds (None when unknown or malformed)."""
         try:
-            return datetime.strptime(self.exif_date or "", "%Y:%m:%d %H:%M:%S").timestamp()
+            return datetime.strptime(self.captured or "", "%Y:%m:%d %H:%M:%S").timestamp()
         except ValueError:
             return None
 
