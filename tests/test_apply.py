@@ -121,17 +121,21 @@ def test_reference_folders_are_never_touched(tmp_path: Path) -> None:
 
 copies = st.lists(
     st.builds(Copy, st.sampled_from([f"/{d}/{n}" for d in ("ref", "a", "b/c") for n in "xyz"]),
-              st.integers(1, 9), st.integers(0, 5), st.sampled_from(["identical", "near-duplicate"])),
+              st.integers(1, 9), st.integers(0, 5),
+              st.sampled_from(["identical", "near-duplicate", "contained", "similar"])),
     min_size=2, max_size=6, unique_by=lambda c: c.path,
 )  # fmt: skip
 
 
 @settings(max_examples=300, deadline=None)
 @given(groups=st.lists(copies, max_size=5), keep=st.sampled_from(["quality", "largest", "highest-resolution",
-       "oldest", "newest", "shortest-path", "prefer:/b"]), use_reference=st.booleans())  # fmt: skip
-def test_no_group_ever_loses_all_its_copies(groups: list[list[Copy]], keep: str, use_reference: bool) -> None:
-    references = ["/ref"] if use_reference else []
-    actions = make_plan(groups, "trash", keep, references)
+       "oldest", "newest", "shortest-path", "prefer:/b"]), use_reference=st.booleans(),
+       include=st.booleans())  # fmt: skip
+def test_no_group_ever_loses_all_its_copies(
+    groups: list[list[Copy]], keep: str, use_reference: bool, include: bool
+) -> None:
+    references = ["/ref"] if use_reference else []  # sub-clips and similar shots too, when asked
+    actions = make_plan(groups, "trash", keep, references, include_subclips=include, include_similar=include)
     acted = {a.path for a in actions}
     for group in groups:
         assert any(c.path not in acted for c in group), "every group keeps a copy"

@@ -120,14 +120,16 @@ def test_pictures_fingerprinted_before_sharpness_was_measured_are_measured_once(
     mediadup.scan(shoot, catalog=catalog, jobs=1)
     with sqlite3.connect(catalog) as db:  # as stored by an older mediadup: no sharpness, no clipping
         for file_id, info in db.execute("SELECT file_id, info FROM image_fingerprints").fetchall():
-            old = {k: v for k, v in json.loads(info).items() if k not in ("sharpness", "clipped")}
+            old = {k: v for k, v in json.loads(info).items() if k not in ("sharpness", "clipped", "captured")}
             db.execute("UPDATE image_fingerprints SET info = ? WHERE file_id = ?", (json.dumps(old), file_id))
+        db.execute("UPDATE files SET fp_version = 9 WHERE fp_version IS NOT NULL")  # its fingerprint version
     result = mediadup.scan(shoot, catalog=catalog, similar=True, jobs=1)
-    assert result.summary.fingerprinted == 0 and len(result.similar) == 1
+    assert result.summary.fingerprinted > 0 and len(result.similar) == 1  # fingerprinted again, once
     assert Path(result.similar[0].keeper.path).name != "IMG_0002.jpg"
     with sqlite3.connect(catalog) as db:
         measured = [json.loads(i).get("sharpness") for (i,) in db.execute("SELECT info FROM image_fingerprints")]
     assert sum(s is not None for s in measured) >= 4  # the burst's frames are stored measured
+    assert mediadup.scan(shoot, catalog=catalog, similar=True, jobs=1).summary.fingerprinted == 0
 
 
 def test_ignored_shots_are_not_grouped(shoot: Path, catalog: str) -> None:

@@ -14,7 +14,7 @@ from platformdirs import user_cache_dir
 
 from .fingerprint import VERSION as IMAGE_VERSION
 from .fingerprint import ImageFingerprint
-from .records import FileStat, Group, ImageInfo, Kind, ScanSummary
+from .records import FileStat, Group, Kind, ScanSummary
 from .video import VERSION as VIDEO_VERSION
 from .video import VideoFingerprint
 
@@ -239,14 +239,6 @@ class Catalog:
         with self.db:
             self.db.executemany("UPDATE files SET content_hash = ? WHERE id = ?", [(h, i) for i, h in full.items()])
             self.db.executemany("UPDATE files SET partial_hash = ? WHERE id = ?", [(h, i) for i, h in partial.items()])
-
-    def update_image_infos(self, infos: dict[int, ImageInfo]) -> None:
-        """Replace the quality signals stored with pictures' fingerprints (by file id)."""
-        with self.db:
-            self.db.executemany(
-                "UPDATE image_fingerprints SET info = ? WHERE file_id = ?",
-                [(json.dumps(asdict(info)), i) for i, info in infos.items()],
-            )
 
     def store_fingerprints(self, rows: Iterable[tuple[int, Kind, Fingerprint | None, str | None, str | None]]) -> None:
         """Store fingerprints (or the reason a file has none) and content hashes, when known, by

@@ -273,10 +273,7 @@ def scan(
     if then_apply:
         with Catalog(catalog) as cat:
             plan = groups_from_catalog(cat)
-            status = max(
-                status,
-                remove(cat, plan, console, **removal),
-            )
+            status = max(status, remove(cat, plan, console, **removal))
     sys.exit(status)
 
 

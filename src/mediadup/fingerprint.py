@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from . import phash
-from .decode import DEFAULT_MAX_PIXELS, Decoded, DecodeError, decode
+from .decode import DEFAULT_MAX_PIXELS, Decoded, decode
 from .records import ImageInfo
 
 VERSION = 10  # bump when anything below changes what is stored: cached fingerprints are then recomputed
@@ -136,12 +136,6 @@ def is_monochrome(hue: np.ndarray, chroma: float) -> bool:
     return float(band.max()) >= 0.85 * float(hue.sum())
 
 
-def _gray_content(d: Decoded) -> tuple[Image.Image, tuple[int, int, int, int]]:
-    """The working copy in gray, and its content box (borders trimmed; blurred first: noise is not content)."""
-    gray = d.image.convert("L")
-    return gray, content_box(np.asarray(gray.filter(ImageFilter.BoxBlur(2))))
-
-
 def shot_signals(gray: Image.Image) -> tuple[float, float]:
     """Sharpness (the spread of the Laplacian: blur and camera shake lower it) and the fraction of
     clipped pixels (pure black or white) of a grayscale working copy."""
@@ -155,9 +149,10 @@ def shot_signals(gray: Image.Image) -> tuple[float, float]:
 
 def fingerprint(d: Decoded) -> ImageFingerprint:
     """Hashes, thumbnail, colours and quality signals of a decoded image."""
-    gray, box = _gray_content(d)
-    x0, y0, x1, y1 = box
+    gray = d.image.convert("L")
+    x0, y0, x1, y1 = content_box(np.asarray(gray.filter(ImageFilter.BoxBlur(2))))  # blur: noise is not content
     cw, ch = x1 - x0, y1 - y0
+    box = (x0, y0, x1, y1)
     luma32 = np.asarray(gray.resize((phash.SAMPLE, phash.SAMPLE), Image.Resampling.LANCZOS, box=box))
     hashes = phash.dihedral_hashes(luma32)
     hashes.append(phash.phash(gray))
@@ -187,16 +182,6 @@ def fingerprint(d: Decoded) -> ImageFingerprint:
     )
     info.sharpness, info.clipped = shot_signals(gray.crop(box))
     return ImageFingerprint(np.array(hashes, dtype=np.uint64), thumb, histogram, info)
-
-
-def shot_signals_file(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[float, float] | None:
-    """`shot_signals` of an image file (None when it cannot be decoded any more)."""
-    try:
-        d = decode(path, max_pixels)
-    except DecodeError:
-        return None
-    gray, box = _gray_content(d)
-    return shot_signals(gray.crop(box))
 
 
 def fingerprint_file(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageFingerprint:

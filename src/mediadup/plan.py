@@ -183,9 +183,11 @@ def make_plan(
         for c in groups[n]:
             if c.path in kept or c.path in acted or _under(c.path, references):
                 continue
-            if c.relation in NEVER_REMOVED or (c.relation in SUBCLIPS and not include_subclips):
-                continue
-            if c.relation in SIMILAR and not include_similar:
+            if (
+                c.relation in NEVER_REMOVED
+                or (c.relation in SUBCLIPS and not include_subclips)
+                or (c.relation in SIMILAR and not include_similar)
+            ):
                 continue
             if op in LINKS and not (
                 c.relation == "identical" and c.content_hash and c.content_hash == keeper.content_hash

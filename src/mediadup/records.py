@@ -80,7 +80,7 @@ class ImageInfo:
     bit_depth: int = 8
     chroma: float = 0.0  # mean colourfulness; near 0 for grayscale
     monochrome: bool = False  # gray, sepia or duotone: all colour in one narrow band of hues
-    sharpness: float | None = None  # fine detail of the working copy (None: measured when a similar shot needs it)
+    sharpness: float | None = None  # fine detail of the working copy (the spread of its Laplacian)
     clipped: float | None = None  # fraction of pure black or white pixels (lost to exposure)
 
     @property

@@ -20,7 +20,7 @@ from .compare import LEVELS
 from .decode import DEFAULT_MAX_PIXELS, too_large
 from .discover import Walker
 from .exact import ContentHashes, content_hashes, full_hash_or_none
-from .fingerprint import ImageFingerprint, shot_signals_file
+from .fingerprint import ImageFingerprint
 from .group import attach_frames, build_groups
 from .match import candidate_pairs, connect, frame_candidates, video_candidate_pairs
 from .progress import QUIET, Reporter
@@ -323,32 +323,17 @@ class Scanner:
         if videos and images:
             groups = self._frames_of_videos(groups, images, videos, fingerprints, stats, infos, apart)
         self.summary.compared = verifier.compared
-        similar = self._similar(groups, images, fingerprints, stats, workers, apart) if self.options.similar else []
+        similar = self._similar(groups, images, fingerprints, stats, apart) if self.options.similar else []
         return groups, similar
 
-    def _similar(self, groups, images, fingerprints, stats, workers, apart) -> list[Group]:
+    def _similar(self, groups, images, fingerprints, stats, apart) -> list[Group]:
         """Similar shots among the pictures that are not a copy of a better one: duplicate groups
         take part through their keepers."""
         copies = {m.path for g in groups for m in g.duplicates}
         shots = sorted({g.keeper.path for g in groups if g.keeper.path in fingerprints} | set(images) - copies)
         shots = [p for p in shots if isinstance(fingerprints[p], ImageFingerprint) and fingerprints[p].comparable]
-
-        def measure(paths: list[str]) -> None:  # pictures fingerprinted before sharpness was measured
-            if not paths:
-                return
-            with self.reporter.stage("measuring similar shots", len(paths)) as bar:
-                found = workers.map(partial(shot_signals_file, max_pixels=self.options.max_pixels), paths)
-                bar.advance(len(paths))
-            updated = {}
-            for p, signals in zip(paths, found):
-                if signals:
-                    info = fingerprints[p].info
-                    info.sharpness, info.clipped = signals
-                    updated[self.stored[p]] = info
-            self.catalog.update_image_infos(updated)
-
         load = partial(self._load, fingerprints=fingerprints)
-        return similar_groups(shots, fingerprints, stats, load, measure, self.level.name, apart)
+        return similar_groups(shots, fingerprints, stats, load, self.level.name, apart)
 
     def _decisions(self, edges: list[tuple[str, str]], content: dict[str, str]) -> Callable[[str, str], bool] | None:
         """`apart(a, b)`: did the user say these two files are not duplicates? (None: no decisions.)

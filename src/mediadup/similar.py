@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .compare import COLOURFUL, EDGE, histogram_similarity, similarities
+from .compare import COLOURFUL, histogram_similarity, similarities, structure
 from .fingerprint import THUMB, ImageFingerprint
 from .group import UnionFind
 from .rank import SHOT_CRITERIA, rank
@@ -67,12 +67,9 @@ def grid(thumb: np.ndarray) -> np.ndarray:
     return thumb.reshape(GRID, k, GRID, k).astype(np.float32).mean(axis=(1, 3))
 
 
-def _structure(g: np.ndarray) -> float:
-    return float((np.hypot(np.diff(g, axis=1)[:-1, :], np.diff(g, axis=0)[:, :-1]) > EDGE).mean())
-
-
 class Shots:
-    """Coarse grids of the pictures being compared, loaded from the catalog in batches."""
+    """Coarse grids of the pictures being compared, loaded from the catalog in batches, and
+    which of them show enough texture to be compared at all."""
 
     def __init__(self, paths: Sequence[str], load: Callable[[list[str]], dict[str, ImageFingerprint]]):
         self.grids: dict[str, np.ndarray] = {}
@@ -81,13 +78,14 @@ class Shots:
             for p, fp in load(wanted[start : start + LOAD_BATCH]).items():
                 if fp.thumb is not None:
                     self.grids[p] = grid(fp.thumb)
+        self.textured = {p for p, g in self.grids.items() if structure(g) >= MIN_STRUCTURE}
 
     def similar(
         self, pairs: Sequence[tuple[str, str]], fingerprints: dict[str, ImageFingerprint], level: str
     ) -> list[float | None]:
         """For each pair, the similarity of the two shots, or None when they are different pictures."""
         out: list[float | None] = [None] * len(pairs)
-        known = [k for k, (a, b) in enumerate(pairs) if a in self.grids and b in self.grids]
+        known = [k for k, (a, b) in enumerate(pairs) if a in self.textured and b in self.textured]
         if not known:
             return out
         a_grids = np.stack([self.grids[pairs[k][0]] for k in known])
@@ -97,10 +95,8 @@ class Shots:
             fa, fb = fingerprints[a], fingerprints[b]
             colourful = fa.chroma >= COLOURFUL and fb.chroma >= COLOURFUL
             distance = int(np.bitwise_count(fa.hashes[0] ^ fb.hashes[0]))
-            if (
-                s >= MIN_SIMILARITY[level] + PER_BIT * max(0, distance - CLOSE)
-                and min(_structure(self.grids[a]), _structure(self.grids[b])) >= MIN_STRUCTURE
-                and (not colourful or histogram_similarity(fa, fb) >= MIN_COLOUR)
+            if s >= MIN_SIMILARITY[level] + PER_BIT * max(0, distance - CLOSE) and (
+                not colourful or histogram_similarity(fa, fb) >= MIN_COLOUR
             ):
                 out[k] = round(s, 4)
         return out
@@ -111,15 +107,13 @@ def similar_groups(
     fingerprints: dict[str, ImageFingerprint],
     stats: dict[str, FileStat],
     load: Callable[[list[str]], dict[str, ImageFingerprint]],
-    measure: Callable[[list[str]], None],
     level: str = "normal",
     apart: Callable[[str, str], bool] | None = None,
 ) -> list[Group]:
     """Groups of similar shots among `paths` (distinct pictures), each around its best shot.
 
-    `load(paths)`: whole fingerprints (with thumbnails); `measure(paths)`: fill in the sharpness
-    and exposure of pictures fingerprinted before they were measured. Every shot in a group is
-    similar to the best shot itself (no chains), and `apart(a, b)` pairs never share a group."""
+    `load(paths)`: whole fingerprints (with thumbnails). Every shot in a group is similar to the
+    best shot itself (no chains), and `apart(a, b)` pairs never share a group."""
     pairs = candidates(paths, fingerprints)
     if not len(pairs):
         return []
@@ -135,7 +129,6 @@ def similar_groups(
             neighbours[a].add(b)
             neighbours[b].add(a)
     components = [c for c in uf.components() if len(c) > 1]
-    measure([p for c in components for p in c if fingerprints[p].info.sharpness is None])
 
     def member(p: str, relation: Relation, score: float = 1.0, evidence: dict | None = None) -> GroupMember:
         return GroupMember(stats[p], relation, score, evidence or {}, fingerprints[p].info)
