@@ -21,7 +21,7 @@ from pathlib import Path
 
 import mediadup
 from mediadup.compare import LEVELS
-from mediadup.report import write_json
+from mediadup.planfile import write_json
 
 SHARED_BENCH = Path(__file__).resolve().parents[2] / "shared" / "bench"  # /work/shared/bench
 BENCH_PYTHON = Path("/tmp/mediadup-bench/venv/bin/python")

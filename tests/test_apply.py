@@ -249,7 +249,7 @@ def test_hardlink_and_symlink_replace_identical_copies_and_undo_gives_bytes_back
         assert (lib / "a small.jpg").exists() and not (lib / "a small.jpg").is_symlink()
         assert copy.read_bytes() == (lib / "a.jpg").read_bytes()
         run = mediadup("undo", "--catalog", cat)
-        assert "restored 1 files" in run.stdout, run.stdout
+        assert "restored 1 file" in run.stdout, run.stdout
         assert not copy.is_symlink() and not os.path.samefile(copy, lib / "a.jpg")
         assert tree_state(lib) == before
 
@@ -271,7 +271,7 @@ def test_scan_and_apply_in_one_go(tmp_path: Path) -> None:
     dry = mediadup("scan", str(lib), "--catalog", cat, "--apply", "--action", "move", "--to", str(q))
     assert dry.returncode == 0 and "plan: 2 files" in dry.stdout and not q.exists()
     run = mediadup("scan", str(lib), "--catalog", cat, "--apply", "--action", "move", "--to", str(q), "--yes")
-    assert run.returncode == 0 and "move: 2 files" in run.stdout
+    assert run.returncode == 0 and "moved: 2 files" in run.stdout
     assert not (lib / "dups" / "a.jpg").exists() and (lib / "keep" / "a.png").exists()
 
 

@@ -25,7 +25,7 @@ def test_calibrate_measures_the_users_own_media_and_changes_nothing(tmp_path: Pa
                           "-j", "1"], capture_output=True, text=True)  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     rows = {line.split()[0]: line.split()[1:] for line in run.stdout.splitlines() if line.strip()}
-    assert "6 pictures and 1 videos sampled" in run.stdout
+    assert "6 pictures and 1 video sampled" in run.stdout
     for kind in ("recompressed", "resized", "converted", "rotated", "mirrored", "grayscale"):
         assert rows[kind] == ["6", "1.000"], run.stdout
     assert run.stdout.count("video ") == 3

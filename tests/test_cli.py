@@ -32,7 +32,7 @@ def test_json_to_stdout_has_the_documented_shape(library: Path, catalog: str) ->
     run = mediadup("scan", str(library), "--catalog", catalog, "--json", "-")
     assert run.returncode == 0
     data = json.loads(run.stdout)
-    assert data["version"] == 1 and data["skipped"] == []
+    assert data["version"] == 2 and data["skipped"] == []
     files = data["groups"][0]["files"]
     assert [f["role"] for f in files].count("keep") == 1
     assert set(files[0]) >= {"path", "role", "relation", "score", "width", "height", "size"}

@@ -13,9 +13,10 @@ from PIL import Image
 
 from conftest import photo, save
 from mediadup import scan
+from mediadup.catalog import Catalog
 from mediadup.companions import find_companions
-from mediadup.plan import groups_from_json, make_plan
-from mediadup.report import write_json
+from mediadup.plan import make_plan
+from mediadup.planfile import read_plan, write_json
 from test_cli import mediadup
 
 IDENT = "5D8F3A2B-1C4E-4F6A-9B7D-0E1F2A3B4C5D"
@@ -75,7 +76,10 @@ def test_pairs_by_name_and_by_content_identifier(tmp_path: Path) -> None:
         write_json(result, f)
     files = json.loads(plan.read_text())["groups"][0]["files"]
     assert [Path(f["companion"]).name for f in files] == ["IMG_0001.MOV", "IMG_0002.MOV"]
-    actions = make_plan(groups_from_json(str(plan)))  # an edited plan carries the clips too
+    with Catalog(str(tmp_path / "c.sqlite")) as cat:
+        groups, left_out = read_plan(str(plan), cat)
+    assert left_out == []
+    actions = make_plan(groups)  # an edited plan carries the clips too
     assert [(Path(a.path).name, a.relation) for a in actions] == [
         ("IMG_0002.JPG", "near-duplicate"),
         ("IMG_0002.MOV", "motion"),

@@ -50,7 +50,7 @@ def test_forget_brings_the_group_back(tmp_path: Path) -> None:
     mediadup("ignore", str(root / "a.jpg"), str(root / "a small.jpg"), "--catalog", catalog)
     assert scan(root, catalog=catalog).groups == []
     run = mediadup("ignore", "--forget", str(root / "a.jpg"), "--catalog", catalog)
-    assert run.returncode == 0 and "forgot 1 decisions" in run.stdout
+    assert run.returncode == 0 and "forgot 1 decision" in run.stdout
     assert names(scan(root, catalog=catalog)) == [{"a.jpg", "a small.jpg"}]
 
 

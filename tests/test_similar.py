@@ -98,7 +98,7 @@ def test_similar_shots_are_removed_only_when_asked(shoot: Path, catalog: str, tm
     quarantine = tmp_path / "q"
     plain = subprocess.run([*cli, "apply", "--catalog", catalog, "--action", "move", "--to", str(quarantine)],
                            capture_output=True, text=True)  # fmt: skip
-    assert "plan: 1 files" in plain.stdout, plain.stdout  # only the re-encoded copy
+    assert "plan: 1 file," in plain.stdout, plain.stdout  # only the re-encoded copy
     run = subprocess.run([*cli, "apply", "--catalog", catalog, "--action", "move", "--to", str(quarantine),
                           "--include-similar", "--yes"], capture_output=True, text=True)  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr

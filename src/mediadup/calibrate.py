@@ -71,6 +71,7 @@ class LevelScore:
     found: Counter = field(default_factory=Counter)  # transform -> copies grouped with their original
     true_pairs: int = 0
     false_pairs: list[tuple[str, str]] = field(default_factory=list)  # two different files of the user
+    own_pairs: set[tuple[str, str]] = field(default_factory=set)  # the user's own files grouped as they are
 
     @property
     def precision(self) -> float:
@@ -160,9 +161,14 @@ def make_copies(
 
 def score(groups: Sequence[Sequence[str]], made: dict[str, tuple[str, str]], twins: dict[str, str]) -> LevelScore:
     """Copies found with their original, and pairs of the same or of different files of the user
-    (`twins`: the user's files with the same bytes as another, by content hash: not counted)."""
+    (`twins`: the user's files with the same bytes as another, by content hash: not counted). Two
+    of the user's files grouped as they are (`own_pairs`) may be duplicates in the library itself:
+    they count as false pairs, and are named so that the user can look."""
     s = LevelScore()
     originals = {src: p for p, (src, t) in made.items() if t == "original"}
+    for paths in groups:  # two of the user's files grouped as they are: perhaps duplicates in the library
+        sources = sorted(made[p][0] for p in paths if made[p][1] == "original")
+        s.own_pairs.update(combinations(sources, 2))
     for paths in groups:
         for a, b in combinations(sorted(paths), 2):
             (sa, _), (sb, _) = made[a], made[b]

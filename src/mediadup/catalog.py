@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import json
 import os
 import sqlite3
+import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 from platformdirs import user_cache_dir
@@ -93,6 +96,9 @@ def _chunks(items: list, size: int = BATCH) -> Iterator[list]:
         yield items[start : start + size]
 
 
+_CHOOSE = "choose another with --catalog FILE"
+
+
 def default_path() -> str:
     return os.path.join(user_cache_dir("mediadup", appauthor=False), "catalog.sqlite")
 
@@ -112,11 +118,39 @@ class Cached:
     error: str | None
 
 
+@dataclass(frozen=True)
+class JournalEntry:
+    """One action of an apply as the journal recorded it."""
+
+    id: int
+    op: str
+    path: str
+    keeper: str
+    size: int  # the file's size and mtime when the action was planned
+    mtime_ns: int | None
+    target: str | None  # where the file went (move, trash, a merge's backup)
+    state: str  # planned, done, failed, restored, untouched
+    after: str | None  # the content hash a merge left in the keeper
+
+
 class Catalog:
-    def __init__(self, path: str | None = None):
+    """The catalog at `path` (the default one without it); `create=False` refuses one that does
+    not exist yet (a mistyped --catalog must not start an empty one)."""
+
+    def __init__(self, path: str | None = None, create: bool = True):
         self.path = path or default_path()
+        folder = os.path.dirname(os.path.abspath(self.path))
+        if not create and not os.path.isfile(self.path):
+            raise CatalogError(f"no catalog at {self.path}: run `mediadup scan` first, or give the --catalog it used")
         try:
-            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            os.makedirs(folder, exist_ok=True)
+        except OSError as e:
+            raise CatalogError(f"cannot make the catalog's folder {folder}: {e.strerror or e}; {_CHOOSE}") from e
+        try:
+            tempfile.TemporaryFile(dir=folder).close()  # SQLite needs to write its own files beside it
+        except OSError as e:
+            raise CatalogError(f"the catalog's folder {folder} is not writable ({e.strerror or e}); {_CHOOSE}") from e
+        try:
             self.db = sqlite3.connect(self.path, timeout=30)
             self._migrate()
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -124,6 +158,25 @@ class Catalog:
             self.db.execute("PRAGMA foreign_keys=ON")
         except (sqlite3.DatabaseError, OSError) as e:
             raise CatalogError(f"cannot open catalog {self.path}: {e}") from e
+
+    @contextmanager
+    def exclusive(self, what: str) -> Iterator[None]:
+        """Hold the catalog's lock while files are changed (apply, undo): one at a time. Another
+        holder makes this raise CatalogError at once, naming what it is doing."""
+        fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another mediadup"
+                raise CatalogError(f"{holder} is changing files with this catalog; wait until it ends, "
+                                   f"then run {what} again") from None  # fmt: skip
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"mediadup {what} (process {os.getpid()})".encode(), 0)
+            yield
+            os.ftruncate(fd, 0)
+        finally:
+            os.close(fd)  # closing releases the lock
 
     def _migrate(self) -> None:
         """Create the schema; the caches of an older schema are rebuilt, the journal is kept.
@@ -456,22 +509,22 @@ class Catalog:
         )
         return rows.fetchall()
 
-    def journal_keeper(self, entry: int) -> tuple[str, int]:
-        """The keeper and the file's mtime when the action was planned."""
-        keeper, mtime = self.db.execute("SELECT keeper, mtime_ns FROM journal WHERE id = ?", (entry,)).fetchone()
-        return os.fsdecode(keeper), mtime
-
-    def journal_result(self, entry: int) -> tuple[int, str | None]:
-        """The file's size when the action was planned, and the content hash the action left."""
-        size, after = self.db.execute("SELECT size, after FROM journal WHERE id = ?", (entry,)).fetchone()
-        return size, after
-
-    def journal_entries(self, apply_id: int) -> list[tuple[int, str, str, str | None, str]]:
-        """(entry, op, path, target, state) of one apply, newest first."""
+    def journal(self, apply_id: int) -> list[JournalEntry]:
+        """The entries of one apply, newest first."""
         rows = self.db.execute(
-            "SELECT id, op, path, target, state FROM journal WHERE apply_id = ? ORDER BY id DESC", (apply_id,)
+            "SELECT id, op, path, keeper, size, mtime_ns, target, state, after FROM journal WHERE apply_id = ? "
+            "ORDER BY id DESC",
+            (apply_id,),
         )
-        return [(i, op, os.fsdecode(p), os.fsdecode(t) if t else None, s) for i, op, p, t, s in rows]
+        return [
+            JournalEntry(i, op, os.fsdecode(p), os.fsdecode(k), size, mtime, t and os.fsdecode(t), state, after)
+            for i, op, p, k, size, mtime, t, state, after in rows
+        ]
+
+    def apply_undone(self, apply_id: int) -> bool | None:
+        """Whether the apply was undone; None when there is no such apply."""
+        row = self.db.execute("SELECT undone FROM applies WHERE id = ?", (apply_id,)).fetchone()
+        return None if row is None else row[0] is not None
 
     def scan_files(self, scan_id: int, columns: str) -> Iterator[tuple]:
         """`columns` (of scan_groups g and files f) of each file of a scan's groups, keeper first,
@@ -486,6 +539,22 @@ class Catalog:
         for *values, info, is_video in rows:
             meta = json.loads(info) if info else {}
             yield (*values, meta["info"] if is_video else meta, bool(is_video))  # videos: {"info", "step"}
+
+    def grouped_paths(self) -> set[bytes]:
+        """Every file (and motion clip) that a stored scan put in a group: all a plan may act on."""
+        rows = self.db.execute("SELECT path FROM scan_groups UNION SELECT companion FROM scan_groups")
+        return {r[0] for r in rows if r[0] is not None}
+
+    def recorded(self, path: str) -> tuple[int, int, str | None] | None:
+        """Size, mtime and content hash of a file as last scanned; None when it is not in the catalog."""
+        row = self.db.execute(
+            "SELECT size, mtime_ns, content_hash FROM files WHERE path = ?", (os.fsencode(path),)
+        ).fetchone()
+        return (row[0], row[1], row[2]) if row else None
+
+    def last_scan_roots(self) -> list[str]:
+        row = self.db.execute("SELECT roots FROM scans WHERE finished IS NOT NULL ORDER BY id DESC LIMIT 1").fetchone()
+        return json.loads(row[0]) if row else []
 
     def last_scan_id(self) -> int | None:
         row = self.db.execute("SELECT max(id) FROM scans WHERE finished IS NOT NULL").fetchone()

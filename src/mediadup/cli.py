@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from . import __version__
-from .apply import apply_plan, undo
+from .apply import NothingToUndo, apply_plan, undo
 from .calibrate import calibrate
-from .catalog import Catalog, CatalogError
+from .catalog import Catalog, CatalogError, default_path
 from .cluster import ENV, ClusterError
 from .compare import LEVELS
 from .decisions import DecisionError, contents, pairs_among, taken_out
@@ -24,10 +24,11 @@ from .decode import DEFAULT_MAX_PIXELS
 from .discover import kind_of_extension
 from .exact import full_hash_or_none
 from .metadata import MERGE, lacking, needs, with_merges, writer
-from .plan import OPERATIONS, PlanError, groups_from_catalog, groups_from_json, make_plan
+from .plan import LINKS, OPERATIONS, PlanError, check_policy, groups_from_catalog, make_plan, not_linkable
+from .planfile import read_plan, write_json
 from .progress import Reporter
 from .records import display_path
-from .report import human_size, print_groups, print_summary, write_csv, write_json
+from .report import human_size, plural, print_groups, print_summary, write_csv
 from .review import write_review
 from .scan import scan as run_scan
 
@@ -50,15 +51,37 @@ def _output(target: str):
         yield f
 
 
-def _check_output(target: str | None) -> None:
-    """Refuse, before any work, an output that cannot be written or would overwrite a picture."""
-    if not target or target == "-":
-        return
-    if os.path.exists(target) and kind_of_extension(target) is not None:
-        raise click.UsageError(f"refusing to write over {target}: it looks like a picture or a video")
-    folder = os.path.dirname(os.path.abspath(target))
-    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-        raise click.UsageError(f"cannot write {target}: no writable folder {folder}")
+def _check_output(targets: tuple[str | None, ...], catalog: str | None) -> None:
+    """Refuse, before any work, an output that cannot be written, that two options share, or that
+    would overwrite a picture, a video, the catalog or any other SQLite database."""
+    real = [os.path.realpath(t) for t in targets if t and t != "-"]
+    if len(set(real)) < len(real):
+        raise click.UsageError("two outputs name the same file: give each its own")
+    own = os.path.realpath(catalog or default_path())
+    for target in (t for t in targets if t and t != "-"):
+        if os.path.realpath(target) in {own + suffix for suffix in ("", "-wal", "-shm", "-journal", ".lock")}:
+            raise click.UsageError(f"refusing to write over {target}: it is the catalog")
+        if os.path.exists(target) and (kind_of_extension(target) is not None or _is_database(target)):
+            raise click.UsageError(f"refusing to write over {target}: it looks like a picture, a video or a database")
+        folder = os.path.dirname(os.path.abspath(target))
+        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+            raise click.UsageError(f"cannot write {target}: no writable folder {folder}")
+
+
+def _is_database(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(16) == b"SQLite format 3\0"
+    except OSError:
+        return False
+
+
+def _open(catalog: str | None) -> Catalog:
+    """The catalog of an earlier scan: a mistyped --catalog is refused, never created."""
+    try:
+        return Catalog(catalog, create=False)
+    except CatalogError as e:
+        raise click.UsageError(str(e)) from e
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -73,7 +96,7 @@ _REMOVAL_OPTIONS = (
                  "hardlink, symlink, reflink: replace byte-identical copies by links to the keeper."),
     click.option("--to", "to", type=click.Path(file_okay=False), help="Folder for --action move (keeps the path)."),
     click.option("--permanent", is_flag=True, help="Confirm --action delete: no undo is possible."),
-    click.option("--keep", default="quality", show_default=True, metavar="POLICY",
+    click.option("--keep", default="quality", show_default=True, metavar="POLICY", callback=lambda c, p, v: _policy(v),
                  help="Which copy stays: quality, largest, highest-resolution, longest (videos), oldest, newest, "
                  "shortest-path, prefer:DIR."),
     click.option("--include-subclips", is_flag=True,
@@ -89,6 +112,14 @@ _REMOVAL_OPTIONS = (
 )  # fmt: skip
 
 
+def _policy(keep: str) -> str:
+    try:
+        check_policy(keep)
+    except PlanError as e:
+        raise click.BadParameter(str(e), param_hint="--keep") from e
+    return keep
+
+
 def removal_options(command):
     for option in reversed(_REMOVAL_OPTIONS):
         command = option(command)
@@ -99,6 +130,15 @@ def _merge_hint(keeper: str, merging: bool) -> str:
     if writer(keeper) is None:
         return f" (writing metadata into the keeper needs {needs(keeper)}; or keep the duplicate)"
     return "" if merging else " (--merge-metadata copies it into the keeper)"
+
+
+DONE = {"trash": "trashed", "move": "moved", "delete": "deleted", "hardlink": "replaced by hard links",
+        "symlink": "replaced by symbolic links", "reflink": "replaced by reflinks"}  # fmt: skip
+
+
+def _check_removal(op: str, permanent: bool) -> None:
+    if op == "delete" and not permanent:
+        raise click.UsageError("--action delete removes files for good: add --permanent to confirm")
 
 
 def remove(
@@ -117,12 +157,17 @@ def remove(
     yes: bool,
 ) -> int:
     """Plan the removal of every duplicate, print it, and carry it out with --yes; the exit status."""
-    if op == "delete" and not permanent:
-        raise click.UsageError("--action delete removes files for good: add --permanent to confirm")
+    _check_removal(op, permanent)
     try:
         actions = make_plan(groups, op, keep, reference, to, include_subclips, include_similar)
     except PlanError as e:
         raise click.UsageError(str(e)) from e
+    if op in LINKS and (n := not_linkable(groups)):
+        console.print(f"note: {plural(n, 'copy', 'copies')} that are not byte-identical stay: a link only replaces "
+                      "an identical copy (trash or move removes them)", style="yellow")  # fmt: skip
+    if op == "move" and to and (roots := [r for r in cat.last_scan_roots() if _inside(to, r)]):
+        console.print(f"note: {display_path(to)} is inside the scanned folder {display_path(roots[0])}: later scans "
+                      f"will see the moved files unless you add --exclude", markup=False, style="yellow")  # fmt: skip
     missing = lacking(actions)
     for n, kinds in missing.items():
         a = actions[n]
@@ -133,27 +178,45 @@ def remove(
         backups = os.path.join(os.path.dirname(os.path.abspath(cat.path)), "merged-originals")
         actions = with_merges(actions, missing, backups)
     if not yes:
-        for a in actions:
-            if a.op == MERGE:
-                console.print(f"{'merge':8} {a.relation.split(':')[1]} from {display_path(a.keeper)} into "
-                              f"{display_path(a.path)}", markup=False)  # fmt: skip
-                continue
-            where = f" -> {display_path(a.target)}" if a.target else ""
-            line = f"{a.op:8} {display_path(a.path)}{where}  ({a.relation} of {display_path(a.keeper)}, "
-            console.print(line + f"{human_size(a.size)})", markup=False)
-        removals = [a for a in actions if a.op != MERGE]
-        total = sum(a.size for a in removals)
-        console.print(f"plan: {len(removals)} files, {human_size(total)}; nothing changed (add --yes to carry it out)")
+        _print_plan(actions, console)
         return 0
-    outcome = apply_plan(actions, cat)
+    with cat.exclusive("apply"):
+        outcome = apply_plan(actions, cat)
     for path, reason in outcome.skipped:
         console.print(f"skipped {display_path(path)}: {reason}", markup=False, style="yellow")
-    undoable = "" if op == "delete" else "; `mediadup undo` restores them"
     keepers = len({m.path for m in outcome.merged})
-    merged = f"; metadata merged into {keepers} {'keeper' if keepers == 1 else 'keepers'}" if keepers else ""
-    console.print(f"{op}: {len(outcome.done)} files, {human_size(outcome.reclaimed)} reclaimed; "
-                  f"{len(outcome.skipped)} skipped{merged}{undoable}")  # fmt: skip
+    merged = f"; metadata merged into {plural(keepers, 'keeper')}" if keepers else ""
+    size = human_size(outcome.reclaimed)
+    freed = {"trash": f"{size}, freed when the trash is emptied", "move": f"{size}, still on disk"}
+    freed_now = freed.get(op, f"{size} freed")
+    undoable = "" if op == "delete" else "; `mediadup undo` restores them"
+    console.print(f"{DONE[op]}: {plural(len(outcome.done), 'file')} ({freed_now}); {len(outcome.skipped)} skipped"
+                  f"{merged}{undoable}")  # fmt: skip
+    if outcome.interrupted:
+        console.print(f"interrupted: stopped after {plural(len(outcome.done), 'file')}, each whole; the rest are "
+                      "untouched" + undoable, style="yellow")  # fmt: skip
+        return EXIT_INTERRUPTED
     return EXIT_SKIPPED if outcome.skipped else 0
+
+
+def _inside(path: str, folder: str) -> bool:
+    real, top = os.path.realpath(path), os.path.realpath(folder)
+    return os.path.commonpath([real, top]) == top
+
+
+def _print_plan(actions, console: Console) -> None:
+    for a in actions:
+        if a.op == MERGE:
+            console.print(f"{'merge':8} {a.relation.split(':')[1]} from {display_path(a.keeper)} into "
+                          f"{display_path(a.path)}", markup=False)  # fmt: skip
+            continue
+        where = f" -> {display_path(a.target)}" if a.target else ""
+        line = f"{a.op:8} {display_path(a.path)}{where}  ({a.relation} of {display_path(a.keeper)}, "
+        console.print(line + f"{human_size(a.size)})", markup=False)
+    removals = [a for a in actions if a.op != MERGE]
+    total = sum(a.size for a in removals)
+    console.print(f"plan: {plural(len(removals), 'file')}, {human_size(total)}; nothing changed "
+                  "(add --yes to carry it out)")  # fmt: skip
 
 
 @cli.command()
@@ -206,6 +269,9 @@ def remove(
 @click.option(
     "--similar", is_flag=True, help="Also show groups of similar but distinct shots (bursts, editions), never removed."
 )
+@click.option(
+    "--skipped-ok", is_flag=True, help="Exit 0 even when some files could not be read (they are still listed)."
+)
 @click.option("--apply", "then_apply", is_flag=True, help="Then remove the duplicates found (see the options below).")
 @removal_options
 def scan(
@@ -227,17 +293,19 @@ def scan(
     quiet,
     then_apply,
     similar,
+    skipped_ok,
     **removal,
 ) -> None:
     """Scan PATHS for duplicate images and videos and show each group with the copy to keep.
 
     Nothing is modified: the scan only reads files and writes its catalog; with --apply it then
     plans the removal (and carries it out with --yes), like `mediadup apply`.
-    Exit status: 0 done, 1 done but some files were skipped, 2 usage error or unusable catalog,
-    3 internal error, 130 interrupted.
+    Exit status: 0 done, 1 done but some files could not be read (0 with --skipped-ok), 2 usage
+    error or unusable catalog, 3 internal error, 130 interrupted.
     """
-    for target in (json_out, csv_out):
-        _check_output(target)
+    _check_output((json_out, csv_out), catalog)
+    if then_apply:
+        _check_removal(removal["op"], removal["permanent"])
     to_stdout = "-" in (json_out, csv_out)
     console = Console(stderr=to_stdout, highlight=False, soft_wrap=True)
     try:
@@ -269,9 +337,9 @@ def scan(
     if not quiet and not to_stdout:
         print_groups(result, console)
     print_summary(result, console)
-    status = EXIT_SKIPPED if result.skipped else 0
+    status = EXIT_SKIPPED if result.skipped and not skipped_ok else 0
     if then_apply:
-        with Catalog(catalog) as cat:
+        with _open(catalog) as cat:
             plan = groups_from_catalog(cat)
             status = max(status, remove(cat, plan, console, **removal))
     sys.exit(status)
@@ -296,11 +364,18 @@ def apply_command(plan_file, remember, catalog, **removal) -> None:
     if remember and not plan_file:
         raise click.UsageError("--remember needs --from FILE: the edited plan says which files are not duplicates")
     try:
-        with Catalog(catalog) as cat:
-            groups = groups_from_json(plan_file, cat) if plan_file else groups_from_catalog(cat)
+        with _open(catalog) as cat:
+            left_out: list[tuple[str, str]] = []
+            if plan_file:
+                groups, left_out = read_plan(plan_file, cat)
+            else:
+                groups = groups_from_catalog(cat)
+            for path, why in left_out:
+                console.print(f"left out {display_path(path)}: {why}", markup=False, style="yellow")
             if remember:
                 _remember(cat, taken_out(groups_from_catalog(cat), groups), removal["yes"], console)
-            sys.exit(remove(cat, groups, console, **removal))
+            status = remove(cat, groups, console, **removal)
+            sys.exit(max(status, EXIT_SKIPPED if left_out else 0))
     except (CatalogError, PlanError) as e:
         raise click.UsageError(str(e)) from e
 
@@ -326,7 +401,7 @@ def _remember(cat: Catalog, pairs: list, yes: bool, console: Console) -> None:
 
 
 def _pairs(n: int) -> str:
-    return f"{n} pair" if n == 1 else f"{n} pairs"
+    return plural(n, "pair")
 
 
 @cli.command("ignore")
@@ -340,7 +415,7 @@ def ignore_command(paths, listing, forget, catalog) -> None:
     Decisions are kept by content, so they hold when the files are renamed or moved."""
     console = Console(highlight=False, soft_wrap=True)
     try:
-        with Catalog(catalog) as cat:
+        with _open(catalog) if listing or forget else Catalog(catalog) as cat:  # a decision may come before a scan
             if listing:
                 rows = cat.ignored_rows()
                 for _a, _b, at, pa, pb in rows:
@@ -352,7 +427,7 @@ def ignore_command(paths, listing, forget, catalog) -> None:
                 if not paths:
                     raise click.UsageError("--forget needs the files whose decisions to forget")
                 n = cat.forget_ignored([h for h, _ in contents(paths)])
-                console.print(f"forgot {n} decisions")
+                console.print(f"forgot {plural(n, 'decision')}")
                 return
             if len(paths) < 2:
                 raise click.UsageError("give at least two files that are not duplicates of one another")
@@ -401,7 +476,7 @@ def calibrate_command(paths, n_images, n_videos, levels, seed, jobs) -> None:
     if not result.made:
         raise click.UsageError("no readable pictures or videos to sample under " + ", ".join(paths))
     measured = list(result.levels)
-    console.print(f"{result.pictures} pictures and {result.videos} videos sampled (seed {seed}), "
+    console.print(f"{plural(result.pictures, 'picture')} and {plural(result.videos, 'video')} sampled (seed {seed}), "
                   f"{sum(result.made.values())} copies made and scanned in {result.seconds:.0f} s")  # fmt: skip
     console.print(f"{'copies found':<18}{'':>6}" + "".join(f"{level:>9}" for level in measured), style="bold")
     for kind, n in result.made.items():
@@ -412,13 +487,22 @@ def calibrate_command(paths, n_images, n_videos, levels, seed, jobs) -> None:
     console.print(f"{'pair precision':<24}" + "".join(f"{result.levels[lv].precision:>9.4f}" for lv in measured))
     console.print(f"{'false pairs':<24}" + "".join(f"{len(result.levels[lv].false_pairs):>9}" for lv in measured))
     for level in measured:
+        own = result.levels[level].own_pairs
         for a, b in sorted(set(result.levels[level].false_pairs))[:10]:
-            console.print(f"  at {level}: {display_path(a)} ~ {display_path(b)} (different files of yours grouped: "
-                          "look at them, they may be duplicates)", markup=False, style="yellow")  # fmt: skip
+            why = (
+                "two files of yours grouped as they are: if they are duplicates in your library, this pair is not false"
+                if tuple(sorted((a, b))) in own
+                else "copies of two different files of yours grouped"
+            )
+            console.print(f"  at {level}: {display_path(a)} ~ {display_path(b)} ({why})", markup=False,
+                          style="yellow")  # fmt: skip
     if result.same_bytes:
-        console.print(f"{result.same_bytes} sampled files are byte-identical to another one: not counted")
-    console.print(f"suggested level: [bold]{result.suggested}[/] (the most copies found with no false pair among "
-                  f"{result.distinct_pairs} pairs of different files)")  # fmt: skip
+        console.print(f"{plural(result.same_bytes, 'sampled file')} byte-identical to another one: not counted")
+    if any(not result.levels[level].false_pairs for level in measured):
+        why = f"the most copies found with no false pair among {result.distinct_pairs} pairs of different files"
+    else:
+        why = "every level grouped copies of different files of yours: look at the pairs above"
+    console.print(f"suggested level: [bold]{result.suggested}[/] ({why})")
 
 
 @cli.command("report")
@@ -426,13 +510,13 @@ def calibrate_command(paths, n_images, n_videos, levels, seed, jobs) -> None:
 @click.option("--catalog", type=click.Path(dir_okay=False), default=None, help="The catalog of the scan.")
 def report_command(html_out, catalog) -> None:
     """Write a self-contained HTML page to review the last scan's groups side by side."""
-    _check_output(html_out)
+    _check_output((html_out,), catalog)
     try:
-        with Catalog(catalog) as cat:
+        with _open(catalog) as cat:
             count = write_review(cat, html_out)
     except CatalogError as e:
         raise click.UsageError(str(e)) from e
-    click.echo(f"{count} groups written to {html_out}")
+    click.echo(f"{plural(count, 'group')} written to {html_out}")
 
 
 @cli.command("undo")
@@ -447,17 +531,25 @@ def undo_command(everything, apply_id, listing, catalog) -> None:
     interrupted just before it is included); say which cannot come back, and why."""
     console = Console(highlight=False, soft_wrap=True)
     try:
-        with Catalog(catalog) as cat:
+        with _open(catalog) as cat:
             if listing:
                 for row in cat.applies():
                     click.echo("apply {} {} files={} started={} {}".format(*row))
                 return
-            result = undo(cat, everything, apply_id)
+            with cat.exclusive("undo"):
+                result = undo(cat, everything, apply_id)
     except CatalogError as e:
         raise click.UsageError(str(e)) from e
+    except NothingToUndo as e:
+        console.print(str(e))
+        sys.exit(EXIT_SKIPPED)
     for path, why in result.not_restored:
         console.print(f"not restored {display_path(path)}: {why}", markup=False, style="yellow")
-    console.print(f"restored {len(result.restored)} files; {len(result.not_restored)} could not be restored")
+    console.print(f"restored {plural(len(result.restored), 'file')}; {len(result.not_restored)} could not be restored")
+    if result.interrupted:
+        console.print("interrupted: each file was put back whole; run `mediadup undo` again for the rest",
+                      style="yellow")  # fmt: skip
+        sys.exit(EXIT_INTERRUPTED)
     sys.exit(EXIT_SKIPPED if result.not_restored else 0)
 
 
@@ -469,7 +561,10 @@ def main() -> None:
         e.show()
         sys.exit(EXIT_USAGE if isinstance(e, click.UsageError) else e.exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt):
-        click.echo("\ninterrupted: no scanned file was changed; finished fingerprints are kept", err=True)
+        # apply and undo stop between two actions on their own; here no file was being changed
+        scanning = "scan" in sys.argv[1:2] or "calibrate" in sys.argv[1:2]
+        click.echo("\ninterrupted: " + ("no scanned file was changed; finished fingerprints are kept" if scanning
+                   else "stopped before changing any file"), err=True)  # fmt: skip
         sys.exit(EXIT_INTERRUPTED)
     except sqlite3.Error as e:
         click.echo(f"mediadup: the catalog cannot be used: {e}", err=True)

@@ -121,6 +121,8 @@ class Walker:
                 yield root, st
             elif stat_module.S_ISDIR(st.st_mode):
                 stack.append(root)
+            else:
+                found.skipped.append(Skipped(root, "not a file or folder (a FIFO, socket or device): not read"))
         while stack:
             folder = stack.pop()
             try:

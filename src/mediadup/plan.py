@@ -9,7 +9,6 @@ a keep policy and reference folders. Safety rules that hold for every plan:
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -78,56 +77,30 @@ def groups_from_catalog(catalog: Catalog) -> list[list[Copy]]:
     return [g for g in groups.values() if len(g) > 1]
 
 
-def groups_from_json(path: str, catalog: Catalog | None = None) -> list[list[Copy]]:
-    """Groups from a `--json` result the user may have edited (deleted groups, switched keepers).
-
-    Each file's size, mtime and content hash are those the catalog recorded at the scan, so that
-    `apply` refuses files changed since; files the catalog does not know are taken as they are now."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-        groups = []
-        for g in data["groups"] + data.get("similar", []):
-            if sum(f.get("role") == "keep" for f in g["files"]) != 1:
-                raise PlanError(f"{path}: every group needs exactly one file with role 'keep'")
-            copies = []
-            for f in sorted(g["files"], key=lambda f: f.get("role") != "keep"):
-                size, mtime_ns, digest = _as_scanned(catalog, f["path"])
-                pixels = (f.get("width") or 0) * (f.get("height") or 0)
-                relation = "keeper" if f.get("role") == "keep" else f.get("relation", "near-duplicate")
-                motion = _companion(catalog, f["companion"]) if f.get("companion") else None
-                copies.append(
-                    Copy(f["path"], size, mtime_ns, relation, digest, pixels, f.get("duration") or 0.0, motion)
-                )
-            groups.append(copies)
-        return groups
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise PlanError(f"cannot read the plan {path}: {e}") from e
-
-
-def _companion(catalog: Catalog | None, path: str) -> Copy | None:
-    """A motion clip as scanned (None when it is gone: its photo is then acted on alone)."""
-    try:
-        size, mtime_ns, digest = _as_scanned(catalog, path)
-    except OSError:
-        return None
-    return Copy(path, size, mtime_ns, "motion", digest)
-
-
-def _as_scanned(catalog: Catalog | None, path: str) -> tuple[int, int, str | None]:
-    row = None
-    if catalog is not None:
-        q = "SELECT size, mtime_ns, content_hash FROM files WHERE path = ?"
-        row = catalog.db.execute(q, (os.fsencode(path),)).fetchone()
-    if row:
-        return row[0], row[1], row[2]
-    st = os.stat(path)
-    return st.st_size, st.st_mtime_ns, None
+def _companion(catalog: Catalog, path: str) -> Copy | None:
+    """A motion clip as scanned (None when the catalog lost it: its photo is then acted on alone)."""
+    known = catalog.recorded(path)
+    return Copy(path, known[0], known[1], "motion", known[2]) if known else None
 
 
 def _under(path: str, folders: Sequence[str]) -> bool:
     real = os.path.realpath(path)
     return any(os.path.commonpath([real, os.path.realpath(d)]) == os.path.realpath(d) for d in folders)
+
+
+def check_policy(policy: str) -> None:
+    """Refuse an unknown keep policy, or prefer:DIR naming no folder."""
+    if policy.startswith("prefer:"):
+        folder = policy[len("prefer:") :]
+        if not os.path.isdir(folder):
+            raise PlanError(f"prefer:{folder}: no such folder")
+    elif policy not in POLICIES:
+        raise PlanError(f"unknown keep policy {policy!r}: use one of {', '.join(POLICIES)} or prefer:DIR")
+
+
+def not_linkable(groups: Iterable[Sequence[Copy]]) -> int:
+    """Removable copies that a link action leaves alone: those not byte-identical to their keeper."""
+    return sum(1 for g in groups for c in g[1:] if c.relation not in ("identical", *NEVER_REMOVED, *SUBCLIPS, *SIMILAR))
 
 
 def choose_keeper(group: Sequence[Copy], policy: str) -> Copy:
@@ -194,6 +167,8 @@ def make_plan(
             ):
                 continue  # a link shows the keeper's bytes: only byte-identical copies may become one
             target = _move_target(c.path, to) if op == "move" and to else None
+            if target and same_entry(c.path, target):
+                raise PlanError(f"--to {to} would move {c.path} onto itself: choose a folder outside the files' own")
             digest = c.content_hash if c.relation == "identical" and c.content_hash == keeper.content_hash else None
             actions.append(
                 Action(op, c.path, c.size, c.mtime_ns, keeper.path, keeper.size, keeper.mtime_ns, c.relation,
@@ -212,6 +187,16 @@ def make_plan(
         if all(c.path in acted for c in group):
             acted.discard(choose_keeper(group, keep).path)
     return [a for a in actions if photo_of.get(a.path, a.path) in acted]
+
+
+def same_entry(a: str, b: str) -> bool:
+    """Whether two paths name one directory entry (not merely one file: hard links are two)."""
+
+    def entry(p: str) -> tuple[str, str]:
+        p = os.path.abspath(p)
+        return os.path.realpath(os.path.dirname(p)), os.path.basename(p)
+
+    return entry(a) == entry(b)
 
 
 def _move_target(path: str, folder: str) -> str:

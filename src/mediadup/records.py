@@ -163,6 +163,11 @@ class ScanResult:
         return sum(g.reclaimable for g in self.groups)
 
 
+_ESCAPED = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))} | {0x2028: "\\u2028", 0x2029: "\\u2029"}
+_ESCAPED.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"})
+
+
 def display_path(path: str) -> str:
-    """A path safe to print, even when its bytes are not valid UTF-8."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
+    """A path safe to print on one line: bytes that are not UTF-8 and control characters
+    (newlines, carriage returns, escapes) are shown as \\xNN, \\n, \\r, \\t."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace").translate(_ESCAPED)

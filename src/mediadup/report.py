@@ -1,24 +1,29 @@
-"""Show a scan's result: text for people, JSON and CSV for programs."""
+"""Show a scan's result: text for people, CSV for programs (the JSON plan file: `planfile`)."""
 
 from __future__ import annotations
 
 import csv
 import json
 from collections import Counter
-from typing import IO, Any
+from typing import IO
 
 from rich.console import Console
 from rich.text import Text
 
+from .planfile import group_records
 from .records import Group, GroupMember, Relation, ScanResult, display_path
 from .video import VideoInfo, timestamp
 
-JSON_VERSION = 1
 SHOW_SKIPPED = 20
 CSV_FIELDS = (
     "group", "path", "role", "relation", "score", "width", "height", "format",
     "duration", "fps", "codec", "bitrate", "range", "size", "companion", "reason", "evidence",
 )  # fmt: skip
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """'1 file', '2 files' ('1 copy', '2 copies' with `words`)."""
+    return f"{n} {word if n == 1 else words or word + 's'}"
 
 
 def human_size(n: float) -> str:
@@ -29,55 +34,8 @@ def human_size(n: float) -> str:
     return f"{n} B"  # pragma: no cover
 
 
-def _member(m: GroupMember, role: str, reason: str | None) -> dict[str, Any]:
-    info = m.info
-    return {
-        "path": display_path(m.path),
-        "role": role,
-        "relation": m.relation.value,
-        "score": round(m.score, 4),
-        "width": info.width if info else None,
-        "height": info.height if info else None,
-        "format": info.format if info else None,
-        "duration": info.duration if isinstance(info, VideoInfo) else None,
-        "fps": info.fps if isinstance(info, VideoInfo) else None,
-        "codec": info.codec if isinstance(info, VideoInfo) else None,
-        "bitrate": info.bitrate if isinstance(info, VideoInfo) else None,
-        "range": m.evidence.get("range"),
-        "size": m.stat.size,
-        "companion": display_path(m.companion.path) if m.companion else None,
-        "reason": reason,
-        "evidence": m.evidence,
-    }
-
-
-def group_records(g: Group) -> list[dict[str, Any]]:
-    others = [_member(d, "similar" if d.relation is Relation.SIMILAR else "duplicate", None) for d in g.duplicates]
-    return [_member(g.keeper, "keep", g.reason), *others]
-
-
-def _group_dict(g: Group) -> dict[str, Any]:
-    return {"reclaimable": g.reclaimable, "reason": g.reason, "files": group_records(g)}
-
-
-def to_dict(result: ScanResult) -> dict[str, Any]:
-    return {
-        "version": JSON_VERSION,
-        "roots": [display_path(r) for r in result.roots],
-        "groups": [_group_dict(g) for g in result.groups],
-        "similar": [_group_dict(g) for g in result.similar],
-        "skipped": [{"path": display_path(s.path), "reason": s.reason} for s in result.skipped],
-        "summary": {**vars(result.summary), "groups": len(result.groups), "reclaimable": result.reclaimable},
-    }
-
-
-def write_json(result: ScanResult, out: IO[str]) -> None:
-    json.dump(to_dict(result), out, indent=1)
-    out.write("\n")
-
-
 def write_csv(result: ScanResult, out: IO[str]) -> None:
-    w = csv.DictWriter(out, CSV_FIELDS)
+    w = csv.DictWriter(out, CSV_FIELDS, extrasaction="ignore")
     w.writeheader()
     for n, g in enumerate(result.groups + result.similar, 1):
         for row in group_records(g):
@@ -143,18 +101,21 @@ def _print_companion(m: GroupMember, console: Console) -> None:
 def print_summary(result: ScanResult, console: Console) -> None:
     s = result.summary
     console.print(
-        f"[bold]{s.files_seen}[/] files seen ({s.images} images, {s.videos} videos, {s.other} other"
-        + (f", {s.hardlinks} hard links counted once" if s.hardlinks else "")
+        f"{plural(s.files_seen, 'file')} seen ({plural(s.images, 'image')}, {plural(s.videos, 'video')}, "
+        f"{s.other} other"
+        + (f", {plural(s.hardlinks, 'hard link')} counted once" if s.hardlinks else "")
         + f"); {s.fingerprinted} fingerprinted, {s.from_cache} from the catalog"
-        + (f"; {s.forgotten} files gone from disk forgotten" if s.forgotten else "")
-        + (f"; {s.companions} Live Photos (photo + motion clip, one item each)" if s.companions else "")
+        + (f"; {plural(s.forgotten, 'file')} gone from disk forgotten" if s.forgotten else "")
+        + (f"; {plural(s.companions, 'Live Photo')} (photo + motion clip, one item each)" if s.companions else ""),
+        markup=False,
     )
     dups = sum(len(g.duplicates) for g in result.groups)
     console.print(
-        f"[bold]{len(result.groups)}[/] groups, {dups} duplicates, "
-        f"[bold]{human_size(result.reclaimable)}[/] reclaimable"
-        + (f"; {len(result.similar)} groups of similar shots" if result.similar else "")
-        + f"; {s.seconds:.1f} s"
+        f"{plural(len(result.groups), 'group')}, {plural(dups, 'duplicate')}, "
+        f"{human_size(result.reclaimable)} reclaimable"
+        + (f"; {plural(len(result.similar), 'group')} of similar shots" if result.similar else "")
+        + f"; {s.seconds:.1f} s",
+        markup=False,
     )
     if result.skipped:
         reasons = Counter(sk.reason.split(" (")[0].split(":")[0] for sk in result.skipped)

@@ -20,6 +20,8 @@ from .records import Relation, display_path
 from .report import human_size
 from .video import poster, timestamp
 
+# JSON inside <script>: no character of a name may end the script or start a comment there
+_SCRIPT_SAFE = {ord(c): f"\\u{ord(c):04x}" for c in "<>&\u2028\u2029"}
 THUMBNAIL = 160  # longest side, pixels
 PAGE = 50  # groups per page
 
@@ -63,7 +65,7 @@ def last_scan_groups(catalog: Catalog) -> list[dict]:
 
 def render(groups: list[dict]) -> str:
     total = sum(g["reclaimable"] for g in groups)
-    data = json.dumps({"groups": groups, "page": PAGE}).replace("</", "<\\/")
+    data = json.dumps({"groups": groups, "page": PAGE}).translate(_SCRIPT_SAFE)
     title = f"mediadup review: {len(groups)} groups, {human_size(total)} reclaimable"
     return _PAGE.replace("{{title}}", html.escape(title)).replace("{{data}}", data)
 

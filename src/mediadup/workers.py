@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.pool import Pool
 from typing import Any
@@ -35,8 +36,12 @@ def fingerprint_one(task: tuple[str, int, Kind]) -> Result:
 
 
 def _quiet_worker() -> None:
-    """Workers leave Ctrl-C to the main process, which stops them."""
+    """Workers leave Ctrl-C to the main process, which stops them. Their errors come back as
+    results; what they would print is only the pool's own noise (a broken pipe once the main
+    process was killed), so it goes nowhere unless MEDIADUP_DEBUG is set."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if not os.environ.get("MEDIADUP_DEBUG"):
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the worker's whole life
     register_plugins()
 
 
