@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +34,26 @@ def photo(seed: int, size: tuple[int, int] = (640, 480)) -> Image.Image:
     noise = rng.normal(0, 6, (h, w, 3))
     im = Image.fromarray((np.asarray(im, np.float32) + noise).clip(0, 255).astype(np.uint8))
     return im.filter(ImageFilter.GaussianBlur(1))
+
+
+def mediadup(*args: str, cwd: Path | None = None, env: dict | None = None,
+             user: list[str] | None = None) -> subprocess.CompletedProcess:  # fmt: skip
+    """The command as a user runs it (`user`: a prefix such as `nobody()` that changes who)."""
+    return subprocess.run([*(user or []), sys.executable, "-m", "mediadup", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=300, env={**os.environ, **(env or {})})  # fmt: skip
+
+
+def nobody() -> list[str]:
+    """A command prefix that runs as the unprivileged user `nobody` when the tests run as root
+    (as in CI), so that permissions are real; skips the test when that is not possible."""
+    if os.geteuid() != 0:
+        return []
+    if not shutil.which("setpriv"):
+        pytest.skip("setpriv is needed to drop root's privileges")
+    drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    if subprocess.run([*drop, sys.executable, "-c", "import mediadup"], capture_output=True).returncode:
+        pytest.skip("user nobody cannot run this Python (its folders are private)")
+    return drop
 
 
 def save(im: Image.Image, path: Path, **kw) -> Path:

@@ -10,14 +10,9 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import photo, save, tree_state
+from conftest import mediadup, photo, save, tree_state
 from mediadup import scan
 from mediadup.plan import Copy, make_plan
-
-
-def mediadup(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mediadup", *args], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **(env or {})})  # fmt: skip
 
 
 def small_library(root: Path) -> Path:

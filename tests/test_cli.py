@@ -11,13 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import photo, save
-
-
-def mediadup(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "mediadup", *args], capture_output=True, text=True, cwd=cwd, timeout=300
-    )
+from conftest import mediadup, photo, save
 
 
 def test_scan_prints_groups_keeper_reason_and_summary(library: Path, catalog: str) -> None:

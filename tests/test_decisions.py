@@ -8,9 +8,8 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from conftest import photo, save
+from conftest import mediadup, photo, save
 from mediadup import scan
-from test_cli import mediadup
 
 
 def names(result) -> list[set[str]]:

@@ -17,7 +17,7 @@ import pillow_heif
 import pytest
 from PIL import Image
 
-from conftest import photo, save
+from conftest import nobody, photo, save
 from mediadup import scan
 from mediadup.decode import decode
 from mediadup.discover import Walker, sniff
@@ -161,12 +161,7 @@ def test_unreadable_file_and_folder() -> None:
             "-",
             "--quiet",
         ]
-        if os.geteuid() == 0:
-            if not shutil.which("setpriv"):
-                pytest.skip("setpriv is needed to drop root's privileges")
-            drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-            if subprocess.run([*drop, sys.executable, "-c", "import mediadup"], capture_output=True).returncode:
-                pytest.skip("user nobody cannot run this Python (its folders are private)")
+        if drop := nobody():
             command = [*drop, *command]
             os.chown(root, 65534, 65534)
         run = subprocess.run(command, capture_output=True, text=True, timeout=120)
