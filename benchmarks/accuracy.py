@@ -1,7 +1,7 @@
 """Accuracy of mediadup.scan on the development benchmark, for each level.
 
 For each level it scans the benchmark folder (built by /work/shared/bench/prepare.sh), writes the
-result as the CLI's --json does (mediadup.report.write_json) and scores it with the bench's
+result as the CLI's --json does (mediadup.report.text.write_json) and scores it with the bench's
 evaluate.py (run with the bench's own venv python when present). One catalog in a temporary
 folder serves all levels, so only the first scan decodes images.
 Prints precision, recall, false pairs and recall-vs-original per class, per level.
@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 import mediadup
-from mediadup.compare import LEVELS
-from mediadup.planfile import write_json
+from mediadup.act.planfile import write_json
+from mediadup.match.compare import LEVELS
 
 SHARED_BENCH = Path(__file__).resolve().parents[2] / "shared" / "bench"  # /work/shared/bench
 BENCH_PYTHON = Path("/tmp/mediadup-bench/venv/bin/python")

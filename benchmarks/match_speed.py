@@ -7,7 +7,7 @@ few flipped bits; and planted crops: the copy's picture hash is one of the origi
 hashes with a few flipped bits), then measures, each in a fresh subprocess so that peak RSS does
 not accumulate:
 
-- `group`:  the whole grouping: mediadup.match.candidate_pairs(hashes, level) (picture hashes,
+- `group`:  the whole grouping: mediadup.match.candidates.candidate_pairs(hashes, level) (picture hashes,
   8 turns, 55 crop windows, shared windows, average hashes), then match.connect with a stand-in
   verifier (no thumbnails here: a pair is accepted when its closest views are within the radius)
   and the groups; recall of the three kinds of planted pairs (is the copy in its original's group?);
@@ -29,12 +29,12 @@ import time
 
 import numpy as np
 
-from mediadup.compare import LEVELS, Level
-from mediadup.fingerprint import FIRST_WINDOW, N_DIHEDRAL, WINDOWS
-from mediadup.group import UnionFind
-from mediadup.index import HammingIndex
-from mediadup.match import candidate_pairs, connect
-from mediadup.phash import DIHEDRAL
+from mediadup.fingerprint.image import FIRST_WINDOW, N_DIHEDRAL, WINDOWS
+from mediadup.fingerprint.phash import DIHEDRAL
+from mediadup.match.candidates import candidate_pairs, connect
+from mediadup.match.compare import LEVELS, Level
+from mediadup.match.components import UnionFind
+from mediadup.match.index import HammingIndex
 
 VIEWS = FIRST_WINDOW + len(WINDOWS)
 

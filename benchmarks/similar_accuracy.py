@@ -25,7 +25,7 @@ from pathlib import Path
 from PIL import Image, ImageEnhance, ImageFilter
 
 import mediadup
-from mediadup.compare import LEVELS
+from mediadup.match.compare import LEVELS
 
 FRAMES = 4
 SHAKEN = 2

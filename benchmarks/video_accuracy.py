@@ -24,8 +24,8 @@ from multiprocessing import Pool
 from PIL import Image, ImageDraw, ImageOps
 
 from mediadup import scan
-from mediadup.footage import render, transcode
-from mediadup.group import UnionFind
+from mediadup.match.components import UnionFind
+from mediadup.measure.footage import render, transcode
 
 SIZE = (480, 270)
 FPS = 30

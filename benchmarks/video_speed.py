@@ -19,8 +19,8 @@ import time
 
 import av
 
-from mediadup.footage import render
-from mediadup.video import fingerprint_video
+from mediadup.fingerprint.video import fingerprint_video
+from mediadup.measure.footage import render
 
 GOPS = {"key frame every 1 s": 30, "key frame every 2 s": 60, "x264 default (250, cuts)": None}
 

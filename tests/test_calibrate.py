@@ -8,8 +8,8 @@ from collections import Counter
 from pathlib import Path
 
 from conftest import photo, save, tree_state
-from mediadup.calibrate import Calibration, LevelScore, score
-from mediadup.footage import render
+from mediadup.measure.calibrate import Calibration, LevelScore, score
+from mediadup.measure.footage import render
 
 CLI = [sys.executable, "-m", "mediadup"]
 

@@ -13,8 +13,8 @@ from PIL import ImageOps
 
 from conftest import photo, save
 from mediadup import scan
-from mediadup.cluster import Cluster, ClusterError
-from mediadup.footage import render, transcode
+from mediadup.fingerprint.cluster import Cluster, ClusterError
+from mediadup.measure.footage import render, transcode
 
 distributed = pytest.importorskip("distributed")
 

@@ -13,10 +13,10 @@ from PIL import Image
 
 from conftest import mediadup, photo, save
 from mediadup import scan
-from mediadup.catalog import Catalog
-from mediadup.companions import find_companions
-from mediadup.plan import make_plan
-from mediadup.planfile import read_plan, write_json
+from mediadup.act.plan import make_plan
+from mediadup.act.planfile import read_plan, write_json
+from mediadup.group.companions import find_companions
+from mediadup.store.catalog import Catalog
 
 IDENT = "5D8F3A2B-1C4E-4F6A-9B7D-0E1F2A3B4C5D"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mediadup.discover import Walker
-from mediadup.exact import EDGE, ContentHashes, content_hashes
+from mediadup.find.discover import Walker
+from mediadup.find.exact import EDGE, ContentHashes, content_hashes
 from mediadup.records import Skipped
 
 

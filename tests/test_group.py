@@ -7,9 +7,9 @@ import dataclasses
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mediadup.compare import Match
-from mediadup.group import build_groups
-from mediadup.rank import rank
+from mediadup.group.build import build_groups
+from mediadup.group.rank import rank
+from mediadup.match.compare import Match
 from mediadup.records import FileStat, GroupMember, ImageInfo, Kind, Relation
 
 INFO = ImageInfo(

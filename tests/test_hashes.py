@@ -10,7 +10,7 @@ from PIL import Image
 
 from conftest import photo
 from mediadup import phash
-from mediadup.index import HammingIndex
+from mediadup.match.index import HammingIndex
 
 
 def test_phash_matches_imagehash() -> None:

@@ -19,8 +19,8 @@ from PIL import Image
 
 from conftest import nobody, photo, save
 from mediadup import scan
-from mediadup.decode import decode
-from mediadup.discover import Walker, sniff
+from mediadup.find.discover import Walker, sniff
+from mediadup.fingerprint.decode import decode
 from mediadup.records import Kind
 
 
@@ -225,8 +225,8 @@ def test_missing_root_is_reported(tmp_path: Path) -> None:
 
 
 def test_file_deleted_or_changed_during_the_scan(tmp_path: Path) -> None:
+    from mediadup.fingerprint.workers import fingerprint_one
     from mediadup.records import Kind
-    from mediadup.workers import fingerprint_one
 
     gone = tmp_path / "gone.jpg"
     assert fingerprint_one((str(gone), 10**8, Kind.IMAGE))[2] == "file vanished during the scan"

@@ -14,9 +14,9 @@ from PIL import Image
 from test_companions import clip
 
 from conftest import photo, save
-from mediadup.decode import register_plugins
-from mediadup.exact import full_hash
-from mediadup.metadata import carried, unmerge
+from mediadup.act.metadata import carried, unmerge
+from mediadup.find.exact import full_hash
+from mediadup.fingerprint.decode import register_plugins
 
 CLI = [sys.executable, "-m", "mediadup"]
 

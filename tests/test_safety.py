@@ -23,8 +23,8 @@ from PIL import Image
 
 from conftest import mediadup, nobody, photo, save, tree_state
 from mediadup import scan
-from mediadup.apply import Interruption
-from mediadup.catalog import Catalog
+from mediadup.act.apply import Interruption
+from mediadup.store.catalog import Catalog
 
 
 def library(root: Path, groups: int = 3) -> Path:
@@ -66,7 +66,7 @@ def test_a_move_onto_the_files_own_place_is_refused_before_acting(tmp_path: Path
 
 
 def test_moving_a_file_onto_its_own_name_never_unlinks_it(tmp_path: Path) -> None:
-    from mediadup.apply import _move
+    from mediadup.act.apply import _move
 
     source = tmp_path / "a.jpg"
     source.write_bytes(b"picture")

@@ -180,7 +180,7 @@ def test_unchanged_library_skips_the_candidate_search_and_a_new_file_brings_it_b
 
 def sqlite_file(path: Path, script: str, catalog: bool = True) -> Path:
     """A SQLite file made by `script`, marked as a mediadup catalog or not."""
-    from mediadup.catalog import APPLICATION_ID
+    from mediadup.store.catalog import APPLICATION_ID
 
     with contextlib.closing(sqlite3.connect(path)) as db:
         db.executescript((f"PRAGMA application_id = {APPLICATION_ID};" if catalog else "") + script)
@@ -189,7 +189,7 @@ def sqlite_file(path: Path, script: str, catalog: bool = True) -> Path:
 
 
 def test_older_catalog_is_rebuilt_with_a_notice(library: Path, tmp_path: Path) -> None:
-    from mediadup.catalog import Catalog
+    from mediadup.store.catalog import Catalog
 
     path = sqlite_file(
         tmp_path / "old.sqlite",
@@ -203,7 +203,7 @@ def test_older_catalog_is_rebuilt_with_a_notice(library: Path, tmp_path: Path) -
 
 
 def test_newer_catalog_is_refused(library: Path, tmp_path: Path) -> None:
-    from mediadup.catalog import Catalog, CatalogError
+    from mediadup.store.catalog import Catalog, CatalogError
 
     path = sqlite_file(
         tmp_path / "new.sqlite",
@@ -244,7 +244,7 @@ def test_blank_pictures_are_not_compared_but_identical_ones_group(tmp_path: Path
 
 
 def test_a_database_that_is_not_a_catalog_is_refused_and_untouched(library: Path, tmp_path: Path) -> None:
-    from mediadup.catalog import CatalogError
+    from mediadup.store.catalog import CatalogError
 
     path = sqlite_file(
         tmp_path / "accounts.sqlite",

@@ -15,11 +15,11 @@ from PIL import Image, ImageDraw, ImageFilter
 
 import mediadup
 from conftest import photo, save
-from mediadup.catalog import Catalog
-from mediadup.compare import distinct_shots
-from mediadup.decisions import contents, pairs_among
+from mediadup.act.decisions import contents, pairs_among
+from mediadup.match.compare import distinct_shots
 from mediadup.records import ImageInfo, Relation
-from mediadup.report import write_csv
+from mediadup.report.text import write_csv
+from mediadup.store.catalog import Catalog
 
 
 def exif(second: int | None, saved: str | None = None) -> Image.Exif:

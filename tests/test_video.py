@@ -18,9 +18,9 @@ from PIL import Image, ImageOps
 
 from conftest import photo
 from mediadup import scan
-from mediadup.footage import frames, pan, render, transcode
+from mediadup.fingerprint.video import _plan, fingerprint_video
+from mediadup.measure.footage import frames, pan, render, transcode
 from mediadup.records import Relation
-from mediadup.video import _plan, fingerprint_video
 
 SIZE = (256, 144)
 
@@ -251,8 +251,8 @@ def test_huge_videos_are_skipped_and_a_cut_off_one_is_used_as_far_as_it_goes(lib
 
 
 def test_review_page_shows_a_picture_of_each_video(library: Path, tmp_path: Path) -> None:
-    from mediadup.catalog import Catalog
-    from mediadup.review import last_scan_groups
+    from mediadup.report.review import last_scan_groups
+    from mediadup.store.catalog import Catalog
 
     cat = tmp_path / "c.sqlite"
     scan(library, catalog=cat)

@@ -14,23 +14,23 @@ from rich.console import Console
 from rich.markup import escape
 
 from . import __version__
-from .apply import NothingToUndo, apply_plan, undo
-from .calibrate import calibrate
-from .catalog import Catalog, CatalogError, default_path
-from .cluster import ENV, ClusterError
-from .compare import LEVELS
-from .decisions import DecisionError, contents, pairs_among, taken_out
-from .decode import DEFAULT_MAX_PIXELS
-from .discover import kind_of_extension
-from .exact import full_hash_or_none
-from .metadata import MERGE, lacking, needs, with_merges, writer
-from .plan import LINKS, OPERATIONS, PlanError, check_policy, groups_from_catalog, make_plan, not_linkable
-from .planfile import read_plan, write_json
+from .act.apply import NothingToUndo, apply_plan, undo
+from .act.decisions import DecisionError, contents, pairs_among, taken_out
+from .act.metadata import MERGE, lacking, needs, with_merges, writer
+from .act.plan import LINKS, OPERATIONS, PlanError, check_policy, groups_from_catalog, make_plan, not_linkable
+from .act.planfile import read_plan, write_json
+from .find.discover import kind_of_extension
+from .find.exact import full_hash_or_none
+from .fingerprint.cluster import ENV, ClusterError
+from .fingerprint.decode import DEFAULT_MAX_PIXELS
+from .match.compare import LEVELS
+from .measure.calibrate import calibrate
 from .progress import Reporter
 from .records import display_path
-from .report import human_size, plural, print_groups, print_summary, write_csv
-from .review import write_review
+from .report.review import write_review
+from .report.text import human_size, plural, print_groups, print_summary, write_csv
 from .scan import scan as run_scan
+from .store.catalog import Catalog, CatalogError, default_path
 
 EXIT_SKIPPED = 1
 EXIT_USAGE = 2

@@ -6,10 +6,6 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .video import VideoInfo
 
 
 class Kind(str, Enum):
@@ -94,6 +90,28 @@ class ImageInfo:
             return datetime.strptime(self.captured or "", "%Y:%m:%d %H:%M:%S").timestamp()
         except ValueError:
             return None
+
+
+@dataclass
+class VideoInfo:
+    """What the container says about a video, used to pick the keeper and shown to the user."""
+
+    width: int  # upright (rotation applied)
+    height: int
+    duration: float  # seconds
+    fps: float
+    codec: str
+    bitrate: int  # bits per second of the whole file
+    format: str  # container
+    rotation: int = 0
+    audio: bool = False
+    content_width: int = 0  # inside letterbox/pillarbox bars
+    content_height: int = 0
+    chroma: float = 0.0  # median colourfulness of the frames; near 0 for grayscale
+
+    @property
+    def pixels(self) -> int:
+        return self.content_width * self.content_height
 
 
 @dataclass

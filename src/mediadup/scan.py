@@ -13,23 +13,23 @@ from functools import partial
 
 import numpy as np
 
-from .catalog import Cached, Catalog
-from .cluster import Cluster
-from .companions import find_companions
-from .compare import LEVELS
-from .decode import DEFAULT_MAX_PIXELS, too_large
-from .discover import Walker
-from .exact import ContentHashes, content_hashes, full_hash_or_none
-from .fingerprint import ImageFingerprint
-from .group import attach_frames, build_groups
-from .match import candidate_pairs, connect, frame_candidates, video_candidate_pairs
+from .find.discover import Walker
+from .find.exact import ContentHashes, content_hashes, full_hash_or_none
+from .fingerprint.cluster import Cluster
+from .fingerprint.decode import DEFAULT_MAX_PIXELS, too_large
+from .fingerprint.image import ImageFingerprint
+from .fingerprint.video import VideoFingerprint
+from .fingerprint.workers import Workers, default_jobs, fingerprint_many
+from .group.build import attach_frames, build_groups
+from .group.companions import find_companions
+from .group.similar import similar_groups
+from .match.candidates import candidate_pairs, connect, frame_candidates, video_candidate_pairs
+from .match.compare import LEVELS
+from .match.verify import Fingerprint, Verifier, verdict_version
+from .match.video_compare import frame_of, frame_radius
 from .progress import QUIET, Reporter
 from .records import FileStat, Group, Kind, ScanResult, ScanSummary, Skipped
-from .similar import similar_groups
-from .verify import Fingerprint, Verifier, verdict_version
-from .video import VideoFingerprint
-from .video_compare import frame_of, frame_radius
-from .workers import Workers, default_jobs, fingerprint_many
+from .store.catalog import Cached, Catalog
 
 STORE_EVERY = 256
 STORE_SECONDS = 2.0

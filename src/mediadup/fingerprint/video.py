@@ -19,9 +19,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from PIL import Image
 
+from ..records import VideoInfo
 from . import phash
 from .decode import DEFAULT_MAX_PIXELS, DecodeError
-from .fingerprint import content_box, hue_histogram
+from .image import content_box, hue_histogram
 
 VERSION = 2  # bump when anything below changes what is stored
 FRAME_SIDE = 160  # frames are scaled so that their longer side has this many pixels
@@ -39,28 +40,6 @@ WINDOWS = ((0.075, 0.075, 0.925, 0.925), (0.125, 0.125, 0.875, 0.875), (0, 0, 0.
 SHARED_WINDOWS = (1, 2, 3, 4, 5)  # compared window to window: each leaves out a border or a corner
 N_DIHEDRAL = len(phash.DIHEDRAL)
 CODEC_RANK = {"av1": 5, "hevc": 4, "vp9": 4, "h264": 3, "vp8": 2, "mpeg4": 2, "theora": 1, "mpeg2video": 1}
-
-
-@dataclass
-class VideoInfo:
-    """What the container says about a video, used to pick the keeper and shown to the user."""
-
-    width: int  # upright (rotation applied)
-    height: int
-    duration: float  # seconds
-    fps: float
-    codec: str
-    bitrate: int  # bits per second of the whole file
-    format: str  # container
-    rotation: int = 0
-    audio: bool = False
-    content_width: int = 0  # inside letterbox/pillarbox bars
-    content_height: int = 0
-    chroma: float = 0.0  # median colourfulness of the frames; near 0 for grayscale
-
-    @property
-    def pixels(self) -> int:
-        return self.content_width * self.content_height
 
 
 @dataclass

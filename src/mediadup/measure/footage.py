@@ -12,7 +12,7 @@ from fractions import Fraction
 import numpy as np
 from PIL import Image
 
-from .video import _av
+from ..fingerprint.video import _av
 
 FrameFn = Callable[[Image.Image], Image.Image]
 CODECS = {".mp4": "libx264", ".mov": "libx264", ".mkv": "libx264", ".webm": "libvpx-vp9", ".avi": "mpeg4"}

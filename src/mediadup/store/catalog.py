@@ -15,11 +15,11 @@ from dataclasses import asdict, dataclass
 
 from platformdirs import user_cache_dir
 
-from .fingerprint import VERSION as IMAGE_VERSION
-from .fingerprint import ImageFingerprint
-from .records import FileStat, Group, Kind, ScanSummary
-from .video import VERSION as VIDEO_VERSION
-from .video import VideoFingerprint
+from ..fingerprint.image import VERSION as IMAGE_VERSION
+from ..fingerprint.image import ImageFingerprint
+from ..fingerprint.video import VERSION as VIDEO_VERSION
+from ..fingerprint.video import VideoFingerprint
+from ..records import FileStat, Group, Kind, ScanSummary
 
 Fingerprint = ImageFingerprint | VideoFingerprint
 FINGERPRINT_VERSIONS = {Kind.IMAGE: IMAGE_VERSION, Kind.VIDEO: 1000 + VIDEO_VERSION}  # stored in files.fp_version

@@ -7,7 +7,7 @@ import itertools
 import os
 from collections.abc import Iterable
 
-from .exact import full_hash
+from ..find.exact import full_hash
 from .plan import Copy
 
 Item = tuple[str, str]  # (content hash, path)

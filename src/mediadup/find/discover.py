@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 
-from .records import FileStat, Kind, Skipped
+from ..records import FileStat, Kind, Skipped
 
 _RAW = "dng cr2 cr3 nef nrw arw srf sr2 raf orf rw2 pef srw x3f 3fr erf kdc mos mrw"
 _IMAGE = "jpg jpeg jpe jfif png gif bmp dib tif tiff webp heic heif hif avif ppm pgm pbm pnm tga ico jp2 j2k"

@@ -15,11 +15,11 @@ from functools import lru_cache
 
 import numpy as np
 
-from . import phash
+from ..fingerprint import phash
+from ..fingerprint.image import ImageFingerprint
+from ..fingerprint.video import N_DIHEDRAL, SHARED_WINDOWS, THUMB, WINDOWS, VideoFingerprint, timestamp
+from ..records import Relation
 from .compare import Level, Match, similarities
-from .fingerprint import ImageFingerprint
-from .records import Relation
-from .video import N_DIHEDRAL, SHARED_WINDOWS, THUMB, WINDOWS, VideoFingerprint, timestamp
 
 VERSION = 3
 GRID = 24  # frames are compared at this size

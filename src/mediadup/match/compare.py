@@ -17,9 +17,9 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image
 
-from . import phash
-from .fingerprint import THUMB, ImageFingerprint
-from .records import ImageInfo, Relation
+from ..fingerprint import phash
+from ..fingerprint.image import THUMB, ImageFingerprint
+from ..records import ImageInfo, Relation
 
 VERSION = 12  # bump when a change can turn a verdict: remembered verdicts are then recomputed
 GRID = 32  # pixels compared per side

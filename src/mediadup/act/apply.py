@@ -22,11 +22,11 @@ from urllib.parse import unquote_to_bytes
 
 from send2trash import send2trash
 
-from .catalog import Catalog, JournalEntry
-from .exact import full_hash
+from ..find.exact import full_hash
+from ..records import display_path
+from ..store.catalog import Catalog, JournalEntry
 from .metadata import MERGE, merge, unmerge
 from .plan import LINKS, Action, same_entry
-from .records import display_path
 
 
 @dataclass

@@ -6,8 +6,8 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .records import GroupMember, ImageInfo
-from .video import CODEC_RANK, VideoInfo, timestamp
+from ..fingerprint.video import CODEC_RANK, timestamp
+from ..records import GroupMember, ImageInfo, VideoInfo
 
 PADDED = 0.85  # content below this fraction of the frame: letterboxed, pillarboxed or a screenshot
 PADDED_MEASURE = 0.95

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import xxhash
 
-from .records import FileStat, Skipped
+from ..records import FileStat, Skipped
 
 EDGE = 64 * 1024
 BLOCK = 1024 * 1024

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 
-from . import video, video_compare
+from ..fingerprint import video
+from ..fingerprint.image import VERSION as FINGERPRINT_VERSION
+from ..fingerprint.image import ImageFingerprint
+from ..fingerprint.video import VideoFingerprint
+from ..fingerprint.workers import Workers
+from ..records import Relation
+from . import video_compare
 from .compare import VERSION, Level, Match, compare
-from .fingerprint import VERSION as FINGERPRINT_VERSION
-from .fingerprint import ImageFingerprint
-from .records import Relation
-from .video import VideoFingerprint
-from .workers import Workers
 
 Fingerprint = ImageFingerprint | VideoFingerprint
 

@@ -16,8 +16,8 @@ from collections.abc import Iterable
 import av
 from PIL import Image
 
-from .decode import register_plugins
-from .records import FileStat
+from ..fingerprint.decode import register_plugins
+from ..records import FileStat
 
 PHOTO_EXTENSIONS = frozenset({".heic", ".heif", ".jpg", ".jpeg"})
 MOTION_EXTENSIONS = frozenset({".mov", ".mp4"})

@@ -8,9 +8,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from PIL import Image, ImageFilter
 
+from ..records import ImageInfo
 from . import phash
 from .decode import DEFAULT_MAX_PIXELS, Decoded, decode
-from .records import ImageInfo
 
 VERSION = 10  # bump when anything below changes what is stored: cached fingerprints are then recomputed
 THUMB = 64

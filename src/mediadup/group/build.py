@@ -5,34 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 
-from .compare import Match
+from ..match.compare import Match
+from ..match.components import UnionFind
+from ..records import FileStat, Group, GroupMember, ImageInfo, Relation, VideoInfo, display_path
 from .rank import rank
-from .records import FileStat, Group, GroupMember, ImageInfo, Relation, display_path
-from .video import VideoInfo
 
 MAX_COMPARED = 400  # in larger clusters the keeper is only compared with its own candidates
-
-
-class UnionFind:
-    def __init__(self) -> None:
-        self.parent: dict = {}
-
-    def find(self, x):
-        root = self.parent.setdefault(x, x)
-        while root != self.parent[root]:
-            root = self.parent[root]
-        while x != root:
-            self.parent[x], x = root, self.parent[x]
-        return root
-
-    def union(self, a, b) -> None:
-        self.parent[self.find(a)] = self.find(b)
-
-    def components(self) -> list[list]:
-        out: dict = defaultdict(list)
-        for x in self.parent:
-            out[self.find(x)].append(x)
-        return [sorted(c) for c in out.values()]
 
 
 def build_groups(

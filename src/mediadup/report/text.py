@@ -10,9 +10,9 @@ from typing import IO
 from rich.console import Console
 from rich.text import Text
 
-from .planfile import group_records
-from .records import Group, GroupMember, Relation, ScanResult, display_path
-from .video import VideoInfo, timestamp
+from ..act.planfile import group_records
+from ..fingerprint.video import timestamp
+from ..records import Group, GroupMember, Relation, ScanResult, VideoInfo, display_path
 
 SHOW_SKIPPED = 20
 CSV_FIELDS = (

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from .discover import RAW_EXTENSIONS
+from ..find.discover import RAW_EXTENSIONS
 
 WORK_SIZE = 512  # longest side of the working copy every fingerprint is computed from
 DRAFT_SIZE = 256  # JPEGs are DCT-downscaled on load to no less than this on the short side

@@ -10,11 +10,11 @@ from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.pool import Pool
 from typing import Any
 
+from ..find.exact import full_hash_or_none
+from ..records import Kind
 from .cluster import Cluster
 from .decode import DEFAULT_MAX_PIXELS, DecodeError, register_plugins
-from .exact import full_hash_or_none
-from .fingerprint import ImageFingerprint, fingerprint_file
-from .records import Kind
+from .image import ImageFingerprint, fingerprint_file
 from .video import VideoFingerprint, fingerprint_video
 
 Result = tuple[str, ImageFingerprint | VideoFingerprint | None, str | None, bool, str | None]
@@ -67,7 +67,9 @@ class Workers:
             method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
             ctx = multiprocessing.get_context(method)
             if method == "forkserver":
-                ctx.set_forkserver_preload(["mediadup.fingerprint", "mediadup.compare", "mediadup.video"])
+                ctx.set_forkserver_preload(
+                    ["mediadup.fingerprint.image", "mediadup.match.compare", "mediadup.fingerprint.video"]
+                )
             self._pool = ctx.Pool(self.jobs, initializer=_quiet_worker)
         return self._pool
 

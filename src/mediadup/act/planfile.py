@@ -16,10 +16,9 @@ import json
 import os
 from typing import IO, Any
 
-from .catalog import Catalog
+from ..records import Group, GroupMember, Relation, ScanResult, VideoInfo, display_path
+from ..store.catalog import Catalog
 from .plan import Copy, PlanError
-from .records import Group, GroupMember, Relation, ScanResult, display_path
-from .video import VideoInfo
 
 VERSION = 2  # 2: path_bytes and mtime_ns
 

@@ -10,11 +10,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .compare import COLOURFUL, histogram_similarity, similarities, structure
-from .fingerprint import THUMB, ImageFingerprint
-from .group import UnionFind
+from ..fingerprint.image import THUMB, ImageFingerprint
+from ..match.compare import COLOURFUL, histogram_similarity, similarities, structure
+from ..match.components import UnionFind
+from ..records import FileStat, Group, GroupMember, Relation
 from .rank import SHOT_CRITERIA, rank
-from .records import FileStat, Group, GroupMember, Relation
 
 RADIUS = 12  # pHash distance searched across the whole library (editions, stereo pairs, repeated scenes)
 NEIGHBOURS = 4  # each picture is also compared with the next few in capture time and in its folder...
@@ -33,7 +33,7 @@ LOAD_BATCH = 2000
 def candidates(paths: Sequence[str], fingerprints: dict[str, ImageFingerprint]) -> np.ndarray:
     """(i, j) pairs, i < j, worth comparing: pHashes within RADIUS anywhere, or within NEAR for
     pictures next to each other in capture time (same camera) or by name in one folder."""
-    from .index import HammingIndex
+    from ..match.index import HammingIndex
 
     n = len(paths)
     if n < 2:

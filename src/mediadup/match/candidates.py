@@ -6,11 +6,11 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..fingerprint.image import AVERAGE, FIRST_WINDOW, SHARED_WINDOWS
+from ..fingerprint.video import N_DIHEDRAL as VIDEO_DIHEDRAL
+from ..fingerprint.video import SHARED_WINDOWS as SHARED_VIDEO_WINDOWS
 from .compare import Level
-from .fingerprint import AVERAGE, FIRST_WINDOW, SHARED_WINDOWS
-from .group import UnionFind
-from .video import N_DIHEDRAL as VIDEO_DIHEDRAL
-from .video import SHARED_WINDOWS as SHARED_VIDEO_WINDOWS
+from .components import UnionFind
 
 # The index (compiled with numba) is imported where it is used: a rescan that searches nothing
 # does not pay for loading the compiler.

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from .catalog import Catalog
+from ..store.catalog import Catalog
 
 OPERATIONS = ("trash", "move", "delete", "hardlink", "symlink", "reflink")
 LINKS = ("hardlink", "symlink", "reflink")  # replace a byte-identical copy by a link to its keeper

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
-from .decode import register_plugins
-from .exact import full_hash
+from ..find.exact import full_hash
+from ..fingerprint.decode import register_plugins
 from .plan import Action
 
 MERGE = "merge-metadata"  # the journal's name for a merge into a keeper

@@ -14,11 +14,11 @@ import os
 
 from PIL import Image
 
-from .catalog import Catalog
-from .decode import DecodeError, decode
-from .records import Relation, display_path
-from .report import human_size
-from .video import poster, timestamp
+from ..fingerprint.decode import DecodeError, decode
+from ..fingerprint.video import poster, timestamp
+from ..records import Relation, display_path
+from ..store.catalog import Catalog
+from .text import human_size
 
 # JSON inside <script>: no character of a name may end the script or start a comment there
 _SCRIPT_SAFE = {ord(c): f"\\u{ord(c):04x}" for c in "<>&\u2028\u2029"}

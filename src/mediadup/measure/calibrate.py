@@ -19,13 +19,13 @@ from itertools import combinations
 
 from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 
-from .compare import LEVELS
-from .decode import register_plugins
-from .discover import Walker
-from .exact import full_hash_or_none
+from ..find.discover import Walker
+from ..find.exact import full_hash_or_none
+from ..fingerprint.decode import register_plugins
+from ..match.compare import LEVELS
+from ..records import Kind
+from ..scan import scan
 from .footage import reencode
-from .records import Kind
-from .scan import scan
 
 WORK_SIDE = 2048  # copies are made from the picture at most this large (camera files decode faster)
 MAX_VIDEO_BYTES = 300_000_000  # larger videos are not sampled: their copies would take long to make
