@@ -1,7 +1,7 @@
 """Accuracy of mediadup.scan on the development benchmark, for each level.
 
 For each level it scans the benchmark folder (built by /work/shared/bench/prepare.sh), writes the
-result as the CLI's --json does (mediadup.report.text.write_json) and scores it with the bench's
+result as the CLI's --json does (mediadup.act.planfile.write_json) and scores it with the bench's
 evaluate.py (run with the bench's own venv python when present). One catalog in a temporary
 folder serves all levels, so only the first scan decodes images.
 Prints precision, recall, false pairs and recall-vs-original per class, per level.

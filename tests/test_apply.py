@@ -211,7 +211,7 @@ def test_move_across_devices(tmp_path: Path) -> None:
 
 def test_an_interrupted_move_is_finished_or_undone(tmp_path: Path) -> None:
     """Killed between linking the target and removing the original: both names exist."""
-    from mediadup.act.apply import _move
+    from mediadup.act.actions import move as _move
 
     source = tmp_path / "a.jpg"
     source.write_bytes(b"picture")

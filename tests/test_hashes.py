@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from conftest import photo
-from mediadup import phash
+from mediadup.fingerprint import phash
 from mediadup.match.index import HammingIndex
 
 

@@ -66,7 +66,7 @@ def test_a_move_onto_the_files_own_place_is_refused_before_acting(tmp_path: Path
 
 
 def test_moving_a_file_onto_its_own_name_never_unlinks_it(tmp_path: Path) -> None:
-    from mediadup.act.apply import _move
+    from mediadup.act.actions import move as _move
 
     source = tmp_path / "a.jpg"
     source.write_bytes(b"picture")

@@ -165,7 +165,7 @@ def test_unchanged_library_skips_the_candidate_search_and_a_new_file_brings_it_b
 ) -> None:
     import sys
 
-    pipeline = sys.modules["mediadup.scan"]  # the module (mediadup.scan is also the function)
+    pipeline = sys.modules["mediadup.pipeline"]
     lib, cat = library, catalog
     first = scan([lib], catalog=cat)
     searched = []

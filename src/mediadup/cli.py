@@ -7,30 +7,17 @@ import sqlite3
 import sys
 import time
 from contextlib import contextmanager
+from importlib.metadata import version
 from typing import IO
 
 import click
 from rich.console import Console
 from rich.markup import escape
 
-from . import __version__
-from .act.apply import NothingToUndo, apply_plan, undo
-from .act.decisions import DecisionError, contents, pairs_among, taken_out
-from .act.metadata import MERGE, lacking, needs, with_merges, writer
-from .act.plan import LINKS, OPERATIONS, PlanError, check_policy, groups_from_catalog, make_plan, not_linkable
-from .act.planfile import read_plan, write_json
-from .find.discover import kind_of_extension
-from .find.exact import full_hash_or_none
-from .fingerprint.cluster import ENV, ClusterError
-from .fingerprint.decode import DEFAULT_MAX_PIXELS
-from .match.compare import LEVELS
-from .measure.calibrate import calibrate
+from . import api
 from .progress import Reporter
-from .records import display_path
-from .report.review import write_review
-from .report.text import human_size, plural, print_groups, print_summary, write_csv
-from .scan import scan as run_scan
-from .store.catalog import Catalog, CatalogError, default_path
+from .records import MediadupError, display_path, plural
+from .report.text import human_size, print_groups, print_summary, write_csv
 
 EXIT_SKIPPED = 1
 EXIT_USAGE = 2
@@ -51,47 +38,26 @@ def _output(target: str):
         yield f
 
 
-def _check_output(targets: tuple[str | None, ...], catalog: str | None) -> None:
-    """Refuse, before any work, an output that cannot be written, that two options share, or that
-    would overwrite a picture, a video, the catalog or any other SQLite database."""
-    real = [os.path.realpath(t) for t in targets if t and t != "-"]
-    if len(set(real)) < len(real):
-        raise click.UsageError("two outputs name the same file: give each its own")
-    own = os.path.realpath(catalog or default_path())
-    for target in (t for t in targets if t and t != "-"):
-        if os.path.realpath(target) in {own + suffix for suffix in ("", "-wal", "-shm", "-journal", ".lock")}:
-            raise click.UsageError(f"refusing to write over {target}: it is the catalog")
-        if os.path.exists(target) and (kind_of_extension(target) is not None or _is_database(target)):
-            raise click.UsageError(f"refusing to write over {target}: it looks like a picture, a video or a database")
-        folder = os.path.dirname(os.path.abspath(target))
-        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-            raise click.UsageError(f"cannot write {target}: no writable folder {folder}")
-
-
-def _is_database(path: str) -> bool:
+@contextmanager
+def _usage():
+    """Errors the user can act on end the command with their message (exit 2)."""
     try:
-        with open(path, "rb") as f:
-            return f.read(16) == b"SQLite format 3\0"
-    except OSError:
-        return False
-
-
-def _open(catalog: str | None) -> Catalog:
-    """The catalog of an earlier scan: a mistyped --catalog is refused, never created."""
-    try:
-        return Catalog(catalog, create=False)
-    except CatalogError as e:
+        yield
+    except api.NothingToUndo as e:
+        click.echo(str(e))
+        sys.exit(EXIT_SKIPPED)
+    except MediadupError as e:
         raise click.UsageError(str(e)) from e
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="mediadup")
+@click.version_option(version("mediadup"), prog_name="mediadup")
 def cli() -> None:
     """Find duplicate and near-duplicate images and videos, and keep the best copy."""
 
 
 _REMOVAL_OPTIONS = (
-    click.option("--action", "op", type=click.Choice(OPERATIONS), default="trash", show_default=True,
+    click.option("--action", "op", type=click.Choice(api.ACTIONS), default="trash", show_default=True,
                  help="trash: to the desktop trash; move: into --to DIR; delete: permanently (needs --permanent); "
                  "hardlink, symlink, reflink: replace byte-identical copies by links to the keeper."),
     click.option("--to", "to", type=click.Path(file_okay=False), help="Folder for --action move (keeps the path)."),
@@ -114,8 +80,8 @@ _REMOVAL_OPTIONS = (
 
 def _policy(keep: str) -> str:
     try:
-        check_policy(keep)
-    except PlanError as e:
+        api.check_keep(keep)
+    except MediadupError as e:
         raise click.BadParameter(str(e), param_hint="--keep") from e
     return keep
 
@@ -126,96 +92,55 @@ def removal_options(command):
     return command
 
 
-def _merge_hint(keeper: str, merging: bool) -> str:
-    if writer(keeper) is None:
-        return f" (writing metadata into the keeper needs {needs(keeper)}; or keep the duplicate)"
-    return "" if merging else " (--merge-metadata copies it into the keeper)"
-
-
-DONE = {"trash": "trashed", "move": "moved", "delete": "deleted", "hardlink": "replaced by hard links",
-        "symlink": "replaced by symbolic links", "reflink": "replaced by reflinks"}  # fmt: skip
-
-
 def _check_removal(op: str, permanent: bool) -> None:
     if op == "delete" and not permanent:
         raise click.UsageError("--action delete removes files for good: add --permanent to confirm")
 
 
-def remove(
-    cat: Catalog,
-    groups,
-    console: Console,
-    *,
-    op: str,
-    to: str | None,
-    permanent: bool,
-    keep: str,
-    include_subclips: bool,
-    include_similar: bool,
-    merge_metadata: bool,
-    reference: tuple[str, ...],
-    yes: bool,
-) -> int:
+def remove(catalog: str | None, console: Console, plan_file: str | None = None, remember: bool = False, *,
+           op: str, permanent: bool, yes: bool, **options) -> int:  # fmt: skip
     """Plan the removal of every duplicate, print it, and carry it out with --yes; the exit status."""
     _check_removal(op, permanent)
-    try:
-        actions = make_plan(groups, op, keep, reference, to, include_subclips, include_similar)
-    except PlanError as e:
-        raise click.UsageError(str(e)) from e
-    if op in LINKS and (n := not_linkable(groups)):
-        console.print(f"note: {plural(n, 'copy', 'copies')} that are not byte-identical stay: a link only replaces "
-                      "an identical copy (trash or move removes them)", style="yellow")  # fmt: skip
-    if op == "move" and to and (roots := [r for r in cat.last_scan_roots() if _inside(to, r)]):
-        console.print(f"note: {display_path(to)} is inside the scanned folder {display_path(roots[0])}: later scans "
-                      f"will see the moved files unless you add --exclude", markup=False, style="yellow")  # fmt: skip
-    missing = lacking(actions)
-    for n, kinds in missing.items():
-        a = actions[n]
-        console.print(f"note: {display_path(a.path)} has {', '.join(kinds)} that its keeper {display_path(a.keeper)} "
-                      f"lacks" + _merge_hint(a.keeper, merge_metadata),
-                      markup=False, style="yellow")  # fmt: skip
-    if merge_metadata:
-        backups = os.path.join(os.path.dirname(os.path.abspath(cat.path)), "merged-originals")
-        actions = with_merges(actions, missing, backups)
+    with _usage():
+        plan = api.plan(catalog, action=op, plan_file=plan_file, **options)
+    for path, why in plan.left_out:
+        console.print(f"left out {display_path(path)}: {why}", markup=False, style="yellow")
+    for note in plan.notes:
+        console.print(f"note: {note}", markup=False, style="yellow")
+    if remember:
+        _remember(plan, catalog, yes, console)
+    left_out = EXIT_SKIPPED if plan.left_out else 0
     if not yes:
-        _print_plan(actions, console)
-        return 0
-    with cat.exclusive("apply"):
-        outcome = apply_plan(actions, cat)
+        _print_plan(plan, console)
+        return left_out
+    with _usage():
+        outcome = api.apply(plan, catalog)
     for path, reason in outcome.skipped:
         console.print(f"skipped {display_path(path)}: {reason}", markup=False, style="yellow")
+    removal = api.REMOVALS[op]
     keepers = len({m.path for m in outcome.merged})
     merged = f"; metadata merged into {plural(keepers, 'keeper')}" if keepers else ""
-    size = human_size(outcome.reclaimed)
-    freed = {"trash": f"{size}, freed when the trash is emptied", "move": f"{size}, still on disk"}
-    freed_now = freed.get(op, f"{size} freed")
-    undoable = "" if op == "delete" else "; `mediadup undo` restores them"
-    console.print(f"{DONE[op]}: {plural(len(outcome.done), 'file')} ({freed_now}); {len(outcome.skipped)} skipped"
-                  f"{merged}{undoable}")  # fmt: skip
+    undoable = "; `mediadup undo` restores them" if removal.undoable else ""
+    console.print(f"{removal.done}: {plural(len(outcome.done), 'file')} ({human_size(outcome.reclaimed)} "
+                  f"{removal.frees}); {len(outcome.skipped)} skipped{merged}{undoable}")  # fmt: skip
     if outcome.interrupted:
         console.print(f"interrupted: stopped after {plural(len(outcome.done), 'file')}, each whole; the rest are "
                       "untouched" + undoable, style="yellow")  # fmt: skip
         return EXIT_INTERRUPTED
-    return EXIT_SKIPPED if outcome.skipped else 0
+    return max(left_out, EXIT_SKIPPED if outcome.skipped else 0)
 
 
-def _inside(path: str, folder: str) -> bool:
-    real, top = os.path.realpath(path), os.path.realpath(folder)
-    return os.path.commonpath([real, top]) == top
-
-
-def _print_plan(actions, console: Console) -> None:
-    for a in actions:
-        if a.op == MERGE:
+def _print_plan(plan: api.Plan, console: Console) -> None:
+    for a in plan.actions:
+        if a in plan.removals:
+            where = f" -> {display_path(a.target)}" if a.target else ""
+            line = f"{a.op:8} {display_path(a.path)}{where}  ({a.relation} of {display_path(a.keeper)}, "
+            console.print(line + f"{human_size(a.size)})", markup=False)
+        else:
             console.print(f"{'merge':8} {a.relation.split(':')[1]} from {display_path(a.keeper)} into "
                           f"{display_path(a.path)}", markup=False)  # fmt: skip
-            continue
-        where = f" -> {display_path(a.target)}" if a.target else ""
-        line = f"{a.op:8} {display_path(a.path)}{where}  ({a.relation} of {display_path(a.keeper)}, "
-        console.print(line + f"{human_size(a.size)})", markup=False)
-    removals = [a for a in actions if a.op != MERGE]
-    total = sum(a.size for a in removals)
-    console.print(f"plan: {plural(len(removals), 'file')}, {human_size(total)}; nothing changed "
+    total = sum(a.size for a in plan.removals)
+    console.print(f"plan: {plural(len(plan.removals), 'file')}, {human_size(total)}; nothing changed "
                   "(add --yes to carry it out)")  # fmt: skip
 
 
@@ -223,7 +148,7 @@ def _print_plan(actions, console: Console) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, file_okay=True))
 @click.option(
     "--level",
-    type=click.Choice(list(LEVELS)),
+    type=click.Choice(api.LEVELS),
     default="normal",
     show_default=True,
     help="strict finds fewer, surer duplicates; loose finds more, with more risk.",
@@ -247,10 +172,10 @@ def _print_plan(actions, console: Console) -> None:
 @click.option(
     "--dask",
     metavar="ADDRESS",
-    envvar=ENV,
+    envvar=api.DASK_ENV,
     default=None,
     help="Fingerprint on a Dask cluster: its scheduler (tcp://host:8786), or 'local' for one on this machine "
-    f"[env: {ENV}].",
+    f"[env: {api.DASK_ENV}].",
 )
 @click.option("--include", multiple=True, metavar="GLOB", help="Only files matching GLOB (name or path); repeatable.")
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files and folders matching GLOB; repeatable.")
@@ -259,7 +184,7 @@ def _print_plan(actions, console: Console) -> None:
 @click.option(
     "--max-pixels",
     type=click.IntRange(min=1),
-    default=DEFAULT_MAX_PIXELS,
+    default=api.DEFAULT_MAX_PIXELS,
     show_default=True,
     help="Skip images, and videos whose frames are, larger than this many pixels (decompression-bomb guard).",
 )
@@ -303,13 +228,14 @@ def scan(
     Exit status: 0 done, 1 done but some files could not be read (0 with --skipped-ok), 2 usage
     error or unusable catalog, 3 internal error, 130 interrupted.
     """
-    _check_output((json_out, csv_out), catalog)
+    with _usage():
+        api.check_outputs((json_out, csv_out), catalog)
     if then_apply:
         _check_removal(removal["op"], removal["permanent"])
     to_stdout = "-" in (json_out, csv_out)
     console = Console(stderr=to_stdout, highlight=False, soft_wrap=True)
-    try:
-        result = run_scan(
+    with _usage():
+        result = api.scan(
             paths,
             level=level,
             exact_only=exact_only,
@@ -326,11 +252,9 @@ def scan(
             similar=similar,
             progress=Reporter(False if quiet else None),
         )
-    except (CatalogError, ClusterError) as e:
-        raise click.UsageError(str(e)) from e
     if json_out:
         with _output(json_out) as f:
-            write_json(result, f)
+            api.write_json(result, f)
     if csv_out:
         with _output(csv_out) as f:
             write_csv(result, f)
@@ -339,9 +263,7 @@ def scan(
     print_summary(result, console)
     status = EXIT_SKIPPED if result.skipped and not skipped_ok else 0
     if then_apply:
-        with _open(catalog) as cat:
-            plan = groups_from_catalog(cat)
-            status = max(status, remove(cat, plan, console, **removal))
+        status = max(status, remove(catalog, console, **removal))
     sys.exit(status)
 
 
@@ -363,45 +285,20 @@ def apply_command(plan_file, remember, catalog, **removal) -> None:
     console = Console(highlight=False, soft_wrap=True)
     if remember and not plan_file:
         raise click.UsageError("--remember needs --from FILE: the edited plan says which files are not duplicates")
-    try:
-        with _open(catalog) as cat:
-            left_out: list[tuple[str, str]] = []
-            if plan_file:
-                groups, left_out = read_plan(plan_file, cat)
-            else:
-                groups = groups_from_catalog(cat)
-            for path, why in left_out:
-                console.print(f"left out {display_path(path)}: {why}", markup=False, style="yellow")
-            if remember:
-                _remember(cat, taken_out(groups_from_catalog(cat), groups), removal["yes"], console)
-            status = remove(cat, groups, console, **removal)
-            sys.exit(max(status, EXIT_SKIPPED if left_out else 0))
-    except (CatalogError, PlanError) as e:
-        raise click.UsageError(str(e)) from e
+    sys.exit(remove(catalog, console, plan_file, remember, **removal))
 
 
-def _remember(cat: Catalog, pairs: list, yes: bool, console: Console) -> None:
+def _remember(plan: api.Plan, catalog: str | None, yes: bool, console: Console) -> None:
     """Store the pairs taken out of a plan as "not duplicates" (with --yes; else say how many)."""
-    hashes: dict[str, str | None] = {}
-    decided = []
-    for a, b in pairs:
-        for c in (a, b):
-            if c.path not in hashes:
-                hashes[c.path] = c.content_hash or full_hash_or_none(c.path)
-        if hashes[a.path] and hashes[b.path]:
-            decided.append(((hashes[a.path], a.path), (hashes[b.path], b.path)))
-        else:
-            gone = a.path if not hashes[a.path] else b.path
-            console.print(f"not remembered: {display_path(gone)} cannot be read", markup=False, style="yellow")
+    with _usage():
+        remembered = api.remember_taken_out(plan, catalog, store=yes)
+    for path in remembered.unreadable:
+        console.print(f"not remembered: {display_path(path)} cannot be read", markup=False, style="yellow")
+    pairs = plural(remembered.pairs, "pair")
     if yes:
-        new = cat.ignore(decided)
-        console.print(f"remembered {_pairs(new)} as not duplicates (`mediadup ignore --list` shows them)")
+        console.print(f"remembered {pairs} as not duplicates (`mediadup ignore --list` shows them)")
     else:
-        console.print(f"--remember: {_pairs(len(decided))} would be remembered as not duplicates (with --yes)")
-
-
-def _pairs(n: int) -> str:
-    return plural(n, "pair")
+        console.print(f"--remember: {pairs} would be remembered as not duplicates (with --yes)")
 
 
 @cli.command("ignore")
@@ -414,27 +311,22 @@ def ignore_command(paths, listing, forget, catalog) -> None:
 
     Decisions are kept by content, so they hold when the files are renamed or moved."""
     console = Console(highlight=False, soft_wrap=True)
-    try:
-        with _open(catalog) if listing or forget else Catalog(catalog) as cat:  # a decision may come before a scan
-            if listing:
-                rows = cat.ignored_rows()
-                for _a, _b, at, pa, pb in rows:
-                    day = time.strftime("%Y-%m-%d %H:%M", time.localtime(at))
-                    console.print(f"{day}  {display_path(pa)}  !=  {display_path(pb)}", markup=False)
-                console.print(f"{_pairs(len(rows))} remembered as not duplicates")
-                return
-            if forget:
-                if not paths:
-                    raise click.UsageError("--forget needs the files whose decisions to forget")
-                n = cat.forget_ignored([h for h, _ in contents(paths)])
-                console.print(f"forgot {plural(n, 'decision')}")
-                return
-            if len(paths) < 2:
-                raise click.UsageError("give at least two files that are not duplicates of one another")
-            new = cat.ignore(pairs_among(contents(paths)))
-            console.print(f"remembered {_pairs(new)} as not duplicates; later scans will not group them")
-    except (CatalogError, DecisionError) as e:
-        raise click.UsageError(str(e)) from e
+    with _usage():
+        if listing:
+            rows = api.ignored(catalog)
+            for _a, _b, at, pa, pb in rows:
+                day = time.strftime("%Y-%m-%d %H:%M", time.localtime(at))
+                console.print(f"{day}  {display_path(pa)}  !=  {display_path(pb)}", markup=False)
+            console.print(f"{plural(len(rows), 'pair')} remembered as not duplicates")
+        elif forget:
+            if not paths:
+                raise click.UsageError("--forget needs the files whose decisions to forget")
+            console.print(f"forgot {plural(api.forget(paths, catalog), 'decision')}")
+        elif len(paths) < 2:
+            raise click.UsageError("give at least two files that are not duplicates of one another")
+        else:
+            new = api.ignore(paths, catalog)
+            console.print(f"remembered {plural(new, 'pair')} as not duplicates; later scans will not group them")
 
 
 @cli.command("calibrate")
@@ -459,7 +351,7 @@ def ignore_command(paths, listing, forget, catalog) -> None:
     "--level",
     "levels",
     multiple=True,
-    type=click.Choice(list(LEVELS)),
+    type=click.Choice(api.LEVELS),
     help="Levels to measure (repeatable) [default: all].",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Which random sample.")
@@ -471,7 +363,7 @@ def calibrate_command(paths, n_images, n_videos, levels, seed, jobs) -> None:
     temporary folder and scanned; your files are only read."""
     console = Console(highlight=False, soft_wrap=True)
     with console.status("calibrating") as status:
-        result = calibrate(paths, n_images, n_videos, levels or tuple(LEVELS), seed, jobs or 0,
+        result = api.calibrate(paths, n_images, n_videos, levels or api.LEVELS, seed, jobs or 0,
                            lambda what: status.update(f"calibrating: {escape(display_path(what))}"))  # fmt: skip
     if not result.made:
         raise click.UsageError("no readable pictures or videos to sample under " + ", ".join(paths))
@@ -510,12 +402,8 @@ def calibrate_command(paths, n_images, n_videos, levels, seed, jobs) -> None:
 @click.option("--catalog", type=click.Path(dir_okay=False), default=None, help="The catalog of the scan.")
 def report_command(html_out, catalog) -> None:
     """Write a self-contained HTML page to review the last scan's groups side by side."""
-    _check_output((html_out,), catalog)
-    try:
-        with _open(catalog) as cat:
-            count = write_review(cat, html_out)
-    except CatalogError as e:
-        raise click.UsageError(str(e)) from e
+    with _usage():
+        count = api.write_review(html_out, catalog)
     click.echo(f"{plural(count, 'group')} written to {html_out}")
 
 
@@ -530,19 +418,12 @@ def undo_command(everything, apply_id, listing, catalog) -> None:
     """Put back the files that the last `mediadup apply` trashed or moved (an apply that was
     interrupted just before it is included); say which cannot come back, and why."""
     console = Console(highlight=False, soft_wrap=True)
-    try:
-        with _open(catalog) as cat:
-            if listing:
-                for row in cat.applies():
-                    click.echo("apply {} {} files={} started={} {}".format(*row))
-                return
-            with cat.exclusive("undo"):
-                result = undo(cat, everything, apply_id)
-    except CatalogError as e:
-        raise click.UsageError(str(e)) from e
-    except NothingToUndo as e:
-        console.print(str(e))
-        sys.exit(EXIT_SKIPPED)
+    with _usage():
+        if listing:
+            for row in api.applies(catalog):
+                click.echo("apply {} {} files={} started={} {}".format(*row))
+            return
+        result = api.undo(catalog, everything=everything, apply_id=apply_id)
     for path, why in result.not_restored:
         console.print(f"not restored {display_path(path)}: {why}", markup=False, style="yellow")
     console.print(f"restored {plural(len(result.restored), 'file')}; {len(result.not_restored)} could not be restored")

@@ -14,6 +14,11 @@ class Kind(str, Enum):
     OTHER = "other"
 
 
+class MediadupError(Exception):
+    """A problem the user can act on (a bad option, an unusable catalog, nothing to undo...);
+    the message says what to do. The command line shows it without a traceback."""
+
+
 class Relation(str, Enum):
     """How a duplicate relates to its group's keeper."""
 
@@ -189,3 +194,8 @@ def display_path(path: str) -> str:
     """A path safe to print on one line: bytes that are not UTF-8 and control characters
     (newlines, carriage returns, escapes) are shown as \\xNN, \\n, \\r, \\t."""
     return os.fsencode(path).decode("utf-8", "backslashreplace").translate(_ESCAPED)
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """'1 file', '2 files' ('1 copy', '2 copies' with `words`)."""
+    return f"{n} {word if n == 1 else words or word + 's'}"

@@ -8,25 +8,20 @@ copies the same content; anything else skips the file with the reason.
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import os
-import shutil
 import signal
 import threading
 import time
-from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import unquote_to_bytes
-
-from send2trash import send2trash
 
 from ..find.exact import full_hash
-from ..records import display_path
-from ..store.catalog import Catalog, JournalEntry
+from ..records import MediadupError, display_path
+from ..store.catalog import Catalog
+from ..store.journal import JournalEntry
+from .actions import REMOVALS, NotRestored
 from .metadata import MERGE, merge, unmerge
-from .plan import LINKS, Action, same_entry
+from .plan import Action
 
 
 @dataclass
@@ -66,91 +61,6 @@ def _recheck(a: Action) -> str | None:
     if a.content_hash and not (full_hash(a.path) == a.content_hash == full_hash(a.keeper)):
         return "the bytes no longer match the keeper's"
     return None
-
-
-def _undo_link(catalog: Catalog, e: JournalEntry, result: Restored) -> None:
-    path, keeper = e.path, e.keeper
-    if not os.path.lexists(path):
-        result.not_restored.append((path, "the link is gone"))
-    elif not os.path.exists(keeper):
-        result.not_restored.append((path, "its keeper, whose bytes it had, is gone"))
-    elif os.path.islink(path) or os.path.samefile(path, keeper) or op_was_reflink(path, keeper):
-        _unlink_copy(keeper, path, e.mtime_ns or 0)
-        catalog.journal_finish(e.id, "restored")
-        result.restored.append(path)
-    else:
-        result.not_restored.append((path, "another file is at that path now"))
-
-
-def op_was_reflink(path: str, keeper: str) -> bool:
-    """A reflinked copy is a separate file with the keeper's bytes."""
-    return os.path.getsize(path) == os.path.getsize(keeper) and full_hash(path) == full_hash(keeper)
-
-
-def trashed_location(path: str) -> str | None:
-    """Where the desktop trash (freedesktop.org layout) put `path`, from its .trashinfo files."""
-    wanted = os.fsencode(os.path.abspath(path))
-    data_home = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
-    mount = os.path.dirname(os.path.abspath(path))
-    while not os.path.ismount(mount):
-        mount = os.path.dirname(mount)
-    trashes = [os.path.join(data_home, "Trash"), os.path.join(mount, f".Trash-{os.getuid()}"),
-               os.path.join(mount, ".Trash", str(os.getuid()))]  # fmt: skip
-    best: tuple[float, str] | None = None
-    for trash in trashes:
-        info_dir = os.path.join(trash, "info")
-        try:
-            names = os.listdir(info_dir)
-        except OSError:
-            continue
-        for name in names:
-            info = os.path.join(info_dir, name)
-            try:
-                with open(info, "rb") as f:
-                    lines = f.read().splitlines()
-            except OSError:
-                continue
-            for line in lines:
-                if line.startswith(b"Path="):
-                    original = unquote_to_bytes(line[5:])
-                    if not original.startswith(b"/"):
-                        original = os.path.join(os.fsencode(mount), original)
-                    if original == wanted:
-                        mtime = os.stat(info).st_mtime
-                        if best is None or mtime > best[0]:
-                            best = (mtime, os.path.join(trash, "files", name[: -len(".trashinfo")]))
-    return best[1] if best else None
-
-
-def _move(source: str, target: str) -> None:
-    """Move without ever overwriting: by a hard link on one device, else through a copy that is
-    complete before the original goes. If the original cannot go, the new name goes instead."""
-    if same_entry(source, target):
-        raise OSError(errno.EINVAL, f"{display_path(target)} is the file itself")
-    if os.path.lexists(target):
-        if os.path.samefile(source, target):  # an interrupted move got as far as linking: finish it
-            os.unlink(source)
-            return
-        raise FileExistsError(errno.EEXIST, f"{target} already exists")
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    try:
-        os.link(source, target)  # atomic, and fails instead of overwriting
-    except OSError as e:
-        if e.errno == errno.EEXIST:
-            raise
-        partial = target + ".mediadup-partial"  # another device, or no hard links there
-        try:
-            shutil.copy2(source, partial)
-            os.replace(partial, target)
-        except OSError:
-            with suppress(OSError):
-                os.unlink(partial)  # a full disk or a refused folder leaves no half copy behind
-            raise
-    try:
-        os.unlink(source)
-    except OSError:
-        os.unlink(target)  # the original stays where it was, and only there
-        raise
 
 
 def apply_plan(actions: list[Action], catalog: Catalog) -> Outcome:
@@ -210,7 +120,11 @@ def _carry_out_journaled(a: Action, journal: _Journal, outcome: Outcome, resized
     """Do one action between its two journal entries; why it failed, or None."""
     entry = journal.planned(a)
     try:
-        target = _carry_out(a)
+        if a.op == MERGE:
+            merge(a)
+            target = a.target
+        else:
+            target = REMOVALS[a.op].carry_out(a)
     except OSError as e:
         journal.catalog.journal_finish(entry, "failed", error=str(e.strerror or e))
         return f"{a.op} failed: {e.strerror or e}"
@@ -251,60 +165,6 @@ def _from_duplicate(merge: Action) -> Action:
                    keeper=merge.path, keeper_size=merge.size, keeper_mtime_ns=merge.mtime_ns)  # fmt: skip
 
 
-def _carry_out(a: Action) -> str | None:
-    if a.op == MERGE:
-        merge(a)
-        return a.target
-    if a.op == "move":
-        assert a.target
-        _move(a.path, a.target)
-        return a.target
-    if a.op == "trash":
-        send2trash(a.path)
-        return trashed_location(a.path)
-    if a.op in LINKS:
-        _replace_by_link(a.op, a.keeper, a.path)
-        return None
-    os.unlink(a.path)
-    return None
-
-
-FICLONE = 0x40049409  # Linux ioctl: share the blocks of another file (Btrfs, XFS, ...)
-
-
-def _replace_by_link(op: str, keeper: str, path: str) -> None:
-    """Replace `path` by a link to `keeper` atomically: the link is made under a temporary name
-    beside it and renamed over it, so the path always holds either the old file or the link."""
-    temporary = path + ".mediadup-link"
-    with suppress(FileNotFoundError):
-        os.unlink(temporary)
-    try:
-        if op == "hardlink":
-            os.link(keeper, temporary)
-        elif op == "symlink":
-            os.symlink(os.path.abspath(keeper), temporary)
-        else:
-            with open(keeper, "rb") as src, open(temporary, "wb") as dst:
-                try:
-                    fcntl.ioctl(dst.fileno(), FICLONE, src.fileno())
-                except OSError as e:
-                    raise OSError(e.errno, "this file system cannot share blocks (reflink)") from e
-            shutil.copystat(path, temporary)
-        os.replace(temporary, path)
-    except OSError:
-        with suppress(OSError):
-            os.unlink(temporary)
-        raise
-
-
-def _unlink_copy(keeper: str, path: str, mtime_ns: int) -> None:
-    """Undo a link: the path gets its own copy of the (identical) bytes again, with its old mtime."""
-    temporary = path + ".mediadup-restore"
-    shutil.copyfile(keeper, temporary)
-    os.utime(temporary, ns=(mtime_ns, mtime_ns))
-    os.replace(temporary, path)
-
-
 @dataclass
 class Restored:
     restored: list[str] = field(default_factory=list)
@@ -312,7 +172,7 @@ class Restored:
     interrupted: bool = False  # Ctrl-C: the file in progress was put back whole, the rest not begun
 
 
-class NothingToUndo(Exception):
+class NothingToUndo(MediadupError):
     """There is no apply to undo; the message says why."""
 
 
@@ -341,71 +201,22 @@ def undo(catalog: Catalog, everything: bool = False, apply_id: int | None = None
 
 
 def _undo_entry(catalog: Catalog, e: JournalEntry, result: Restored) -> None:
-    path, target = e.path, e.target
     if e.state not in ("done", "planned"):
         return
-    if e.op in LINKS:
-        _undo_link(catalog, e, result)
-        return
     if e.op == MERGE:  # the keeper gets its original bytes back (also after an interrupted merge)
-        if e.state == "planned" and not (target and os.path.exists(target)):
+        if e.state == "planned" and not (e.target and os.path.exists(e.target)):
             catalog.journal_finish(e.id, "untouched")
-        elif why := unmerge(path, target, e.size, e.after):
-            result.not_restored.append((path, f"its metadata merge is not undone: {why}"))
+        elif why := unmerge(e.path, e.target, e.size, e.after):
+            result.not_restored.append((e.path, f"its metadata merge is not undone: {why}"))
         else:
             catalog.journal_finish(e.id, "restored")
-            result.restored.append(path)
-        return
-    source = target or (trashed_location(path) if e.op == "trash" else None)
-    if os.path.lexists(path):
-        if e.state == "planned":  # interrupted before the original went: drop a half-made copy
-            if target and os.path.lexists(target) and not same_entry(path, target) and os.path.samefile(path, target):
-                os.unlink(target)
-            catalog.journal_finish(e.id, "untouched")
-        elif _is_back(e, source):  # an undo interrupted after the file came back: finish it
-            if source and os.path.lexists(source) and not same_entry(path, source):
-                os.unlink(source)  # the second name of the same file
-            _forget_trashed(e.op, source)
-            catalog.journal_finish(e.id, "restored")
-            result.restored.append(path)
-        else:
-            result.not_restored.append((path, "another file is at that path now"))
-        return
-    if e.op == "delete":
-        result.not_restored.append((path, "it was deleted permanently"))
-        return
-    if not source or not os.path.lexists(source):
-        result.not_restored.append((path, "it is no longer in the trash" if e.op == "trash" else
-                                    f"it is no longer at {source}"))  # fmt: skip
+            result.restored.append(e.path)
         return
     try:
-        _move(source, path)
-    except OSError as err:
-        result.not_restored.append((path, str(err.strerror or err)))
+        state = REMOVALS[e.op].undo(e)
+    except NotRestored as why:
+        result.not_restored.append((e.path, str(why)))
         return
-    _forget_trashed(e.op, source)
-    catalog.journal_finish(e.id, "restored")
-    result.restored.append(path)
-
-
-def _is_back(e: JournalEntry, source: str | None) -> bool:
-    """Whether the file at the entry's path is the one the action took away: the same file as
-    where it went (left by an interrupted undo), or its recorded size and mtime with nothing
-    left where it went."""
-    try:
-        st = os.stat(e.path)
-        if source and os.path.lexists(source):  # a hard link, or a whole copy from another device
-            return os.path.samefile(e.path, source) or (
-                (st.st_size, st.st_mtime_ns) == (e.size, e.mtime_ns) and full_hash(e.path) == full_hash(source)
-            )
-    except OSError:
-        return False
-    return (st.st_size, st.st_mtime_ns) == (e.size, e.mtime_ns)
-
-
-def _forget_trashed(op: str, source: str | None) -> None:
-    """Remove the trash's note about a file that came back from it."""
-    if op == "trash" and source:
-        info = os.path.join(os.path.dirname(os.path.dirname(source)), "info", os.path.basename(source))
-        with suppress(OSError):
-            os.unlink(info + ".trashinfo")
+    catalog.journal_finish(e.id, state)
+    if state == "restored":
+        result.restored.append(e.path)

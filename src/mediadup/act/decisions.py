@@ -8,12 +8,13 @@ import os
 from collections.abc import Iterable
 
 from ..find.exact import full_hash
+from ..records import MediadupError
 from .plan import Copy
 
 Item = tuple[str, str]  # (content hash, path)
 
 
-class DecisionError(Exception):
+class DecisionError(MediadupError):
     """A decision cannot be made; the message says why."""
 
 

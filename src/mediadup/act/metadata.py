@@ -18,7 +18,7 @@ from PIL import Image
 
 from ..find.exact import full_hash
 from ..fingerprint.decode import register_plugins
-from .plan import Action
+from .actions import Action
 
 MERGE = "merge-metadata"  # the journal's name for a merge into a keeper
 GPS_IFD, EXIF_IFD = 0x8825, 0x8769

@@ -13,17 +13,17 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from ..records import MediadupError
 from ..store.catalog import Catalog
+from .actions import REMOVALS, Action, same_entry
 
-OPERATIONS = ("trash", "move", "delete", "hardlink", "symlink", "reflink")
-LINKS = ("hardlink", "symlink", "reflink")  # replace a byte-identical copy by a link to its keeper
 POLICIES = ("quality", "largest", "highest-resolution", "longest", "oldest", "newest", "shortest-path")
 NEVER_REMOVED = ("frame-of",)  # an image that is a video's frame is not a copy of the video
 SUBCLIPS = ("contained",)  # parts of a longer video: removed only with include_subclips
 SIMILAR = ("similar",)  # distinct shots of one scene: removed only with include_similar
 
 
-class PlanError(Exception):
+class PlanError(MediadupError):
     """The plan cannot be made; the message says why."""
 
 
@@ -41,39 +41,21 @@ class Copy:
     companion: Copy | None = None  # a Live Photo's motion clip: removed with the photo, kept with it
 
 
-@dataclass(frozen=True)
-class Action:
-    """Remove `path` (a duplicate of `keeper`) by `op`; `target` is where a move puts it."""
-
-    op: str
-    path: str
-    size: int
-    mtime_ns: int
-    keeper: str
-    keeper_size: int
-    keeper_mtime_ns: int
-    relation: str
-    content_hash: str | None = None  # for identical copies: the keeper must still have it
-    target: str | None = None
-
-
 def groups_from_catalog(catalog: Catalog) -> list[list[Copy]]:
     """The last scan's groups, keeper first, with each file's size and mtime as scanned."""
     scan_id = catalog.last_scan_id()
     if scan_id is None:
         raise PlanError("no scan in the catalog yet: run `mediadup scan PATH` first")
-    columns = "g.group_no, g.path, g.role, g.relation, f.size, f.mtime_ns, f.content_hash, g.companion"
     groups: dict[int, list[Copy]] = {}
-    for group_no, path, role, relation, size, mtime_ns, digest, companion, meta, _ in catalog.scan_files(
-        scan_id, columns
-    ):
-        if size is None:
+    for f in catalog.scan_files(scan_id):
+        if f.current is None:
             continue  # the file left the catalog since: it will not be touched
-        pixels = meta.get("width", 0) * meta.get("height", 0)
-        relation = "keeper" if role == "keep" else relation
-        motion = _companion(catalog, os.fsdecode(companion)) if companion else None
-        copy = Copy(os.fsdecode(path), size, mtime_ns, relation, digest, pixels, meta.get("duration", 0.0), motion)
-        groups.setdefault(group_no, []).append(copy)
+        size, mtime_ns, digest = f.current
+        pixels = f.info.get("width", 0) * f.info.get("height", 0)
+        relation = "keeper" if f.role == "keep" else f.relation
+        motion = _companion(catalog, f.companion) if f.companion else None
+        copy = Copy(f.path, size, mtime_ns, relation, digest, pixels, f.info.get("duration", 0.0), motion)
+        groups.setdefault(f.group, []).append(copy)
     return [g for g in groups.values() if len(g) > 1]
 
 
@@ -137,8 +119,9 @@ def make_plan(
     """Actions removing every duplicate, group by group; keepers and reference files stay, and so
     do frames of videos, clips contained in a longer video unless `include_subclips`, and similar
     shots unless `include_similar`."""
-    if op not in OPERATIONS:
-        raise PlanError(f"unknown action {op!r}: use one of {', '.join(OPERATIONS)}")
+    if op not in REMOVALS:
+        raise PlanError(f"unknown action {op!r}: use one of {', '.join(REMOVALS)}")
+    identical_only = REMOVALS[op].identical_only
     if op == "move" and not to:
         raise PlanError("--action move needs --to DIR")
     groups = [list(g) for g in groups]
@@ -162,7 +145,7 @@ def make_plan(
                 or (c.relation in SIMILAR and not include_similar)
             ):
                 continue
-            if op in LINKS and not (
+            if identical_only and not (
                 c.relation == "identical" and c.content_hash and c.content_hash == keeper.content_hash
             ):
                 continue  # a link shows the keeper's bytes: only byte-identical copies may become one
@@ -175,7 +158,7 @@ def make_plan(
                        digest, target)
             )  # fmt: skip
             acted.add(c.path)
-            if c.companion and op not in LINKS:  # a removed photo takes its motion clip along
+            if c.companion and not identical_only:  # a removed photo takes its motion clip along
                 m = c.companion
                 target = _move_target(m.path, to) if op == "move" and to else None
                 actions.append(
@@ -187,16 +170,6 @@ def make_plan(
         if all(c.path in acted for c in group):
             acted.discard(choose_keeper(group, keep).path)
     return [a for a in actions if photo_of.get(a.path, a.path) in acted]
-
-
-def same_entry(a: str, b: str) -> bool:
-    """Whether two paths name one directory entry (not merely one file: hard links are two)."""
-
-    def entry(p: str) -> tuple[str, str]:
-        p = os.path.abspath(p)
-        return os.path.realpath(os.path.dirname(p)), os.path.basename(p)
-
-    return entry(a) == entry(b)
 
 
 def _move_target(path: str, folder: str) -> str:

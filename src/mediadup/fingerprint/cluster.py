@@ -11,11 +11,13 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from ..records import MediadupError
+
 ENV = "MEDIADUP_DASK"
 CONNECT_TIMEOUT = "20s"
 
 
-class ClusterError(Exception):
+class ClusterError(MediadupError):
     """The cluster cannot be used; the message says why."""
 
 

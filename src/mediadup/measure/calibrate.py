@@ -23,8 +23,8 @@ from ..find.discover import Walker
 from ..find.exact import full_hash_or_none
 from ..fingerprint.decode import register_plugins
 from ..match.compare import LEVELS
+from ..pipeline import scan
 from ..records import Kind
-from ..scan import scan
 from .footage import reencode
 
 WORK_SIDE = 2048  # copies are made from the picture at most this large (camera files decode faster)

@@ -10,7 +10,6 @@ import base64
 import html
 import io
 import json
-import os
 
 from PIL import Image
 
@@ -43,22 +42,21 @@ def last_scan_groups(catalog: Catalog) -> list[dict]:
     scan_id = catalog.last_scan_id()
     if scan_id is None:
         return []
-    rows = catalog.scan_files(scan_id, "g.group_no, g.path, g.role, g.relation, g.score, g.evidence, g.reason, g.size")
     groups: dict[int, dict] = {}
-    for group_no, path, role, relation, score, evidence, reason, size, meta, is_video in rows:
-        path = os.fsdecode(path)
+    for f in catalog.scan_files(scan_id):
+        meta = f.info
         dims = f"{meta['width']}x{meta['height']} {meta['format']}" if meta else ""
-        if is_video:
+        if f.is_video:
             dims += f" {timestamp(meta['duration'])} {meta['fps']:g} fps {meta['codec']}"
-        group = groups.setdefault(group_no, {"files": [], "reason": None, "reclaimable": 0})
-        if role == "keep":
-            group["reason"] = reason
-        elif Relation(relation).removable:  # sub-clips, frames and similar shots stay unless asked
-            group["reclaimable"] += size
+        group = groups.setdefault(f.group, {"files": [], "reason": None, "reclaimable": 0})
+        if f.role == "keep":
+            group["reason"] = f.reason
+        elif Relation(f.relation).removable:  # sub-clips, frames and similar shots stay unless asked
+            group["reclaimable"] += f.size
         group["files"].append({
-            "path": display_path(path), "role": role, "relation": relation, "score": round(score, 3),
-            "evidence": json.loads(evidence), "size": human_size(size),
-            "dims": dims, "thumb": thumbnail(path, is_video),
+            "path": display_path(f.path), "role": f.role, "relation": f.relation, "score": round(f.score, 3),
+            "evidence": f.evidence, "size": human_size(f.size),
+            "dims": dims, "thumb": thumbnail(f.path, f.is_video),
         })  # fmt: skip
     return list(groups.values())
 

@@ -12,18 +12,13 @@ from rich.text import Text
 
 from ..act.planfile import group_records
 from ..fingerprint.video import timestamp
-from ..records import Group, GroupMember, Relation, ScanResult, VideoInfo, display_path
+from ..records import Group, GroupMember, Relation, ScanResult, VideoInfo, display_path, plural
 
 SHOW_SKIPPED = 20
 CSV_FIELDS = (
     "group", "path", "role", "relation", "score", "width", "height", "format",
     "duration", "fps", "codec", "bitrate", "range", "size", "companion", "reason", "evidence",
 )  # fmt: skip
-
-
-def plural(n: int, word: str, words: str | None = None) -> str:
-    """'1 file', '2 files' ('1 copy', '2 copies' with `words`)."""
-    return f"{n} {word if n == 1 else words or word + 's'}"
 
 
 def human_size(n: float) -> str:

@@ -3,32 +3,24 @@
 from __future__ import annotations
 
 import fcntl
-import itertools
-import json
 import os
 import sqlite3
 import tempfile
-import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
 
 from platformdirs import user_cache_dir
 
-from ..fingerprint.image import VERSION as IMAGE_VERSION
-from ..fingerprint.image import ImageFingerprint
-from ..fingerprint.video import VERSION as VIDEO_VERSION
-from ..fingerprint.video import VideoFingerprint
-from ..records import FileStat, Group, Kind, ScanSummary
-
-Fingerprint = ImageFingerprint | VideoFingerprint
-FINGERPRINT_VERSIONS = {Kind.IMAGE: IMAGE_VERSION, Kind.VIDEO: 1000 + VIDEO_VERSION}  # stored in files.fp_version
+from ..records import MediadupError
+from .decisions import Decisions
+from .files import Files
+from .journal import Journal
+from .scans import Scans
 
 APPLICATION_ID = 0x4D444450  # "MDDP": marks a SQLite file as a mediadup catalog
 SCHEMA_VERSION = 7
 MIGRATED = (5, 6)  # older schemas upgraded in place (new tables and columns); others are rebuilt
 KEPT_ON_REBUILD = ("applies", "journal", "ignored")  # the user's history and decisions; the rest is a cache
-BATCH = 500
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -91,11 +83,6 @@ CREATE INDEX IF NOT EXISTS scan_groups_scan ON scan_groups(scan_id, group_no);
 """
 
 
-def _chunks(items: list, size: int = BATCH) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 _CHOOSE = "choose another with --catalog FILE"
 
 
@@ -103,37 +90,11 @@ def default_path() -> str:
     return os.path.join(user_cache_dir("mediadup", appauthor=False), "catalog.sqlite")
 
 
-class CatalogError(Exception):
+class CatalogError(MediadupError):
     """The catalog cannot be opened or used; the message says why."""
 
 
-@dataclass
-class Cached:
-    """What the catalog knows about an unchanged file."""
-
-    id: int
-    content_hash: str | None
-    partial_hash: str | None
-    fingerprinted: bool  # an up-to-date fingerprint (or error) is stored
-    error: str | None
-
-
-@dataclass(frozen=True)
-class JournalEntry:
-    """One action of an apply as the journal recorded it."""
-
-    id: int
-    op: str
-    path: str
-    keeper: str
-    size: int  # the file's size and mtime when the action was planned
-    mtime_ns: int | None
-    target: str | None  # where the file went (move, trash, a merge's backup)
-    state: str  # planned, done, failed, restored, untouched
-    after: str | None  # the content hash a merge left in the keeper
-
-
-class Catalog:
+class Catalog(Files, Scans, Decisions, Journal):
     """The catalog at `path` (the default one without it); `create=False` refuses one that does
     not exist yet (a mistyped --catalog must not start an empty one)."""
 
@@ -222,340 +183,3 @@ class Catalog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    # --- files ---------------------------------------------------------------------------
-    def refresh(self, files: Iterable[FileStat]) -> dict[str, Cached]:
-        """Record the files seen (a changed file gets a new id and loses what was known about it)."""
-        files = list(files)
-        known: dict[bytes, tuple] = {}
-        paths = [os.fsencode(f.path) for f in files]
-        for chunk in _chunks(paths):
-            q = f"SELECT path, size, mtime_ns, device, inode, id, content_hash, partial_hash, fp_version, error \
-                FROM files \
-                WHERE path IN ({','.join('?' * len(chunk))})"
-            for row in self.db.execute(q, chunk):
-                known[row[0]] = row[1:]
-        cached: dict[str, Cached] = {}
-        changed = []
-        for f, p in zip(files, paths):
-            row = known.get(p)
-            if row is not None and tuple(row[:4]) == f.key:
-                cached[f.path] = Cached(row[4], row[5], row[6], row[7] == FINGERPRINT_VERSIONS.get(f.kind), row[8])
-            else:
-                changed.append((f, p))
-        with self.db:
-            self.db.executemany("DELETE FROM files WHERE path = ?", [(p,) for _, p in changed])
-            claimed: set[int] = set()
-            for f, p in changed:
-                moved = self._moved_here(f, claimed)
-                if moved is not None:  # the catalog row follows the file, with all it knows
-                    self.db.execute("UPDATE files SET path = ?, device = ? WHERE id = ?", (p, f.device, moved[0]))
-                    claimed.add(moved[0])
-                    known_version = moved[3] == FINGERPRINT_VERSIONS.get(f.kind)
-                    cached[f.path] = Cached(moved[0], moved[1], moved[2], known_version, moved[4])
-                    continue
-                cur = self.db.execute(
-                    "INSERT INTO files (path, size, mtime_ns, device, inode, kind) VALUES (?,?,?,?,?,?)",
-                    (p, f.size, f.mtime_ns, f.device, f.inode, f.kind.value),
-                )
-                cached[f.path] = Cached(int(cur.lastrowid or 0), None, None, False, None)
-        return cached
-
-    def _moved_here(self, f: FileStat, claimed: set[int]) -> tuple | None:
-        """The row of a file that was renamed or moved to `f` (or whose drive is mounted elsewhere):
-        same inode, size and modification time, and its old path is gone."""
-        q = "SELECT id, content_hash, partial_hash, fp_version, error, path FROM files \
-            WHERE inode = ? AND size = ? AND mtime_ns = ?"
-        for row in self.db.execute(q, (f.inode, f.size, f.mtime_ns)).fetchall():
-            if row[0] not in claimed and not os.path.lexists(row[5]):
-                return row
-        return None
-
-    def forget_missing(self, roots: Iterable[str], seen: Iterable[str]) -> int:
-        """Forget files under the scanned folders `roots` that this scan did not see and that are
-        gone from disk (with their fingerprints and verdicts). Files left out by the scan's options
-        but still there are kept. Returns how many were forgotten."""
-        seen_paths = {os.fsencode(p) for p in seen}
-        gone = []
-        for root in roots:
-            if not os.path.isdir(root):
-                continue
-            prefix = os.fsencode(os.path.join(os.path.abspath(root), ""))
-            end = prefix[:-1] + bytes([prefix[-1] + 1])  # just after every path that starts with prefix
-            q = "SELECT id, path FROM files WHERE path >= ? AND path < ?"
-            gone += [i for i, p in self.db.execute(q, (prefix, end)) if p not in seen_paths and not os.path.lexists(p)]
-        with self.db:
-            self.db.executemany("DELETE FROM files WHERE id = ?", [(i,) for i in gone])
-        return len(gone)
-
-    def set_content_hashes(self, full: dict[int, str], partial: dict[int, str]) -> None:
-        with self.db:
-            self.db.executemany("UPDATE files SET content_hash = ? WHERE id = ?", [(h, i) for i, h in full.items()])
-            self.db.executemany("UPDATE files SET partial_hash = ? WHERE id = ?", [(h, i) for i, h in partial.items()])
-
-    def store_fingerprints(self, rows: Iterable[tuple[int, Kind, Fingerprint | None, str | None, str | None]]) -> None:
-        """Store fingerprints (or the reason a file has none) and content hashes, when known, by
-        file id, in one transaction."""
-        with self.db:
-            for file_id, kind, fp, error, digest in rows:
-                self.db.execute(
-                    "UPDATE files SET fp_version = ?, error = ?, content_hash = coalesce(?, content_hash) WHERE id = ?",
-                    (FINGERPRINT_VERSIONS[kind], error, digest, file_id),
-                )
-                if isinstance(fp, ImageFingerprint):
-                    self.db.execute(
-                        "INSERT OR REPLACE INTO image_fingerprints VALUES (?,?,?,?,?,?,?)",
-                        (file_id, int(fp.hashes[0].astype("int64")), *fp.to_blob(), int(fp.comparable)),
-                    )
-                elif isinstance(fp, VideoFingerprint):
-                    q = "INSERT OR REPLACE INTO video_fingerprints VALUES (?,?,?,?,?,?)"
-                    self.db.execute(q, (file_id, *fp.to_blob()))
-
-    def fingerprinted_sizes(self, kind: Kind) -> set[int]:
-        """Sizes of the files with an up-to-date fingerprint and a known content hash."""
-        q = "SELECT DISTINCT size FROM files WHERE kind = ? AND fp_version = ? AND error IS NULL \
-            AND content_hash IS NOT NULL"
-        return {size for (size,) in self.db.execute(q, (kind.value, FINGERPRINT_VERSIONS[kind]))}
-
-    def fingerprinted_contents(self, digests: Iterable[str], kind: Kind) -> dict[str, int]:
-        """content hash -> id of a file with those bytes and an up-to-date fingerprint."""
-        found: dict[str, int] = {}
-        for chunk in _chunks(list(set(digests))):
-            q = f"SELECT content_hash, id FROM files WHERE kind = ? AND fp_version = ? AND error IS NULL \
-                AND content_hash IN ({','.join('?' * len(chunk))})"
-            found.update(self.db.execute(q, (kind.value, FINGERPRINT_VERSIONS[kind], *chunk)))
-        return found
-
-    def copy_image_fingerprint(self, source: int, targets: Iterable[int], digest: str) -> None:
-        """Give files with the same bytes as file `source` its fingerprint (a copy: each keeps its own)."""
-        with self.db:
-            for target in targets:
-                self.db.execute(
-                    "INSERT OR REPLACE INTO image_fingerprints SELECT ?, phash, hashes, thumb, histogram, info, usable \
-                    FROM image_fingerprints WHERE file_id = ?",
-                    (target, source),
-                )
-                self.db.execute(
-                    "UPDATE files SET fp_version = ?, error = NULL, content_hash = ? WHERE id = ?",
-                    (FINGERPRINT_VERSIONS[Kind.IMAGE], digest, target),
-                )
-
-    def fingerprints(
-        self, ids: Iterable[int], kind: Kind = Kind.IMAGE, light: bool = False
-    ) -> Iterator[tuple[int, Fingerprint]]:
-        """Stored fingerprints by file id; `light` ones without thumbnails (not even read)."""
-        if kind is Kind.VIDEO:
-            table, cls = "video_fingerprints", VideoFingerprint
-            columns = "times, hashes, NULL, NULL, info" if light else "times, hashes, thumbs, histograms, info"
-        else:  # a light picture's thumbnail is read only when whether it is usable was not stored
-            table, cls = "image_fingerprints", ImageFingerprint
-            thumb = "CASE WHEN usable IS NULL THEN thumb END" if light else "thumb"
-            columns = f"hashes, {thumb}, histogram, info, usable"
-        learnt: list[tuple[int, int]] = []  # usable, file id: for rows stored before it was kept
-        for chunk in _chunks(list(ids)):
-            q = f"SELECT file_id, {columns} FROM {table} WHERE file_id IN ({','.join('?' * len(chunk))})"
-            for file_id, *blobs in self.db.execute(q, chunk).fetchall():
-                fp = cls.from_blob(*blobs)
-                if isinstance(fp, ImageFingerprint) and blobs[-1] is None:
-                    learnt.append((int(fp.comparable), file_id))
-                yield file_id, fp.light() if light else fp
-        if learnt:
-            with self.db:
-                self.db.executemany("UPDATE image_fingerprints SET usable = ? WHERE file_id = ?", learnt)
-
-    def meta(self, key: str) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        with self.db:
-            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
-
-    def verdicts(self, level: str, version: int) -> dict[tuple[int, int], str | None]:
-        """Known comparisons: (a, b) -> the match as JSON, or None for different pictures."""
-        q = "SELECT a, b, match FROM verdicts WHERE level = ? AND version = ?"
-        return {(a, b): m for a, b, m in self.db.execute(q, (level, version))}
-
-    def store_verdicts(self, level: str, version: int, rows: Iterable[tuple[int, int, str | None]]) -> None:
-        with self.db:
-            self.db.executemany(
-                "INSERT OR REPLACE INTO verdicts VALUES (?,?,?,?,?)", [(a, b, level, version, m) for a, b, m in rows]
-            )
-
-    # --- "not duplicates" decisions ------------------------------------------------------
-    def ignore(self, pairs: Iterable[tuple[tuple[str, str], tuple[str, str]]]) -> int:
-        """Remember pairs ((hash, path), (hash, path)) as not duplicates; returns how many are new."""
-        rows = []
-        for (ha, pa), (hb, pb) in pairs:
-            if ha != hb:
-                (ha, pa), (hb, pb) = sorted([(ha, pa), (hb, pb)])
-                rows.append((ha, hb, time.time(), os.fsencode(pa), os.fsencode(pb)))
-        with self.db:
-            before = self.db.total_changes
-            self.db.executemany("INSERT OR IGNORE INTO ignored VALUES (?,?,?,?,?)", rows)
-            return self.db.total_changes - before
-
-    def ignored(self) -> set[tuple[str, str]]:
-        """Every remembered pair of content hashes (a, b), a < b."""
-        return set(self.db.execute("SELECT a, b FROM ignored"))
-
-    def ignored_rows(self) -> list[tuple[str, str, float, str, str]]:
-        """(a, b, when, a's path then, b's path then), oldest first."""
-        rows = self.db.execute("SELECT a, b, at, a_path, b_path FROM ignored ORDER BY at, a, b")
-        return [(a, b, at, os.fsdecode(pa), os.fsdecode(pb)) for a, b, at, pa, pb in rows]
-
-    def forget_ignored(self, digests: Sequence[str]) -> int:
-        """Forget the decisions between these contents (with one: every decision about it)."""
-        with self.db:
-            if len(digests) == 1:
-                q = "DELETE FROM ignored WHERE a = ? OR b = ?"
-                return self.db.execute(q, (digests[0], digests[0])).rowcount
-            pairs = [tuple(sorted(p)) for p in itertools.combinations(set(digests), 2)]
-            before = self.db.total_changes
-            self.db.executemany("DELETE FROM ignored WHERE a = ? AND b = ?", pairs)
-            return self.db.total_changes - before
-
-    # --- scans ---------------------------------------------------------------------------
-    def save_scan(
-        self, roots: list[str], options: dict, summary: ScanSummary, groups: list[Group], started: float
-    ) -> int:
-        """Store the scan's groups; only the last few scans are kept."""
-        with self.db:
-            cur = self.db.execute(
-                "INSERT INTO scans (started, finished, roots, options, summary) VALUES (?,?,?,?,?)",
-                (started, time.time(), json.dumps(roots), json.dumps(options), json.dumps(asdict(summary))),
-            )
-            scan_id = int(cur.lastrowid or 0)
-            rows = []
-            for n, g in enumerate(groups):
-                for m in g.members:
-                    role = "keep" if m is g.keeper else "duplicate"
-                    rows.append(
-                        (
-                            scan_id,
-                            n,
-                            os.fsencode(m.path),
-                            role,
-                            m.relation.value,
-                            m.score,
-                            json.dumps(m.evidence),
-                            g.reason if m is g.keeper else None,
-                            m.stat.size,
-                            os.fsencode(m.companion.path) if m.companion else None,
-                        )
-                    )
-            self.db.executemany("INSERT INTO scan_groups VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
-            self.db.execute("DELETE FROM scans WHERE id NOT IN (SELECT id FROM scans ORDER BY id DESC LIMIT 5)")
-        return scan_id
-
-    # --- the journal -----------------------------------------------------------------------
-    def start_apply(self, op: str) -> int:
-        with self.db:
-            return int(
-                self.db.execute("INSERT INTO applies (op, started) VALUES (?, ?)", (op, time.time())).lastrowid or 0
-            )
-
-    def finish_apply(self, apply_id: int) -> None:
-        with self.db:
-            self.db.execute("UPDATE applies SET finished = ? WHERE id = ?", (time.time(), apply_id))
-
-    def finish_undo(self, apply_id: int, when: float) -> None:
-        with self.db:
-            self.db.execute("UPDATE applies SET undone = ? WHERE id = ?", (when, apply_id))
-
-    def applies_to_undo(self, everything: bool = False) -> list[int]:
-        """Applies not undone yet, newest first: all of them, or the last one together with the
-        interrupted ones just before it (a crashed apply and the apply that finished its work)."""
-        rows = self.db.execute("SELECT id, finished FROM applies WHERE undone IS NULL ORDER BY id DESC").fetchall()
-        if everything or not rows:
-            return [r[0] for r in rows]
-        chosen = [rows[0][0]]
-        for apply_id, finished in rows[1:]:
-            if finished is not None:
-                break
-            chosen.append(apply_id)
-        return chosen
-
-    def journal_planned(self, apply_id: int, action) -> int:
-        """Record an action before it happens (committed at once)."""
-        with self.db:
-            cur = self.db.execute(
-                "INSERT INTO journal (apply_id, op, path, keeper, size, mtime_ns, target, state, at) "
-                "VALUES (?,?,?,?,?,?,?,?,?)",
-                (apply_id, action.op, os.fsencode(action.path), os.fsencode(action.keeper), action.size,
-                 action.mtime_ns, os.fsencode(action.target) if action.target else None, "planned", time.time()),
-            )  # fmt: skip
-            return int(cur.lastrowid or 0)
-
-    def journal_finish(
-        self, entry: int, state: str, target: str | None = None, error: str | None = None, after: str | None = None
-    ) -> None:
-        """Record how an action ended; `after`: the content hash it left (a merged keeper)."""
-        with self.db:
-            self.db.execute(
-                "UPDATE journal SET state = ?, target = coalesce(?, target), error = ?, at = ?, "
-                "after = coalesce(?, after) WHERE id = ?",
-                (state, os.fsencode(target) if target else None, error, time.time(), after, entry),
-            )
-
-    def applies(self) -> list[tuple]:
-        """(id, action, files acted on, started, state) of every apply, oldest first."""
-        rows = self.db.execute(
-            "SELECT a.id, a.op, (SELECT count(*) FROM journal j WHERE j.apply_id = a.id AND j.state = 'done' "
-            "AND j.op != 'merge-metadata'), "
-            "datetime(a.started, 'unixepoch', 'localtime'), "
-            "CASE WHEN a.undone IS NOT NULL THEN 'undone' WHEN a.finished IS NULL THEN 'interrupted' ELSE 'done' END "
-            "FROM applies a ORDER BY a.id"
-        )
-        return rows.fetchall()
-
-    def journal(self, apply_id: int) -> list[JournalEntry]:
-        """The entries of one apply, newest first."""
-        rows = self.db.execute(
-            "SELECT id, op, path, keeper, size, mtime_ns, target, state, after FROM journal WHERE apply_id = ? "
-            "ORDER BY id DESC",
-            (apply_id,),
-        )
-        return [
-            JournalEntry(i, op, os.fsdecode(p), os.fsdecode(k), size, mtime, t and os.fsdecode(t), state, after)
-            for i, op, p, k, size, mtime, t, state, after in rows
-        ]
-
-    def apply_undone(self, apply_id: int) -> bool | None:
-        """Whether the apply was undone; None when there is no such apply."""
-        row = self.db.execute("SELECT undone FROM applies WHERE id = ?", (apply_id,)).fetchone()
-        return None if row is None else row[0] is not None
-
-    def scan_files(self, scan_id: int, columns: str) -> Iterator[tuple]:
-        """`columns` (of scan_groups g and files f) of each file of a scan's groups, keeper first,
-        then its stored quality signals (a dict, empty when unknown) and whether it is a video."""
-        rows = self.db.execute(
-            f"SELECT {columns}, coalesce(p.info, v.info), v.file_id IS NOT NULL FROM scan_groups g "
-            "LEFT JOIN files f ON f.path = g.path LEFT JOIN image_fingerprints p ON p.file_id = f.id "
-            "LEFT JOIN video_fingerprints v ON v.file_id = f.id "
-            "WHERE g.scan_id = ? ORDER BY g.group_no, g.role != 'keep'",
-            (scan_id,),
-        )
-        for *values, info, is_video in rows:
-            meta = json.loads(info) if info else {}
-            yield (*values, meta["info"] if is_video else meta, bool(is_video))  # videos: {"info", "step"}
-
-    def grouped_paths(self) -> set[bytes]:
-        """Every file (and motion clip) that a stored scan put in a group: all a plan may act on."""
-        rows = self.db.execute("SELECT path FROM scan_groups UNION SELECT companion FROM scan_groups")
-        return {r[0] for r in rows if r[0] is not None}
-
-    def recorded(self, path: str) -> tuple[int, int, str | None] | None:
-        """Size, mtime and content hash of a file as last scanned; None when it is not in the catalog."""
-        row = self.db.execute(
-            "SELECT size, mtime_ns, content_hash FROM files WHERE path = ?", (os.fsencode(path),)
-        ).fetchone()
-        return (row[0], row[1], row[2]) if row else None
-
-    def last_scan_roots(self) -> list[str]:
-        row = self.db.execute("SELECT roots FROM scans WHERE finished IS NOT NULL ORDER BY id DESC LIMIT 1").fetchone()
-        return json.loads(row[0]) if row else []
-
-    def last_scan_id(self) -> int | None:
-        row = self.db.execute("SELECT max(id) FROM scans WHERE finished IS NOT NULL").fetchone()
-        return row[0] if row else None

@@ -29,7 +29,8 @@ from .match.verify import Fingerprint, Verifier, verdict_version
 from .match.video_compare import frame_of, frame_radius
 from .progress import QUIET, Reporter
 from .records import FileStat, Group, Kind, ScanResult, ScanSummary, Skipped
-from .store.catalog import Cached, Catalog
+from .store.catalog import Catalog
+from .store.files import Cached
 
 STORE_EVERY = 256
 STORE_SECONDS = 2.0

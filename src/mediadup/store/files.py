@@ -1,0 +1,206 @@
+"""The catalog's files: what is known of each file (stat, content hashes), its fingerprint, and
+how pairs compared (verdicts), so that a rescan decodes and compares nothing twice."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from ..fingerprint.image import VERSION as IMAGE_VERSION
+from ..fingerprint.image import ImageFingerprint
+from ..fingerprint.video import VERSION as VIDEO_VERSION
+from ..fingerprint.video import VideoFingerprint
+from ..records import FileStat, Kind
+
+Fingerprint = ImageFingerprint | VideoFingerprint
+FINGERPRINT_VERSIONS = {Kind.IMAGE: IMAGE_VERSION, Kind.VIDEO: 1000 + VIDEO_VERSION}  # stored in files.fp_version
+BATCH = 500
+
+
+def chunks(items: list, size: int = BATCH) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass
+class Cached:
+    """What the catalog knows about an unchanged file."""
+
+    id: int
+    content_hash: str | None
+    partial_hash: str | None
+    fingerprinted: bool  # an up-to-date fingerprint (or error) is stored
+    error: str | None
+
+
+class Files:
+    """Files, fingerprints and verdicts (part of `Catalog`)."""
+
+    db: sqlite3.Connection
+
+    def refresh(self, files: Iterable[FileStat]) -> dict[str, Cached]:
+        """Record the files seen (a changed file gets a new id and loses what was known about it)."""
+        files = list(files)
+        known: dict[bytes, tuple] = {}
+        paths = [os.fsencode(f.path) for f in files]
+        for chunk in chunks(paths):
+            q = f"SELECT path, size, mtime_ns, device, inode, id, content_hash, partial_hash, fp_version, error \
+                FROM files \
+                WHERE path IN ({','.join('?' * len(chunk))})"
+            for row in self.db.execute(q, chunk):
+                known[row[0]] = row[1:]
+        cached: dict[str, Cached] = {}
+        changed = []
+        for f, p in zip(files, paths):
+            row = known.get(p)
+            if row is not None and tuple(row[:4]) == f.key:
+                cached[f.path] = Cached(row[4], row[5], row[6], row[7] == FINGERPRINT_VERSIONS.get(f.kind), row[8])
+            else:
+                changed.append((f, p))
+        with self.db:
+            self.db.executemany("DELETE FROM files WHERE path = ?", [(p,) for _, p in changed])
+            claimed: set[int] = set()
+            for f, p in changed:
+                moved = self._moved_here(f, claimed)
+                if moved is not None:  # the catalog row follows the file, with all it knows
+                    self.db.execute("UPDATE files SET path = ?, device = ? WHERE id = ?", (p, f.device, moved[0]))
+                    claimed.add(moved[0])
+                    known_version = moved[3] == FINGERPRINT_VERSIONS.get(f.kind)
+                    cached[f.path] = Cached(moved[0], moved[1], moved[2], known_version, moved[4])
+                    continue
+                cur = self.db.execute(
+                    "INSERT INTO files (path, size, mtime_ns, device, inode, kind) VALUES (?,?,?,?,?,?)",
+                    (p, f.size, f.mtime_ns, f.device, f.inode, f.kind.value),
+                )
+                cached[f.path] = Cached(int(cur.lastrowid or 0), None, None, False, None)
+        return cached
+
+    def _moved_here(self, f: FileStat, claimed: set[int]) -> tuple | None:
+        """The row of a file that was renamed or moved to `f` (or whose drive is mounted elsewhere):
+        same inode, size and modification time, and its old path is gone."""
+        q = "SELECT id, content_hash, partial_hash, fp_version, error, path FROM files \
+            WHERE inode = ? AND size = ? AND mtime_ns = ?"
+        for row in self.db.execute(q, (f.inode, f.size, f.mtime_ns)).fetchall():
+            if row[0] not in claimed and not os.path.lexists(row[5]):
+                return row
+        return None
+
+    def forget_missing(self, roots: Iterable[str], seen: Iterable[str]) -> int:
+        """Forget files under the scanned folders `roots` that this scan did not see and that are
+        gone from disk (with their fingerprints and verdicts). Files left out by the scan's options
+        but still there are kept. Returns how many were forgotten."""
+        seen_paths = {os.fsencode(p) for p in seen}
+        gone = []
+        for root in roots:
+            if not os.path.isdir(root):
+                continue
+            prefix = os.fsencode(os.path.join(os.path.abspath(root), ""))
+            end = prefix[:-1] + bytes([prefix[-1] + 1])  # just after every path that starts with prefix
+            q = "SELECT id, path FROM files WHERE path >= ? AND path < ?"
+            gone += [i for i, p in self.db.execute(q, (prefix, end)) if p not in seen_paths and not os.path.lexists(p)]
+        with self.db:
+            self.db.executemany("DELETE FROM files WHERE id = ?", [(i,) for i in gone])
+        return len(gone)
+
+    def set_content_hashes(self, full: dict[int, str], partial: dict[int, str]) -> None:
+        with self.db:
+            self.db.executemany("UPDATE files SET content_hash = ? WHERE id = ?", [(h, i) for i, h in full.items()])
+            self.db.executemany("UPDATE files SET partial_hash = ? WHERE id = ?", [(h, i) for i, h in partial.items()])
+
+    def store_fingerprints(self, rows: Iterable[tuple[int, Kind, Fingerprint | None, str | None, str | None]]) -> None:
+        """Store fingerprints (or the reason a file has none) and content hashes, when known, by
+        file id, in one transaction."""
+        with self.db:
+            for file_id, kind, fp, error, digest in rows:
+                self.db.execute(
+                    "UPDATE files SET fp_version = ?, error = ?, content_hash = coalesce(?, content_hash) WHERE id = ?",
+                    (FINGERPRINT_VERSIONS[kind], error, digest, file_id),
+                )
+                if isinstance(fp, ImageFingerprint):
+                    self.db.execute(
+                        "INSERT OR REPLACE INTO image_fingerprints VALUES (?,?,?,?,?,?,?)",
+                        (file_id, int(fp.hashes[0].astype("int64")), *fp.to_blob(), int(fp.comparable)),
+                    )
+                elif isinstance(fp, VideoFingerprint):
+                    q = "INSERT OR REPLACE INTO video_fingerprints VALUES (?,?,?,?,?,?)"
+                    self.db.execute(q, (file_id, *fp.to_blob()))
+
+    def fingerprinted_sizes(self, kind: Kind) -> set[int]:
+        """Sizes of the files with an up-to-date fingerprint and a known content hash."""
+        q = "SELECT DISTINCT size FROM files WHERE kind = ? AND fp_version = ? AND error IS NULL \
+            AND content_hash IS NOT NULL"
+        return {size for (size,) in self.db.execute(q, (kind.value, FINGERPRINT_VERSIONS[kind]))}
+
+    def fingerprinted_contents(self, digests: Iterable[str], kind: Kind) -> dict[str, int]:
+        """content hash -> id of a file with those bytes and an up-to-date fingerprint."""
+        found: dict[str, int] = {}
+        for chunk in chunks(list(set(digests))):
+            q = f"SELECT content_hash, id FROM files WHERE kind = ? AND fp_version = ? AND error IS NULL \
+                AND content_hash IN ({','.join('?' * len(chunk))})"
+            found.update(self.db.execute(q, (kind.value, FINGERPRINT_VERSIONS[kind], *chunk)))
+        return found
+
+    def copy_image_fingerprint(self, source: int, targets: Iterable[int], digest: str) -> None:
+        """Give files with the same bytes as file `source` its fingerprint (a copy: each keeps its own)."""
+        with self.db:
+            for target in targets:
+                self.db.execute(
+                    "INSERT OR REPLACE INTO image_fingerprints SELECT ?, phash, hashes, thumb, histogram, info, usable \
+                    FROM image_fingerprints WHERE file_id = ?",
+                    (target, source),
+                )
+                self.db.execute(
+                    "UPDATE files SET fp_version = ?, error = NULL, content_hash = ? WHERE id = ?",
+                    (FINGERPRINT_VERSIONS[Kind.IMAGE], digest, target),
+                )
+
+    def fingerprints(
+        self, ids: Iterable[int], kind: Kind = Kind.IMAGE, light: bool = False
+    ) -> Iterator[tuple[int, Fingerprint]]:
+        """Stored fingerprints by file id; `light` ones without thumbnails (not even read)."""
+        if kind is Kind.VIDEO:
+            table, cls = "video_fingerprints", VideoFingerprint
+            columns = "times, hashes, NULL, NULL, info" if light else "times, hashes, thumbs, histograms, info"
+        else:  # a light picture's thumbnail is read only when whether it is usable was not stored
+            table, cls = "image_fingerprints", ImageFingerprint
+            thumb = "CASE WHEN usable IS NULL THEN thumb END" if light else "thumb"
+            columns = f"hashes, {thumb}, histogram, info, usable"
+        learnt: list[tuple[int, int]] = []  # usable, file id: for rows stored before it was kept
+        for chunk in chunks(list(ids)):
+            q = f"SELECT file_id, {columns} FROM {table} WHERE file_id IN ({','.join('?' * len(chunk))})"
+            for file_id, *blobs in self.db.execute(q, chunk).fetchall():
+                fp = cls.from_blob(*blobs)
+                if isinstance(fp, ImageFingerprint) and blobs[-1] is None:
+                    learnt.append((int(fp.comparable), file_id))
+                yield file_id, fp.light() if light else fp
+        if learnt:
+            with self.db:
+                self.db.executemany("UPDATE image_fingerprints SET usable = ? WHERE file_id = ?", learnt)
+
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def verdicts(self, level: str, version: int) -> dict[tuple[int, int], str | None]:
+        """Known comparisons: (a, b) -> the match as JSON, or None for different pictures."""
+        q = "SELECT a, b, match FROM verdicts WHERE level = ? AND version = ?"
+        return {(a, b): m for a, b, m in self.db.execute(q, (level, version))}
+
+    def store_verdicts(self, level: str, version: int, rows: Iterable[tuple[int, int, str | None]]) -> None:
+        with self.db:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO verdicts VALUES (?,?,?,?,?)", [(a, b, level, version, m) for a, b, m in rows]
+            )
+
+    def recorded(self, path: str) -> tuple[int, int, str | None] | None:
+        """Size, mtime and content hash of a file as last scanned; None when it is not in the catalog."""
+        row = self.db.execute(
+            "SELECT size, mtime_ns, content_hash FROM files WHERE path = ?", (os.fsencode(path),)
+        ).fetchone()
+        return (row[0], row[1], row[2]) if row else None
