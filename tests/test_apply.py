@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import mediadup, photo, save, tree_state
-from mediadup import scan
+from mediadup import Relation, scan
 from mediadup.act.plan import Copy, make_plan
 
 
@@ -117,7 +117,8 @@ def test_reference_folders_are_never_touched(tmp_path: Path) -> None:
 copies = st.lists(
     st.builds(Copy, st.sampled_from([f"/{d}/{n}" for d in ("ref", "a", "b/c") for n in "xyz"]),
               st.integers(1, 9), st.integers(0, 5),
-              st.sampled_from(["identical", "near-duplicate", "contained", "similar"])),
+              st.sampled_from([Relation.IDENTICAL, Relation.NEAR_DUPLICATE, Relation.CONTAINED, Relation.SIMILAR,
+                               Relation.FRAME_OF])),
     min_size=2, max_size=6, unique_by=lambda c: c.path,
 )  # fmt: skip
 

@@ -231,7 +231,7 @@ def test_file_deleted_or_changed_during_the_scan(tmp_path: Path) -> None:
     gone = tmp_path / "gone.jpg"
     assert fingerprint_one((str(gone), 10**8, Kind.IMAGE))[2] == "file vanished during the scan"
     # a file that changes between discovery and decoding is reported, not fingerprinted
-    from mediadup.pipeline import _changed
+    from mediadup.fingerprint_cache import _changed
 
     p = save(photo(1, (64, 64)), tmp_path / "a.jpg")
     st = p.stat()

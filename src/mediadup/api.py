@@ -22,7 +22,7 @@ from .act.actions import REMOVALS, Action
 from .act.apply import NothingToUndo, Outcome, Restored, apply_plan
 from .act.apply import undo as undo_applies
 from .act.decisions import contents, pairs_among, taken_out
-from .act.metadata import MERGE, lacking, needs, with_merges, writer
+from .act.metadata import Merge, lacking, needs, with_merges, writer
 from .act.plan import POLICIES, Copy, check_policy, groups_from_catalog, make_plan, not_linkable
 from .act.planfile import read_plan, write_json
 from .find.discover import kind_of_extension
@@ -80,14 +80,18 @@ class Plan:
     left out (path, why), and notes for the user."""
 
     action: str
-    actions: list[Action]
+    actions: list[Action | Merge]
     groups: list[list[Copy]]
     left_out: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property
     def removals(self) -> list[Action]:
-        return [a for a in self.actions if a.op != MERGE]
+        return [a for a in self.actions if isinstance(a, Action)]
+
+    @property
+    def merges(self) -> list[Merge]:
+        return [a for a in self.actions if isinstance(a, Merge)]
 
 
 def plan(

@@ -118,7 +118,7 @@ def remove(catalog: str | None, console: Console, plan_file: str | None = None, 
     for path, reason in outcome.skipped:
         console.print(f"skipped {display_path(path)}: {reason}", markup=False, style="yellow")
     removal = api.REMOVALS[op]
-    keepers = len({m.path for m in outcome.merged})
+    keepers = len({m.keeper for m in outcome.merged})
     merged = f"; metadata merged into {plural(keepers, 'keeper')}" if keepers else ""
     undoable = "; `mediadup undo` restores them" if removal.undoable else ""
     console.print(f"{removal.done}: {plural(len(outcome.done), 'file')} ({human_size(outcome.reclaimed)} "
@@ -131,14 +131,15 @@ def remove(catalog: str | None, console: Console, plan_file: str | None = None, 
 
 
 def _print_plan(plan: api.Plan, console: Console) -> None:
+    merges = {id(m) for m in plan.merges}
     for a in plan.actions:
-        if a in plan.removals:
-            where = f" -> {display_path(a.target)}" if a.target else ""
-            line = f"{a.op:8} {display_path(a.path)}{where}  ({a.relation} of {display_path(a.keeper)}, "
-            console.print(line + f"{human_size(a.size)})", markup=False)
+        if id(a) in merges:
+            console.print(f"{'merge':8} {','.join(a.kinds)} from {display_path(a.source)} into "
+                          f"{display_path(a.keeper)}", markup=False)  # fmt: skip
         else:
-            console.print(f"{'merge':8} {a.relation.split(':')[1]} from {display_path(a.keeper)} into "
-                          f"{display_path(a.path)}", markup=False)  # fmt: skip
+            where = f" -> {display_path(a.target)}" if a.target else ""
+            line = f"{a.op:8} {display_path(a.path)}{where}  ({a.relation.value} of {display_path(a.keeper)}, "
+            console.print(line + f"{human_size(a.size)})", markup=False)
     total = sum(a.size for a in plan.removals)
     console.print(f"plan: {plural(len(plan.removals), 'file')}, {human_size(total)}; nothing changed "
                   "(add --yes to carry it out)")  # fmt: skip

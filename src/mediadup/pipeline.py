@@ -16,10 +16,11 @@ import numpy as np
 from .find.discover import Walker
 from .find.exact import ContentHashes, content_hashes, full_hash_or_none
 from .fingerprint.cluster import Cluster
-from .fingerprint.decode import DEFAULT_MAX_PIXELS, too_large
+from .fingerprint.decode import DEFAULT_MAX_PIXELS
 from .fingerprint.image import ImageFingerprint
 from .fingerprint.video import VideoFingerprint
-from .fingerprint.workers import Workers, default_jobs, fingerprint_many
+from .fingerprint.workers import Workers, default_jobs
+from .fingerprint_cache import FingerprintCache
 from .group.build import attach_frames, build_groups
 from .group.companions import find_companions
 from .group.similar import similar_groups
@@ -31,9 +32,6 @@ from .progress import QUIET, Reporter
 from .records import FileStat, Group, Kind, ScanResult, ScanSummary, Skipped
 from .store.catalog import Catalog
 from .store.files import Cached
-
-STORE_EVERY = 256
-STORE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -110,9 +108,7 @@ class Scanner:
         self.summary = ScanSummary()
         self.skipped: list[Skipped] = []
         self.ids: dict[str, int] = {}
-        self.stored: dict[str, int] = {}  # path -> id of the catalog row holding its fingerprint
         self.cached: dict[str, Cached] = {}
-        self.digests: dict[str, str] = {}  # content hashes learnt while fingerprinting
 
     def run(self, roots: list[str]) -> ScanResult:
         started = time.time()
@@ -122,6 +118,8 @@ class Scanner:
         cached = self.catalog.refresh(files)
         self.cached = cached
         self.ids = {p: c.id for p, c in cached.items()}
+        self.cache = FingerprintCache(self.catalog, cached, self.options.max_pixels, self.options.jobs, self.reporter,
+                                      self.summary, self.skipped)  # fmt: skip
         with _cluster(self.options) as cluster, Workers(self.options.jobs, cluster) as workers:
             content = self._exact(files, cached)
             stats = {f.path: f for f in files}
@@ -129,7 +127,7 @@ class Scanner:
             if not self.options.exact_only:
                 for kind in (Kind.IMAGE, Kind.VIDEO):
                     chosen = [f for f in files if f.kind is kind]
-                    fingerprints.update(self._fingerprint(chosen, cached, content, workers, kind))
+                    fingerprints.update(self.cache.fingerprints(chosen, content, workers, kind))
             unusable = {s.path for s in self.skipped}
             stats = {p: f for p, f in stats.items() if p not in unusable}
             durations = {p: fp.info.duration for p, fp in fingerprints.items() if isinstance(fp, VideoFingerprint)}
@@ -187,90 +185,6 @@ class Scanner:
         unreadable = {s.path for s in self.skipped}
         files[:] = [f for f in files if f.path not in unreadable]
         return found.full
-
-    def _fingerprint(
-        self, chosen: list[FileStat], cached: dict[str, Cached], content: dict[str, str], workers: Workers, kind: Kind
-    ) -> dict[str, Fingerprint]:
-        """Fingerprints of every usable image (or video): from the catalog, or decoded once per distinct content."""
-        same: dict[str, list[FileStat]] = {}  # byte-identical files share one fingerprint
-        for f in chosen:
-            same.setdefault(content.get(f.path, f.path), []).append(f)
-        found: dict[str, Fingerprint] = {}
-        errors: dict[str, str] = {}
-        to_load: dict[int, str] = {}
-        for key, files in same.items():
-            known = next((f for f in files if cached[f.path].fingerprinted), None)
-            if known and cached[known.path].error:
-                errors[key] = cached[known.path].error or ""
-            elif known:
-                to_load[self.ids[known.path]] = key
-        # kept light (no thumbnails): comparisons load what they need again, so memory stays bounded
-        found.update((to_load[i], fp) for i, fp in self.catalog.fingerprints(to_load, kind, light=True))
-        stored = {key: i for i, key in to_load.items()}  # where each content's fingerprint is in the catalog
-        self.summary.from_cache += sum(len(same[k]) for k in found)
-        todo = {files[0].path: key for key, files in same.items() if key not in found and key not in errors}
-        for path, i in self._copies_of_known(todo, same, content, kind).items():  # no need to decode them
-            key = todo.pop(path)
-            found[key] = next(fp for _, fp in self.catalog.fingerprints([i], kind, light=True))
-            stored[key] = i
-            self.summary.from_cache += len(same[key])
-        stage = "fingerprinting videos" if kind is Kind.VIDEO else "fingerprinting"
-        with self.reporter.stage(stage, len(todo)) as bar, _Batches(self.catalog) as store:
-            expected = {p: (same[k][0].size, same[k][0].mtime_ns) for p, k in todo.items()}
-            for path, fp, error, lasting, digest in fingerprint_many(todo, workers, self.options.max_pixels, kind):
-                key = todo[path]
-                if fp is not None and _changed(path, expected[path]):
-                    fp, error, lasting = None, "changed during the scan", False
-                if fp is not None:
-                    found[key] = fp.light()
-                    stored[key] = self.ids[same[key][0].path]
-                    self.summary.fingerprinted += 1
-                else:
-                    errors[key] = error or ""
-                if digest:
-                    self.digests.update((f.path, digest) for f in same[key])
-                if fp is not None or lasting:  # a passing trouble (too large, permissions) is tried again
-                    fresh = [f for f in same[key] if not cached[f.path].fingerprinted]
-                    store.add([(self.ids[f.path], kind, fp, error, digest) for f in fresh])
-                bar.advance()
-        for key, fp in list(found.items()):  # cached fingerprints obey today's --max-pixels too
-            if isinstance(fp, ImageFingerprint) and (
-                reason := too_large(fp.info.width, fp.info.height, self.options.max_pixels)
-            ):
-                errors[key] = reason
-                del found[key]
-        fingerprints = {}
-        for key, files in same.items():
-            for f in files:
-                if key in found:
-                    fingerprints[f.path] = found[key]
-                    self.stored[f.path] = stored[key]
-                else:
-                    self.skipped.append(Skipped(f.path, errors.get(key, "not fingerprinted")))
-        return fingerprints
-
-    def _copies_of_known(
-        self, todo: dict[str, str], same: dict[str, list[FileStat]], content: dict[str, str], kind: Kind
-    ) -> dict[str, int]:
-        """New images whose bytes the catalog knows under another name (a copied tree, another
-        drive): path -> catalog id of the file (now given that fingerprint). Only files of a size
-        the catalog knows are read; videos are not (reading one whole costs more than its fingerprint)."""
-        if kind is not Kind.IMAGE or not todo:
-            return {}
-        sizes = self.catalog.fingerprinted_sizes(kind)
-        maybe = [p for p in todo if same[todo[p]][0].size in sizes]
-        if not maybe:
-            return {}
-        with ThreadPoolExecutor(self.options.jobs) as pool:
-            digests = dict(zip(maybe, pool.map(lambda p: content.get(p) or full_hash_or_none(p), maybe)))
-        known = self.catalog.fingerprinted_contents((d for d in digests.values() if d), kind)
-        out = {}
-        for path, digest in digests.items():
-            if digest in known:
-                ids = [self.ids[f.path] for f in same[todo[path]]]
-                self.catalog.copy_image_fingerprint(known[digest], ids, digest)
-                out[path] = ids[0]
-        return out
 
     def _group(
         self,
@@ -343,7 +257,7 @@ class Scanner:
         decisions = self.catalog.ignored()
         if not decisions:
             return None
-        digests = {**self.digests, **content}
+        digests = {**self.cache.digests, **content}
         todo = sorted({p for e in edges for p in e if p not in digests})
         digests.update((p, self.cached[p].content_hash) for p in todo if self.cached[p].content_hash)
         todo = [p for p in todo if p not in digests]
@@ -369,7 +283,7 @@ class Scanner:
             wanted: dict[int, list[str]] = {}
             for p in paths:
                 if isinstance(fingerprints[p], VideoFingerprint) == (kind is Kind.VIDEO):
-                    wanted.setdefault(self.stored[p], []).append(p)
+                    wanted.setdefault(self.cache.stored[p], []).append(p)
             for i, fp in self.catalog.fingerprints(wanted, kind):
                 out.update((p, fp) for p in wanted[i])
         return out
@@ -409,36 +323,5 @@ class _Verdicts:
         self.verifier.new = []
 
 
-class _Batches:
-    """Fingerprints stored in batches, at least every few seconds, and whatever is left at the end
-    (also after Ctrl-C): an interrupted scan keeps its finished work."""
-
-    def __init__(self, catalog: Catalog):
-        self.catalog, self.rows, self.last = catalog, [], time.monotonic()
-
-    def add(self, rows: list) -> None:
-        self.rows.extend(rows)
-        if len(self.rows) >= STORE_EVERY or time.monotonic() - self.last > STORE_SECONDS:
-            self.flush()
-
-    def flush(self) -> None:
-        self.catalog.store_fingerprints(self.rows)
-        self.rows, self.last = [], time.monotonic()
-
-    def __enter__(self) -> _Batches:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.flush()
-
-
 def _cluster(options: ScanOptions) -> contextlib.AbstractContextManager[Cluster | None]:
     return Cluster(options.dask, options.jobs) if options.dask else contextlib.nullcontext()
-
-
-def _changed(path: str, expected: tuple[int, int]) -> bool:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return True
-    return (st.st_size, st.st_mtime_ns) != expected

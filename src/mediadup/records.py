@@ -32,6 +32,7 @@ class Relation(str, Enum):
     CONTAINED = "contained"  # a shorter part of a longer video: removed only when asked for
     FRAME_OF = "frame-of"  # an image that is one of a video's frames: never removed automatically
     SIMILAR = "similar"  # a distinct but similar shot (burst, edition): removed only when asked for
+    MOTION = "motion"  # a Live Photo's motion clip: acted on with its photo, never on its own
 
     @property
     def removable(self) -> bool:

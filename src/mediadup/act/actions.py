@@ -15,7 +15,7 @@ from urllib.parse import unquote_to_bytes
 from send2trash import send2trash
 
 from ..find.exact import full_hash
-from ..records import display_path
+from ..records import Relation, display_path
 from ..store.journal import JournalEntry
 
 FICLONE = 0x40049409  # Linux ioctl: share the blocks of another file (Btrfs, XFS, ...)
@@ -32,7 +32,7 @@ class Action:
     keeper: str
     keeper_size: int
     keeper_mtime_ns: int
-    relation: str
+    relation: Relation
     content_hash: str | None = None  # for identical copies: the keeper must still have it
     target: str | None = None
 

@@ -12,15 +12,16 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..find.exact import full_hash
-from ..records import MediadupError, display_path
+from ..records import MediadupError, Relation, display_path
 from ..store.catalog import Catalog
 from ..store.journal import JournalEntry
 from .actions import REMOVALS, NotRestored
-from .metadata import MERGE, merge, unmerge
+from .metadata import MERGE, Merge, merge, unmerge
 from .plan import Action
 
 
@@ -28,7 +29,7 @@ from .plan import Action
 class Outcome:
     done: list[Action] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
-    merged: list[Action] = field(default_factory=list)  # metadata copied into keepers
+    merged: list[Merge] = field(default_factory=list)  # metadata copied into keepers
     interrupted: bool = False  # Ctrl-C: the action in progress was finished, the rest not begun
 
     @property
@@ -36,39 +37,37 @@ class Outcome:
         return sum(a.size for a in self.done)
 
 
-def recheck(a: Action) -> str | None:
-    """Why the action must not happen now, or None when it is safe (never raises: a file that
-    cannot be read is a reason)."""
+def recheck(
+    path: str, size: int, mtime_ns: int, keeper: str, keeper_size: int, keeper_mtime_ns: int, digest: str | None = None
+) -> str | None:
+    """Why a file must not be acted on now for its keeper's sake, or None when it is safe: both
+    as scanned, the keeper readable, and (`digest`) both with those bytes. Never raises: a file
+    that cannot be read is a reason."""
     try:
-        return _recheck(a)
+        for p, expected, who in ((path, (size, mtime_ns), "file"), (keeper, (keeper_size, keeper_mtime_ns), "keeper")):
+            try:
+                st = os.stat(p)
+            except FileNotFoundError:
+                return f"the {who} is gone"
+            if (st.st_size, st.st_mtime_ns) != expected:
+                return f"the {who} changed since the scan"
+        if os.path.samefile(path, keeper):
+            return "the file and its keeper are the same file"
+        with open(keeper, "rb"):  # a keeper that cannot be read cannot be trusted to hold the picture
+            pass
+        if digest and not (full_hash(path) == digest == full_hash(keeper)):
+            return "the bytes no longer match the keeper's"
     except OSError as e:
-        return f"cannot check {display_path(e.filename or a.path)}: {e.strerror or e}"
-
-
-def _recheck(a: Action) -> str | None:
-    for path, size, mtime, who in ((a.path, a.size, a.mtime_ns, "file"), (a.keeper, a.keeper_size,
-                                   a.keeper_mtime_ns, "keeper")):  # fmt: skip
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            return f"the {who} is gone"
-        if (st.st_size, st.st_mtime_ns) != (size, mtime):
-            return f"the {who} changed since the scan"
-    if os.path.samefile(a.path, a.keeper):
-        return "the file and its keeper are the same file"
-    with open(a.keeper, "rb"):  # a keeper that cannot be read cannot be trusted to hold the picture
-        pass
-    if a.content_hash and not (full_hash(a.path) == a.content_hash == full_hash(a.keeper)):
-        return "the bytes no longer match the keeper's"
+        return f"cannot check {display_path(e.filename or path)}: {e.strerror or e}"
     return None
 
 
-def apply_plan(actions: list[Action], catalog: Catalog) -> Outcome:
+def apply_plan(actions: Sequence[Action | Merge], catalog: Catalog) -> Outcome:
     """Carry out the actions, each journaled before and after. A duplicate whose metadata could
     not be merged into its keeper (when the plan asked for it) stays, and so does the motion clip
     of a photo that stays. Ctrl-C lets the action in progress finish, then stops (`interrupted`)."""
     outcome = Outcome()
-    journal = _Journal(catalog, next((x.op for x in actions if x.op != MERGE), "trash"))
+    journal = _Journal(catalog, next((x.op for x in actions if isinstance(x, Action)), "trash"))
     not_merged: dict[str, str] = {}  # duplicate -> why its metadata is not in the keeper
     resized: dict[str, int] = {}  # keeper -> its size after a merge (its mtime is kept)
     photo_stays = False  # the file acted on last stays: its motion clip (the next action) stays too
@@ -79,23 +78,28 @@ def apply_plan(actions: list[Action], catalog: Catalog) -> Outcome:
                 break
             if a.keeper in resized:
                 a = replace(a, keeper_size=resized[a.keeper])
+            if isinstance(a, Merge):
+                if reason := recheck(a.source, a.source_size, a.source_mtime_ns, a.keeper, a.keeper_size,
+                                     a.keeper_mtime_ns) or _merge_journaled(a, journal):  # fmt: skip
+                    not_merged[a.source] = reason  # said with the duplicate, which stays
+                else:
+                    outcome.merged.append(a)
+                    resized[a.keeper] = os.stat(a.keeper).st_size
+                continue
             if a.path in resized:
                 a = replace(a, size=resized[a.path])
-            if a.relation == "motion" and photo_stays:
+            if a.relation is Relation.MOTION and photo_stays:
                 reason: str | None = "its photo stays"
             elif a.path in not_merged:
                 reason = f"its metadata could not be copied into the keeper: {not_merged[a.path]}"
             else:
-                reason = recheck(_from_duplicate(a) if a.op == MERGE else a)
-            if reason is None:
-                reason = _carry_out_journaled(a, journal, outcome, resized)
-            if a.op == MERGE:
-                if reason:
-                    not_merged[a.keeper] = reason  # said with the duplicate, which stays
-                continue
+                reason = recheck(a.path, a.size, a.mtime_ns, a.keeper, a.keeper_size, a.keeper_mtime_ns,
+                                 a.content_hash) or _remove_journaled(a, journal)  # fmt: skip
             if reason:
                 outcome.skipped.append((a.path, reason))
-            if a.relation != "motion":
+            else:
+                outcome.done.append(a)
+            if a.relation is not Relation.MOTION:
                 photo_stays = reason is not None
     journal.close()
     return outcome
@@ -107,34 +111,37 @@ class _Journal:
     def __init__(self, catalog: Catalog, op: str):
         self.catalog, self.op, self.apply_id = catalog, op, None
 
-    def planned(self, a: Action) -> int:
+    def planned(self, op: str, path: str, keeper: str, size: int, mtime_ns: int, target: str | None) -> int:
         self.apply_id = self.apply_id or self.catalog.start_apply(self.op)
-        return self.catalog.journal_planned(self.apply_id, a)
+        return self.catalog.journal_planned(self.apply_id, op, path, keeper, size, mtime_ns, target)
 
     def close(self) -> None:
         if self.apply_id:
             self.catalog.finish_apply(self.apply_id)
 
 
-def _carry_out_journaled(a: Action, journal: _Journal, outcome: Outcome, resized: dict[str, int]) -> str | None:
-    """Do one action between its two journal entries; why it failed, or None."""
-    entry = journal.planned(a)
+def _remove_journaled(a: Action, journal: _Journal) -> str | None:
+    """Remove one duplicate between its two journal entries; why it failed, or None."""
+    entry = journal.planned(a.op, a.path, a.keeper, a.size, a.mtime_ns, a.target)
     try:
-        if a.op == MERGE:
-            merge(a)
-            target = a.target
-        else:
-            target = REMOVALS[a.op].carry_out(a)
+        target = REMOVALS[a.op].carry_out(a)
     except OSError as e:
         journal.catalog.journal_finish(entry, "failed", error=str(e.strerror or e))
         return f"{a.op} failed: {e.strerror or e}"
-    after = full_hash(a.path) if a.op == MERGE else None
-    journal.catalog.journal_finish(entry, "done", target=target, after=after)
-    if a.op == MERGE:
-        outcome.merged.append(a)
-        resized[a.path] = os.stat(a.path).st_size
-    else:
-        outcome.done.append(a)
+    journal.catalog.journal_finish(entry, "done", target=target)
+    return None
+
+
+def _merge_journaled(m: Merge, journal: _Journal) -> str | None:
+    """Merge metadata into a keeper between two journal entries (the keeper is the file changed,
+    the backup where its original is kept); why it failed, or None."""
+    entry = journal.planned(MERGE, m.keeper, m.source, m.keeper_size, m.keeper_mtime_ns, m.backup)
+    try:
+        merge(m)
+    except OSError as e:
+        journal.catalog.journal_finish(entry, "failed", error=str(e.strerror or e))
+        return f"{MERGE} failed: {e.strerror or e}"
+    journal.catalog.journal_finish(entry, "done", after=full_hash(m.keeper))
     return None
 
 
@@ -157,12 +164,6 @@ class Interruption:
     def __exit__(self, *exc: object) -> None:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
-
-
-def _from_duplicate(merge: Action) -> Action:
-    """A merge seen as the removal it prepares, for `recheck`: the duplicate and its keeper."""
-    return replace(merge, path=merge.keeper, size=merge.keeper_size, mtime_ns=merge.keeper_mtime_ns,
-                   keeper=merge.path, keeper_size=merge.size, keeper_mtime_ns=merge.mtime_ns)  # fmt: skip
 
 
 @dataclass

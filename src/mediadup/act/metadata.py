@@ -12,12 +12,15 @@ import shutil
 import subprocess
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from PIL import Image
 
 from ..find.exact import full_hash
 from ..fingerprint.decode import register_plugins
+from ..records import Relation
 from .actions import Action
 
 MERGE = "merge-metadata"  # the journal's name for a merge into a keeper
@@ -39,6 +42,22 @@ KINDS: dict[str, tuple[tuple[int, ...], tuple[str, ...], tuple[str, ...]]] = {
         ("EXIF:Make", "EXIF:Model", "EXIF:LensMake", "EXIF:LensModel", "EXIF:SerialNumber"),
     ),
 }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Merge:
+    """Before `source` (a duplicate) goes, copy the `kinds` of metadata it has and `keeper` lacks
+    into the keeper; the keeper's original bytes are kept at `backup` for undo."""
+
+    keeper: str
+    keeper_size: int
+    keeper_mtime_ns: int
+    source: str
+    source_size: int
+    source_mtime_ns: int
+    kinds: tuple[str, ...]
+    backup: str
+    op: ClassVar[str] = MERGE
 
 
 ISO_MEDIA = (".heic", ".heif", ".hif", ".avif")  # exiv2 reads their metadata but cannot write it
@@ -88,25 +107,23 @@ def lacking(actions: Sequence[Action]) -> dict[int, list[str]]:
 
     out = {}
     for n, a in enumerate(actions):
-        if a.relation in ("identical", "motion", "metadata") or a.op == MERGE:
+        if a.relation in (Relation.IDENTICAL, Relation.MOTION):
             continue  # the same bytes carry the same metadata; a motion clip is not a picture
         if missing := [k for k in KINDS if k in kinds(a.path) - kinds(a.keeper)]:
             out[n] = missing
     return out
 
 
-def with_merges(actions: Sequence[Action], missing: dict[int, list[str]], backups: str) -> list[Action]:
-    """The plan with a merge before each removal that would lose metadata: the merge's `path` is
-    the keeper, its `keeper` the duplicate the metadata comes from, its `target` where the
-    keeper's original bytes are kept for undo."""
-    out = []
+def with_merges(actions: Sequence[Action], missing: dict[int, list[str]], backups: str) -> list[Action | Merge]:
+    """The plan with a merge before each removal that would lose metadata (`missing`, from
+    `lacking`); the keepers' original bytes are to be kept under `backups`."""
+    out: list[Action | Merge] = []
     stamp = time.time_ns()
     for n, a in enumerate(actions):
         if n in missing:
             backup = os.path.join(backups, f"{stamp}-{n}-{os.path.basename(a.keeper)}")
-            merge = Action(MERGE, a.keeper, a.keeper_size, a.keeper_mtime_ns, a.path, a.size, a.mtime_ns,
-                           "metadata:" + ",".join(missing[n]), None, backup)  # fmt: skip
-            out.append(merge)
+            out.append(Merge(a.keeper, a.keeper_size, a.keeper_mtime_ns, a.path, a.size, a.mtime_ns,
+                             tuple(missing[n]), backup))  # fmt: skip
         out.append(a)
     return out
 
@@ -160,27 +177,26 @@ def _keep_whole(source: str, target: str) -> None:
     os.replace(partial, target)
 
 
-def merge(a: Action) -> None:
-    """Copy the kinds of metadata named in `a.relation` from `a.keeper` (the duplicate) into
-    `a.path` (the keeper): a new file beside it, checked to carry them with the same pixels, the
-    original kept whole at `a.target`, then renamed over the keeper (which keeps its mtime)."""
-    assert a.target
-    tool = writer(a.path)
+def merge(m: Merge) -> None:
+    """Copy the merge's kinds of metadata from its source into its keeper: a new file beside the
+    keeper, checked to carry them with the same pixels, the original kept whole at `m.backup`,
+    then renamed over the keeper (which keeps its mtime)."""
+    tool = writer(m.keeper)
     if tool is None:
-        raise MetadataError(f"writing metadata into this file needs {needs(a.path)}")
-    kinds = a.relation.split(":", 1)[1].split(",")
-    temporary = os.path.join(os.path.dirname(a.path), f".mediadup-merge-{os.getpid()}{os.path.splitext(a.path)[1]}")
+        raise MetadataError(f"writing metadata into this file needs {needs(m.keeper)}")
+    kinds = list(m.kinds)
+    temporary = os.path.join(os.path.dirname(m.keeper), f".mediadup-merge-{os.getpid()}{os.path.splitext(m.keeper)[1]}")
     try:
-        shutil.copy2(a.path, temporary)
-        (_with_exiv2 if tool == "exiv2" else _with_exiftool)(a.keeper, temporary, kinds)
+        shutil.copy2(m.keeper, temporary)
+        (_with_exiv2 if tool == "exiv2" else _with_exiftool)(m.source, temporary, kinds)
         if missing := set(kinds) - carried(temporary):
             raise MetadataError(f"this format did not take the {', '.join(sorted(missing))}")
-        if not np.array_equal(_pixels(a.path), _pixels(temporary)):
+        if not np.array_equal(_pixels(m.keeper), _pixels(temporary)):
             raise MetadataError("writing the metadata changed the pixels; the keeper is left as it was")
-        _keep_whole(a.path, a.target)  # the original, for undo
-        st = os.stat(a.path)
+        _keep_whole(m.keeper, m.backup)  # the original, for undo
+        st = os.stat(m.keeper)
         os.utime(temporary, ns=(st.st_atime_ns, st.st_mtime_ns))
-        os.replace(temporary, a.path)
+        os.replace(temporary, m.keeper)
     finally:
         with contextlib.suppress(OSError):
             os.unlink(temporary)

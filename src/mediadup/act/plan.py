@@ -13,14 +13,11 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ..records import MediadupError
+from ..records import MediadupError, Relation
 from ..store.catalog import Catalog
 from .actions import REMOVALS, Action, same_entry
 
 POLICIES = ("quality", "largest", "highest-resolution", "longest", "oldest", "newest", "shortest-path")
-NEVER_REMOVED = ("frame-of",)  # an image that is a video's frame is not a copy of the video
-SUBCLIPS = ("contained",)  # parts of a longer video: removed only with include_subclips
-SIMILAR = ("similar",)  # distinct shots of one scene: removed only with include_similar
 
 
 class PlanError(MediadupError):
@@ -34,7 +31,7 @@ class Copy:
     path: str
     size: int
     mtime_ns: int
-    relation: str  # "keeper", "identical", "near-duplicate", ...
+    relation: Relation
     content_hash: str | None = None
     pixels: int = 0  # width x height, when known
     duration: float = 0.0  # seconds, for videos
@@ -52,7 +49,7 @@ def groups_from_catalog(catalog: Catalog) -> list[list[Copy]]:
             continue  # the file left the catalog since: it will not be touched
         size, mtime_ns, digest = f.current
         pixels = f.info.get("width", 0) * f.info.get("height", 0)
-        relation = "keeper" if f.role == "keep" else f.relation
+        relation = Relation.KEEPER if f.role == "keep" else Relation(f.relation)
         motion = _companion(catalog, f.companion) if f.companion else None
         copy = Copy(f.path, size, mtime_ns, relation, digest, pixels, f.info.get("duration", 0.0), motion)
         groups.setdefault(f.group, []).append(copy)
@@ -62,7 +59,7 @@ def groups_from_catalog(catalog: Catalog) -> list[list[Copy]]:
 def _companion(catalog: Catalog, path: str) -> Copy | None:
     """A motion clip as scanned (None when the catalog lost it: its photo is then acted on alone)."""
     known = catalog.recorded(path)
-    return Copy(path, known[0], known[1], "motion", known[2]) if known else None
+    return Copy(path, known[0], known[1], Relation.MOTION, known[2]) if known else None
 
 
 def _under(path: str, folders: Sequence[str]) -> bool:
@@ -82,7 +79,7 @@ def check_policy(policy: str) -> None:
 
 def not_linkable(groups: Iterable[Sequence[Copy]]) -> int:
     """Removable copies that a link action leaves alone: those not byte-identical to their keeper."""
-    return sum(1 for g in groups for c in g[1:] if c.relation not in ("identical", *NEVER_REMOVED, *SUBCLIPS, *SIMILAR))
+    return sum(1 for g in groups for c in g[1:] if c.relation.removable and c.relation is not Relation.IDENTICAL)
 
 
 def choose_keeper(group: Sequence[Copy], policy: str) -> Copy:
@@ -139,20 +136,19 @@ def make_plan(
         for c in groups[n]:
             if c.path in kept or c.path in acted or _under(c.path, references):
                 continue
-            if (
-                c.relation in NEVER_REMOVED
-                or (c.relation in SUBCLIPS and not include_subclips)
-                or (c.relation in SIMILAR and not include_similar)
+            if not (
+                c.relation.removable
+                or (c.relation is Relation.CONTAINED and include_subclips)
+                or (c.relation is Relation.SIMILAR and include_similar)
             ):
                 continue
-            if identical_only and not (
-                c.relation == "identical" and c.content_hash and c.content_hash == keeper.content_hash
-            ):
+            identical = c.relation is Relation.IDENTICAL and c.content_hash and c.content_hash == keeper.content_hash
+            if identical_only and not identical:
                 continue  # a link shows the keeper's bytes: only byte-identical copies may become one
             target = _move_target(c.path, to) if op == "move" and to else None
             if target and same_entry(c.path, target):
                 raise PlanError(f"--to {to} would move {c.path} onto itself: choose a folder outside the files' own")
-            digest = c.content_hash if c.relation == "identical" and c.content_hash == keeper.content_hash else None
+            digest = c.content_hash if identical else None
             actions.append(
                 Action(op, c.path, c.size, c.mtime_ns, keeper.path, keeper.size, keeper.mtime_ns, c.relation,
                        digest, target)
@@ -162,7 +158,7 @@ def make_plan(
                 m = c.companion
                 target = _move_target(m.path, to) if op == "move" and to else None
                 actions.append(
-                    Action(op, m.path, m.size, m.mtime_ns, keeper.path, keeper.size, keeper.mtime_ns, "motion",
+                    Action(op, m.path, m.size, m.mtime_ns, keeper.path, keeper.size, keeper.mtime_ns, Relation.MOTION,
                            None, target)
                 )  # fmt: skip
                 photo_of[m.path] = c.path

@@ -135,7 +135,10 @@ def _copy(f: dict, catalog: Catalog, recorded: set[bytes]) -> tuple[Copy | None,
     if f.get("companion"):
         clip = _path(f, "companion")
         known = catalog.recorded(clip) if os.fsencode(clip) in recorded else None
-        motion = Copy(clip, known[0], known[1], "motion", known[2]) if known else None
+        motion = Copy(clip, known[0], known[1], Relation.MOTION, known[2]) if known else None
     pixels = (f.get("width") or 0) * (f.get("height") or 0)
-    relation = "keeper" if f.get("role") == "keep" else f.get("relation", "near-duplicate")
+    try:
+        relation = Relation.KEEPER if f.get("role") == "keep" else Relation(f.get("relation", "near-duplicate"))
+    except ValueError:
+        return None, f"unknown relation {f.get('relation')!r}"
     return Copy(path, size, mtime_ns, relation, digest, pixels, f.get("duration") or 0.0, motion), None

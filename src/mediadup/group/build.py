@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from ..match.compare import Match
 from ..match.components import UnionFind
@@ -11,6 +11,29 @@ from ..records import FileStat, Group, GroupMember, ImageInfo, Relation, VideoIn
 from .rank import rank
 
 MAX_COMPARED = 400  # in larger clusters the keeper is only compared with its own candidates
+
+
+def around_keepers(
+    components: Iterable[list[str]],
+    best: Callable[[list[str]], str],
+    members_of: Callable[[str, list[str]], list[GroupMember]],
+    near: Callable[[str, set[str]], set[str]],
+) -> Iterator[tuple[str, list[GroupMember]]]:
+    """Keeper-centred groups, for duplicates and for similar shots alike: in each component of
+    matched pairs, the `best` of the remaining items keeps a group of the others that
+    `members_of(keeper, others)` verifies against it (never through a third: no chains); what is
+    left forms groups around the next best. In a component larger than MAX_COMPARED, a keeper is
+    compared only with the items `near` it (its own candidates)."""
+    for component in components:
+        remaining = set(component)
+        while len(remaining) > 1:
+            keeper = best(sorted(remaining))
+            remaining.discard(keeper)
+            others = remaining if len(component) <= MAX_COMPARED else near(keeper, remaining) & remaining
+            members = members_of(keeper, sorted(others))
+            if members:
+                yield keeper, members
+                remaining -= {m.path for m in members}
 
 
 def build_groups(
@@ -40,37 +63,41 @@ def build_groups(
         neighbours[a].add(b)
         neighbours[b].add(a)
 
-    groups = []
+    def best(paths: list[str]) -> str:
+        return rank([GroupMember(stats[p], Relation.KEEPER, info=infos.get(p)) for p in paths])[0][0].path
+
+    def near(keeper: str, remaining: set[str]) -> set[str]:
+        twins = {p for p in remaining if content.get(p) and content.get(p) == content.get(keeper)}
+        return twins | {q for p in twins | {keeper} for q in neighbours[p]}
+
     parts: dict[str, list[GroupMember]] = defaultdict(list)  # longer video -> clips found inside it
-    for component in uf.components():
-        remaining = set(component)
-        while len(remaining) > 1:
-            ordered, _ = rank([GroupMember(stats[p], Relation.KEEPER, info=infos.get(p)) for p in sorted(remaining)])
-            keeper = ordered[0].path
-            remaining.discard(keeper)
-            twins = {p for p in remaining if content.get(p) and content.get(p) == content.get(keeper)}
-            near = {q for p in twins | {keeper} for q in neighbours[p]} if len(component) > MAX_COMPARED else remaining
-            members = [GroupMember(stats[p], Relation.IDENTICAL, 1.0, {}, infos.get(p), content[p]) for p in twins]
-            candidates: dict[str, str] = {}  # one comparison per distinct content
-            for p in sorted((near & remaining) - twins):
-                candidates.setdefault(content.get(p, p), p)
-            verdicts = dict(zip(candidates, verify([(keeper, p) for p in candidates.values()])))
-            for p in sorted((near & remaining) - twins):
-                if apart and any(apart(p, q) for q in [keeper, *(m.path for m in members)]):
-                    continue  # left for another group
-                if m := verdicts[content.get(p, p)]:
-                    member = GroupMember(stats[p], m.relation, m.score, m.evidence, infos.get(p), content.get(p))
-                    # a part is not a copy: it may have copies of its own, and is shown apart from them
-                    (parts[keeper] if m.relation is Relation.CONTAINED else members).append(member)
-            if members:
-                _ranked, reason = rank(
-                    [GroupMember(stats[keeper], Relation.KEEPER, info=infos.get(keeper))]
-                    + [GroupMember(m.stat, m.relation, info=m.info) for m in members]
-                )
-                keep = GroupMember(stats[keeper], Relation.KEEPER, 1.0, {}, infos.get(keeper), content.get(keeper))
-                members.sort(key=lambda m: (m.relation != Relation.IDENTICAL, -m.score, m.path))
-                groups.append(Group(keep, members, reason))
-                remaining -= {m.path for m in members}
+
+    def copies_of(keeper: str, others: list[str]) -> list[GroupMember]:
+        twins = [p for p in others if content.get(p) and content.get(p) == content.get(keeper)]
+        members = [GroupMember(stats[p], Relation.IDENTICAL, 1.0, {}, infos.get(p), content[p]) for p in twins]
+        candidates: dict[str, str] = {}  # one comparison per distinct content
+        rest = [p for p in others if p not in twins]
+        for p in rest:
+            candidates.setdefault(content.get(p, p), p)
+        verdicts = dict(zip(candidates, verify([(keeper, p) for p in candidates.values()])))
+        for p in rest:
+            if apart and any(apart(p, q) for q in [keeper, *(m.path for m in members)]):
+                continue  # left for another group
+            if m := verdicts[content.get(p, p)]:
+                member = GroupMember(stats[p], m.relation, m.score, m.evidence, infos.get(p), content.get(p))
+                # a part is not a copy: it may have copies of its own, and is shown apart from them
+                (parts[keeper] if m.relation is Relation.CONTAINED else members).append(member)
+        return members
+
+    groups = []
+    for keeper, members in around_keepers(uf.components(), best, copies_of, near):
+        _ranked, reason = rank(
+            [GroupMember(stats[keeper], Relation.KEEPER, info=infos.get(keeper))]
+            + [GroupMember(m.stat, m.relation, info=m.info) for m in members]
+        )
+        keep = GroupMember(stats[keeper], Relation.KEEPER, 1.0, {}, infos.get(keeper), content.get(keeper))
+        members.sort(key=lambda m: (m.relation != Relation.IDENTICAL, -m.score, m.path))
+        groups.append(Group(keep, members, reason))
     _add_parts(groups, parts, stats, infos, content)
     groups.sort(key=lambda g: (-g.reclaimable, g.keeper.path))
     return groups

@@ -14,6 +14,7 @@ from ..fingerprint.image import THUMB, ImageFingerprint
 from ..match.compare import COLOURFUL, histogram_similarity, similarities, structure
 from ..match.components import UnionFind
 from ..records import FileStat, Group, GroupMember, Relation
+from .build import around_keepers
 from .rank import SHOT_CRITERIA, rank
 
 RADIUS = 12  # pHash distance searched across the whole library (editions, stereo pairs, repeated scenes)
@@ -26,7 +27,6 @@ CLOSE = 8
 PER_BIT = 0.015  # farther pHashes need this much more similarity per bit: distinct scenes can look alike
 MIN_COLOUR = 0.5  # two colourful shots with palettes less alike than this are different scenes
 MIN_STRUCTURE = 0.1  # smooth pictures (gradients, skies) look alike whatever they show
-MAX_COMPARED = 400  # in larger clusters the best shot is compared with its own candidates only
 LOAD_BATCH = 2000
 
 
@@ -133,24 +133,22 @@ def similar_groups(
     def member(p: str, relation: Relation, score: float = 1.0, evidence: dict | None = None) -> GroupMember:
         return GroupMember(stats[p], relation, score, evidence or {}, fingerprints[p].info)
 
+    def best(paths: list[str]) -> str:
+        return rank([member(p, Relation.KEEPER) for p in paths], SHOT_CRITERIA)[0][0].path
+
+    def shots_like(best: str, others: list[str]) -> list[GroupMember]:
+        members: list[GroupMember] = []
+        for p, s in zip(others, shots.similar([(best, p) for p in others], fingerprints, level)):
+            if s is None or (apart and any(apart(p, q) for q in [best, *(m.path for m in members)])):
+                continue
+            distance = int(np.bitwise_count(fingerprints[best].hashes[0] ^ fingerprints[p].hashes[0]))
+            members.append(member(p, Relation.SIMILAR, s, {"similarity": s, "phash_distance": distance}))
+        return members
+
     groups = []
-    for component in components:
-        remaining = set(component)
-        while len(remaining) > 1:
-            ordered, _ = rank([member(p, Relation.KEEPER) for p in sorted(remaining)], SHOT_CRITERIA)
-            best = ordered[0].path
-            remaining.discard(best)
-            others = sorted(remaining if len(component) <= MAX_COMPARED else neighbours[best] & remaining)
-            members: list[GroupMember] = []
-            for p, s in zip(others, shots.similar([(best, p) for p in others], fingerprints, level)):
-                if s is None or (apart and any(apart(p, q) for q in [best, *(m.path for m in members)])):
-                    continue
-                distance = int(np.bitwise_count(fingerprints[best].hashes[0] ^ fingerprints[p].hashes[0]))
-                members.append(member(p, Relation.SIMILAR, s, {"similarity": s, "phash_distance": distance}))
-            if members:
-                _, reason = rank([member(best, Relation.KEEPER), *members], SHOT_CRITERIA)
-                members.sort(key=lambda m: (-m.score, m.path))
-                groups.append(Group(member(best, Relation.KEEPER), members, f"suggested best shot: {reason}"))
-                remaining -= {m.path for m in members}
+    for keeper, members in around_keepers(components, best, shots_like, lambda p, _: neighbours[p]):
+        _, reason = rank([member(keeper, Relation.KEEPER), *members], SHOT_CRITERIA)
+        members.sort(key=lambda m: (-m.score, m.path))
+        groups.append(Group(member(keeper, Relation.KEEPER), members, f"suggested best shot: {reason}"))
     groups.sort(key=lambda g: (-len(g.duplicates), g.keeper.path))
     return groups

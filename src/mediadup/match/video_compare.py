@@ -44,7 +44,7 @@ VIDEO_LEVELS = {
 
 
 @dataclass(frozen=True)
-class Transform:
+class FrameMapping:
     """How the shorter video's frames map onto the longer one's: a rotation/mirror of the
     shorter, or a window (crop) of either one."""
 
@@ -65,11 +65,11 @@ class Transform:
         return 0, self.dihedral
 
 
-TRANSFORMS = (
-    [Transform(d) for d in range(N_DIHEDRAL)]
-    + [Transform(window_long=w) for w in range(len(WINDOWS))]
-    + [Transform(window_short=w) for w in range(len(WINDOWS))]
-    + [Transform(shared=w) for w in SHARED_WINDOWS]
+MAPPINGS = (
+    [FrameMapping(d) for d in range(N_DIHEDRAL)]
+    + [FrameMapping(window_long=w) for w in range(len(WINDOWS))]
+    + [FrameMapping(window_short=w) for w in range(len(WINDOWS))]
+    + [FrameMapping(shared=w) for w in SHARED_WINDOWS]
 )
 
 
@@ -92,7 +92,7 @@ def _hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.bitwise_count(a[:, None] ^ b[None, :])
 
 
-def _offsets(long: VideoFingerprint, short: VideoFingerprint, t: Transform, radius: int) -> list[tuple[int, float]]:
+def _offsets(long: VideoFingerprint, short: VideoFingerprint, t: FrameMapping, radius: int) -> list[tuple[int, float]]:
     """The offsets most frames agree on, as (votes, offset), most votes first."""
     cl, cs = t.columns
     i, j = np.nonzero(_hamming(long.hashes[:, cl], short.hashes[:, cs]) <= radius)
@@ -117,7 +117,7 @@ def _offsets(long: VideoFingerprint, short: VideoFingerprint, t: Transform, radi
 
 @dataclass
 class _Aligned:
-    transform: Transform
+    transform: FrameMapping
     offset: float
     matched: np.ndarray  # bool per frame of the shorter video
     similarity: float
@@ -125,7 +125,7 @@ class _Aligned:
     judged: float  # fraction of the shorter video's frames that could be judged
 
 
-def _verify(long: VideoFingerprint, short: VideoFingerprint, t: Transform, offset: float, vl: VideoLevel):
+def _verify(long: VideoFingerprint, short: VideoFingerprint, t: FrameMapping, offset: float, vl: VideoLevel):
     """Frame-by-frame check of one offset: each frame of the shorter video against the longer
     video's frames nearest its shifted time."""
     gl = _grids(long.thumbs, t.window_long if t.shared is None else t.shared)
@@ -159,7 +159,7 @@ def compare_videos(a: VideoFingerprint, b: VideoFingerprint, level: Level) -> Ma
     need = min(MIN_FRAMES, len(short.times))
     best: _Aligned | None = None
     candidates = []
-    for t in TRANSFORMS:
+    for t in MAPPINGS:
         for votes, offset in _offsets(long, short, t, level.radius):
             if votes >= need:
                 candidates.append((votes, t, offset))

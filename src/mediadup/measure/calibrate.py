@@ -68,7 +68,7 @@ VIDEO_COPIES: dict[str, dict] = {
 
 @dataclass
 class LevelScore:
-    found: Counter = field(default_factory=Counter)  # transform -> copies grouped with their original
+    found: Counter = field(default_factory=Counter)  # kind of copy -> copies grouped with their original
     true_pairs: int = 0
     false_pairs: list[tuple[str, str]] = field(default_factory=list)  # two different files of the user
     own_pairs: set[tuple[str, str]] = field(default_factory=set)  # the user's own files grouped as they are
@@ -82,7 +82,7 @@ class LevelScore:
 class Calibration:
     pictures: int
     videos: int
-    made: Counter  # transform -> copies made
+    made: Counter  # kind of copy -> copies made
     distinct_pairs: int  # pairs of files made from different files of the user: chances of a false pair
     levels: dict[str, LevelScore]
     same_bytes: int  # sampled files with a byte-identical twin in the sample (not counted either way)
@@ -122,7 +122,7 @@ def _picture(path: str) -> Image.Image | None:
 def make_copies(
     pictures: Sequence[str], videos: Sequence[str], folder: str, progress: Callable[[str], None]
 ) -> tuple[dict[str, tuple[str, str]], Counter]:
-    """The sample linked into `folder` with its copies: path -> (the original, transform)."""
+    """The sample linked into `folder` with its copies: path -> (the original, kind of copy)."""
     made: dict[str, tuple[str, str]] = {}
     for n, path in enumerate(pictures):
         progress(path)

@@ -56,14 +56,17 @@ class Journal:
             chosen.append(apply_id)
         return chosen
 
-    def journal_planned(self, apply_id: int, action) -> int:
-        """Record an action before it happens (committed at once)."""
+    def journal_planned(
+        self, apply_id: int, op: str, path: str, keeper: str, size: int, mtime_ns: int, target: str | None
+    ) -> int:
+        """Record an action before it happens (committed at once): `op` on `path` for `keeper`'s
+        sake, the file's size and mtime then, and where it will go (`target`)."""
         with self.db:
             cur = self.db.execute(
                 "INSERT INTO journal (apply_id, op, path, keeper, size, mtime_ns, target, state, at) "
                 "VALUES (?,?,?,?,?,?,?,?,?)",
-                (apply_id, action.op, os.fsencode(action.path), os.fsencode(action.keeper), action.size,
-                 action.mtime_ns, os.fsencode(action.target) if action.target else None, "planned", time.time()),
+                (apply_id, op, os.fsencode(path), os.fsencode(keeper), size, mtime_ns,
+                 os.fsencode(target) if target else None, "planned", time.time()),
             )  # fmt: skip
             return int(cur.lastrowid or 0)
 
