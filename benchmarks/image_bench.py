@@ -304,26 +304,48 @@ def flat(rng: np.random.Generator, size=(800, 600)) -> Image.Image:
     return im
 
 
-def design(rng: np.random.Generator, size: tuple[int, int], seed_colour: np.ndarray, logo_at: float,
-           dark: bool = False) -> Image.Image:  # fmt: skip
-    """A wallpaper design: a diagonal gradient between two colours and a logo (rings and a word)."""
+def design(
+    rng: np.random.Generator, size: tuple[int, int], style: dict, logo_at: float, dark: bool = False
+) -> Image.Image:
+    """A wallpaper design: a gradient between two colours and a logo, both drawn from `style`
+    (each design its own direction, colours, logo and word)."""
     w, h = size
     y, x = np.mgrid[0:h, 0:w].astype(np.float32)
-    t = ((x / w) + (y / h)) / 2
-    a, b = seed_colour, 255 - seed_colour
+    dx, dy = style["direction"]
+    t = np.clip((dx * x / w + dy * y / h + (abs(dx) + abs(dy) - dx - dy) / 2) / (abs(dx) + abs(dy)), 0, 1)
+    a, b = style["colours"]
     px = a[None, None, :] * (1 - t[..., None]) + b[None, None, :] * t[..., None]
     if dark:
         px = px * 0.35
     im = Image.fromarray(px.clip(0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(im)
-    r = min(w, h) * 0.18
-    cx, cy = w * logo_at, h * 0.45
-    for k in range(3):
+    r = min(w, h) * style["size"]
+    cx, cy = w * logo_at, h * style["height"]
+    ink = (200, 200, 200) if dark else tuple(int(v) for v in style["ink"])
+    shape, line = style["shape"], max(2, int(r / 12))
+    for k in range(style["rings"]):
         rr = r * (1 - 0.25 * k)
-        draw.ellipse((cx - rr, cy - rr, cx + rr, cy + rr), outline=(250, 250, 250) if not dark else (200, 200, 200),
-                     width=max(2, int(r / 12)))  # fmt: skip
-    draw.text((cx - r, cy + r * 1.2), "aurora", fill=(255, 255, 255), font=font(int(r / 2)))
+        box = (cx - rr, cy - rr, cx + rr, cy + rr)
+        if shape == "rings":
+            draw.ellipse(box, outline=ink, width=line)
+        elif shape == "squares":
+            draw.rectangle(box, outline=ink, width=line)
+        else:
+            draw.polygon(
+                [(cx, cy - rr), (cx - rr, cy + rr), (cx + rr, cy + rr)], outline=ink, width=max(2, int(r / 12))
+            )
+    draw.text((cx - r, cy + r * 1.2), style["word"], fill=ink, font=font(int(r / 2)))
     return im
+
+
+def design_style(rng: np.random.Generator) -> dict:
+    return {
+        "direction": (float(rng.uniform(-1, 1)), float(rng.uniform(-1, 1)) or 0.5),
+        "colours": (rng.integers(0, 256, 3).astype(np.float32), rng.integers(0, 256, 3).astype(np.float32)),
+        "size": float(rng.uniform(0.1, 0.25)), "height": float(rng.uniform(0.3, 0.6)),
+        "ink": rng.integers(0, 256, 3), "shape": str(rng.choice(["rings", "squares", "triangles"])),
+        "rings": int(rng.integers(1, 4)), "word": str(rng.choice(["aurora", "nimbus", "kite", "delta", "sol"])),
+    }  # fmt: skip
 
 
 # --- building --------------------------------------------------------------------------------
@@ -387,12 +409,12 @@ def make_half(folder: Path, chosen: list[tuple[str, Image.Image]], rng: np.rando
     # drawn graphics: flat shapes, one design at other sizes, light and dark editions
     for n in range(max(4, len(chosen) // 4)):
         save(flat(rng), f"flat/f{n:03d}.png", f"flat-{n}", "flat")
-        colour = rng.integers(30, 226, 3).astype(np.float32)
+        style = design_style(rng)
         d = f"design-{n}"
         for size, logo_at in (((1600, 900), 0.3), ((1200, 900), 0.5), ((900, 1600), 0.5)):
-            save(design(rng, size, colour, logo_at), f"design/d{n:03d}-{size[0]}x{size[1]}.png",
+            save(design(size, style, logo_at), f"design/d{n:03d}-{size[0]}x{size[1]}.png",
                  f"{d}-{size[0]}x{size[1]}", "design", d)  # fmt: skip
-        save(design(rng, (1600, 900), colour, 0.3, dark=True), f"design/d{n:03d}-dark.png", f"{d}-dark", "edition", d)
+        save(design((1600, 900), style, 0.3, dark=True), f"design/d{n:03d}-dark.png", f"{d}-dark", "edition", d)
 
 
 # --- scoring ---------------------------------------------------------------------------------

@@ -63,3 +63,14 @@ def test_scores_count_false_pairs_but_not_the_users_own_copies() -> None:
     assert suggested({"strict": clean, "normal": clean, "loose": dirty}) == "strict"  # no gain: the stricter
     assert suggested({"strict": clean, "normal": more, "loose": more}) == "normal"
     assert suggested({"strict": dirty, "normal": dirty}) == "strict"
+
+
+def test_the_suggestion_says_so_when_every_level_had_false_pairs() -> None:
+    from mediadup.measure.calibrate import Calibration
+
+    dirty = LevelScore(Counter({"resized": 2}), 5, [("a", "b")])
+    result = Calibration(2, 0, Counter({"resized": 2}), 10, {"strict": dirty, "normal": dirty}, 0, 1.0)
+    assert result.suggested == "strict" and "every level grouped copies of different files" in result.why_suggested
+    clean = LevelScore(Counter({"resized": 2}), 5)
+    result = Calibration(2, 0, Counter({"resized": 2}), 10, {"strict": clean, "normal": dirty}, 0, 1.0)
+    assert result.suggested == "strict" and "no false pair among 10 pairs" in result.why_suggested

@@ -391,11 +391,7 @@ def calibrate_command(paths, n_images, n_videos, levels, seed, jobs) -> None:
                           style="yellow")  # fmt: skip
     if result.same_bytes:
         console.print(f"{plural(result.same_bytes, 'sampled file')} byte-identical to another one: not counted")
-    if any(not result.levels[level].false_pairs for level in measured):
-        why = f"the most copies found with no false pair among {result.distinct_pairs} pairs of different files"
-    else:
-        why = "every level grouped copies of different files of yours: look at the pairs above"
-    console.print(f"suggested level: [bold]{result.suggested}[/] ({why})")
+    console.print(f"suggested level: [bold]{result.suggested}[/] ({result.why_suggested})")
 
 
 @cli.command("report")

@@ -12,11 +12,15 @@ from ..records import ImageInfo
 from . import phash
 from .decode import DEFAULT_MAX_PIXELS, Decoded, decode
 
-VERSION = 10  # bump when anything below changes what is stored: cached fingerprints are then recomputed
+VERSION = 11  # bump when anything below changes what is stored: cached fingerprints are then recomputed
 THUMB = 64
 WINDOW_SOURCE = 128  # window hashes are taken from the content resized to this square
 HUE_BINS = 24
-UNIFORM_STD = 5.0  # a border row/column whose luminance varies less than this is letterbox/canvas
+BAND_TOLERANCE = 6.0  # luminance steps from a band's colour that still count as the band (blurred pixels)
+UNIFORM_SHARE = 0.97  # a plain line of a band: nearly all of it the band's colour
+EDGE_SHARE = 0.4  # a line of the picture after a band: mostly not the band's colour
+EDGE_LINES = 3  # the picture's first line is within this many lines of the band's last (blur)
+BAND_SHARE = 0.7  # a band with its marks: mostly its colour
 MIN_BORDER = 0.02  # borders thinner than this fraction are ignored
 
 # Sub-windows (x0, y0, x1, y1 as fractions of the content) whose hashes find cropped copies:
@@ -92,24 +96,37 @@ class ImageFingerprint:
         )
 
 
-def _border(profile: np.ndarray, limit: float) -> int:
-    """How many leading entries of a per-row (or per-column) deviation profile are uniform."""
-    uniform = profile < UNIFORM_STD
-    n = int(np.argmin(uniform)) if not uniform.all() else len(uniform)
-    return n if n >= MIN_BORDER * len(profile) and n <= limit * len(profile) else 0
+def _band(lines: np.ndarray, limit: float) -> int:
+    """How many leading lines (rows, outermost first) form a band added around the picture: one
+    colour from line to line, maybe with marks on it (a caption's text, a logo), ending in a
+    plain line at a sharp, straight edge with the picture. A sky or a gradient drifts away from
+    the band's colour; a subject on a plain background has no straight edge across the picture.
+    A band thinner than MIN_BORDER or over `limit` of the lines is none."""
+    n = len(lines)
+    outer = lines[: int(limit * n) + EDGE_LINES + 1].astype(np.float32)
+    colour = float(np.median(outer[0]))
+    share = (np.abs(outer - colour) <= BAND_TOLERANCE).mean(axis=1)  # of each line, the band's colour
+    m = len(share) - EDGE_LINES
+    plain = share[:m] >= UNIFORM_SHARE
+    # the picture starts within a few lines (the luminance is blurred): mostly not the band's colour
+    edge = np.min([share[1 + i : 1 + i + m] for i in range(EDGE_LINES)], axis=0) < EDGE_SHARE
+    mostly = np.cumsum(share[:m]) / np.arange(1, m + 1) >= BAND_SHARE
+    ends = np.flatnonzero(plain & edge & mostly) + 1
+    ends = ends[(ends >= MIN_BORDER * n) & (ends <= limit * n)]
+    return int(ends.max()) if len(ends) else 0
 
 
 def content_box(luma: np.ndarray) -> tuple[int, int, int, int]:
-    """The box inside uniform borders (letterbox, pillarbox, screenshot canvas): (x0, y0, x1, y1)."""
+    """The box inside bands added around the picture, of any colour, with or without text on them
+    (letterbox, pillarbox, screenshot canvas, meme captions, frames): (x0, y0, x1, y1)."""
     h, w = luma.shape
     x0, y0, x1, y1 = 0, 0, w, h
     for _ in range(2):  # bands of several colours (title bar, then canvas) peel in two passes
-        region = luma[y0:y1, x0:x1].astype(np.float32)
+        region = luma[y0:y1, x0:x1]
         if region.shape[0] < 8 or region.shape[1] < 8:
             break
-        rows, cols = region.std(axis=1), region.std(axis=0)
-        top, bottom = _border(rows, 0.45), _border(rows[::-1], 0.45)
-        left, right = _border(cols, 0.45), _border(cols[::-1], 0.45)
+        top, bottom = _band(region, 0.45), _band(region[::-1], 0.45)
+        left, right = _band(region.T, 0.45), _band(region.T[::-1], 0.45)
         if not (top or bottom or left or right):
             break
         x0, y0, x1, y1 = x0 + left, y0 + top, x1 - right, y1 - bottom

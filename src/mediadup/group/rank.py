@@ -57,6 +57,17 @@ def _lossless(m: GroupMember) -> float:
     return 1.0 if m.info and m.info.format.upper() in LOSSLESS else 0.0
 
 
+def _camera_original(m: GroupMember) -> float:
+    """A picture that names its camera and when it took it: what a camera wrote, not a copy made
+    later (conversions and exports usually drop or rewrite that EXIF)."""
+    return float(bool(isinstance(m.info, ImageInfo) and m.info.camera and m.info.captured))
+
+
+def _deep(m: GroupMember) -> float:
+    """More than 8 bits per channel: no JPEG was ever decoded into it."""
+    return float(bool(m.info and m.info.bit_depth > 8))
+
+
 def _metadata(m: GroupMember) -> float:
     return float(bool(m.info and (m.info.exif_date or m.info.camera)))
 
@@ -88,8 +99,9 @@ CRITERIA: tuple[Criterion, ...] = (
     RESOLUTION,
     UNPADDED,
     COLOUR,
+    Criterion(_deep, 0.0, lambda m: f"{m.info.bit_depth}-bit"),
+    Criterion(_camera_original, 0.0, lambda m: f"camera original (EXIF: {m.info.camera}, taken {m.info.captured})"),
     Criterion(_lossless, 0.0, lambda m: f"lossless ({m.info.format})"),
-    Criterion(lambda m: float(m.info.bit_depth) if m.info else 8.0, 0.0, lambda m: f"{m.info.bit_depth}-bit"),
     Criterion(_metadata, 0.0, lambda m: "keeps the camera metadata (EXIF)"),
     Criterion(_jpeg_quality, 0.0, lambda m: f"higher JPEG quality (q{m.info.jpeg_quality})"),
     LARGEST,

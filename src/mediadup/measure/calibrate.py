@@ -92,6 +92,13 @@ class Calibration:
         return sum(self.levels[level].found.values()) / max(1, sum(self.made.values()))
 
     @property
+    def why_suggested(self) -> str:
+        """Why `suggested` is the level to use, in the user's words."""
+        if any(not score.false_pairs for score in self.levels.values()):
+            return f"the most copies found with no false pair among {self.distinct_pairs} pairs of different files"
+        return "every level grouped copies of different files of yours: look at the pairs above"
+
+    @property
     def suggested(self) -> str:
         """The strictest level that finds the most copies without a false pair (strict when every
         level has one): a looser level only when it finds more."""
