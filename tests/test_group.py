@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import photo, save
+from mediadup import scan
 from mediadup.group.build import build_groups
 from mediadup.group.rank import rank
 from mediadup.match.compare import Match
@@ -101,3 +104,23 @@ def test_keeper_does_not_depend_on_the_order_files_were_found(sizes: list[int], 
     shuffled = list(members)
     seed.shuffle(shuffled)
     assert rank(shuffled) == first
+
+
+def test_in_a_large_cluster_byte_identical_copies_of_a_duplicate_join_too(tmp_path: Path, monkeypatch) -> None:
+    """Above MAX_COMPARED a keeper is compared with its own candidates only; edges join one file
+    of each content, so the byte-identical twins of a matched copy must come along."""
+    import shutil
+
+    from mediadup.group import build
+
+    monkeypatch.setattr(build, "MAX_COMPARED", 3)
+    lib = tmp_path / "lib"
+    a = photo(90, (640, 480))
+    save(a, lib / "master.png")
+    save(a, lib / "a.jpg", quality=90)
+    shutil.copy(lib / "a.jpg", lib / "a copy.jpg")
+    shutil.copy(lib / "a.jpg", lib / "a copy 2.jpg")
+    save(a.resize((320, 240)), lib / "a small.jpg", quality=85)
+    (group,) = scan(lib, catalog=str(tmp_path / "c.sqlite")).groups
+    assert {Path(m.path).name for m in group.members} == {"master.png", "a.jpg", "a copy.jpg", "a copy 2.jpg",
+                                                          "a small.jpg"}  # fmt: skip

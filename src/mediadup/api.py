@@ -103,6 +103,7 @@ def plan(
     reference: Sequence[str] = (),
     include_subclips: bool = False,
     include_similar: bool = False,
+    include_uncertain: bool = False,
     merge_metadata: bool = False,
     plan_file: str | None = None,
 ) -> Plan:
@@ -113,7 +114,7 @@ def plan(
             groups, left_out = read_plan(plan_file, cat)
         else:
             groups = groups_from_catalog(cat)
-        actions = make_plan(groups, action, keep, reference, to, include_subclips, include_similar)
+        actions = make_plan(groups, action, keep, reference, to, include_subclips, include_similar, include_uncertain)
         notes = []
         if REMOVALS[action].identical_only and (n := not_linkable(groups)):
             copies = (

@@ -70,6 +70,9 @@ _REMOVAL_OPTIONS = (
     click.option("--merge-metadata", is_flag=True,
                  help="Before removing a picture, copy the capture date, GPS and camera it has and its keeper "
                  "lacks into the keeper (pixels unchanged; undoable; needs mediadup[metadata])."),
+    click.option("--include-uncertain", is_flag=True,
+                 help="Also remove pictures that may be duplicates (relation 'uncertain': too little detail to be "
+                 "sure, such as flat graphics in other colours)."),
     click.option("--include-similar", is_flag=True,
                  help="Also remove similar shots (relation 'similar', from scan --similar), keeping the best shot."),
     click.option("--reference", multiple=True, type=click.Path(exists=True, file_okay=False), metavar="DIR",

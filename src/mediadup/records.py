@@ -33,11 +33,12 @@ class Relation(str, Enum):
     FRAME_OF = "frame-of"  # an image that is one of a video's frames: never removed automatically
     SIMILAR = "similar"  # a distinct but similar shot (burst, edition): removed only when asked for
     MOTION = "motion"  # a Live Photo's motion clip: acted on with its photo, never on its own
+    UNCERTAIN = "uncertain"  # may be a duplicate: too little detail to be sure; removed only when asked for
 
     @property
     def removable(self) -> bool:
         """Whether a plan removes such a copy without being asked specifically."""
-        return self not in (Relation.CONTAINED, Relation.FRAME_OF, Relation.SIMILAR)
+        return self not in (Relation.CONTAINED, Relation.FRAME_OF, Relation.SIMILAR, Relation.UNCERTAIN)
 
 
 @dataclass(frozen=True)

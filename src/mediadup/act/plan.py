@@ -112,10 +112,12 @@ def make_plan(
     to: str | None = None,
     include_subclips: bool = False,
     include_similar: bool = False,
+    include_uncertain: bool = False,
 ) -> list[Action]:
     """Actions removing every duplicate, group by group; keepers and reference files stay, and so
     do frames of videos, clips contained in a longer video unless `include_subclips`, and similar
-    shots unless `include_similar`."""
+    shots unless `include_similar`, and possible duplicates with too little evidence unless
+    `include_uncertain`."""
     if op not in REMOVALS:
         raise PlanError(f"unknown action {op!r}: use one of {', '.join(REMOVALS)}")
     identical_only = REMOVALS[op].identical_only
@@ -140,6 +142,7 @@ def make_plan(
                 c.relation.removable
                 or (c.relation is Relation.CONTAINED and include_subclips)
                 or (c.relation is Relation.SIMILAR and include_similar)
+                or (c.relation is Relation.UNCERTAIN and include_uncertain)
             ):
                 continue
             identical = c.relation is Relation.IDENTICAL and c.content_hash and c.content_hash == keeper.content_hash

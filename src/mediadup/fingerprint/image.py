@@ -12,7 +12,7 @@ from ..records import ImageInfo
 from . import phash
 from .decode import DEFAULT_MAX_PIXELS, Decoded, decode
 
-VERSION = 11  # bump when anything below changes what is stored: cached fingerprints are then recomputed
+VERSION = 12  # bump when anything below changes what is stored: cached fingerprints are then recomputed
 THUMB = 64
 WINDOW_SOURCE = 128  # window hashes are taken from the content resized to this square
 HUE_BINS = 24
@@ -101,11 +101,16 @@ def _band(lines: np.ndarray, limit: float) -> int:
     colour from line to line, maybe with marks on it (a caption's text, a logo), ending in a
     plain line at a sharp, straight edge with the picture. A sky or a gradient drifts away from
     the band's colour; a subject on a plain background has no straight edge across the picture.
-    A band thinner than MIN_BORDER or over `limit` of the lines is none."""
+    The first few lines may blend with what was peeled before (the luminance is blurred). A band
+    thinner than MIN_BORDER or over `limit` of the lines is none."""
     n = len(lines)
     outer = lines[: int(limit * n) + EDGE_LINES + 1].astype(np.float32)
-    colour = float(np.median(outer[0]))
+    blended = 2 * EDGE_LINES  # lines that may blend with what was peeled before
+    if len(outer) <= blended + EDGE_LINES:
+        return 0
+    colour = float(np.median(outer[blended]))
     share = (np.abs(outer - colour) <= BAND_TOLERANCE).mean(axis=1)  # of each line, the band's colour
+    share[:blended] = np.maximum(share[:blended], share[blended])
     m = len(share) - EDGE_LINES
     plain = share[:m] >= UNIFORM_SHARE
     # the picture starts within a few lines (the luminance is blurred): mostly not the band's colour

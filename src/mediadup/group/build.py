@@ -67,8 +67,14 @@ def build_groups(
         return rank([GroupMember(stats[p], Relation.KEEPER, info=infos.get(p)) for p in paths])[0][0].path
 
     def near(keeper: str, remaining: set[str]) -> set[str]:
-        twins = {p for p in remaining if content.get(p) and content.get(p) == content.get(keeper)}
-        return twins | {q for p in twins | {keeper} for q in neighbours[p]}
+        """The keeper's own candidates: its matches and theirs by content (edges join one file of
+        each content; its byte-identical twins come along)."""
+        matched = {q for p in remaining | {keeper} if same(p, keeper) for q in neighbours[p]}
+        digests = {content[q] for q in matched | {keeper} if q in content}
+        return matched | {p for p in remaining if content.get(p) in digests}
+
+    def same(p: str, q: str) -> bool:
+        return p == q or (bool(content.get(p)) and content.get(p) == content.get(q))
 
     parts: dict[str, list[GroupMember]] = defaultdict(list)  # longer video -> clips found inside it
 

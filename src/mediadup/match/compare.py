@@ -21,13 +21,19 @@ from ..fingerprint import phash
 from ..fingerprint.image import THUMB, ImageFingerprint
 from ..records import ImageInfo, Relation
 
-VERSION = 12  # bump when a change can turn a verdict: remembered verdicts are then recomputed
+VERSION = 14  # bump when a change can turn a verdict: remembered verdicts are then recomputed
 GRID = 32  # pixels compared per side
 MIN_DETAIL = 0.7  # similarity of fine detail that crops and unhashed turns need
 MIN_STRUCTURE = 0.12  # ...and the fraction of the picture that must show edges or texture
 EDGE = 4.0  # luminance step between neighbouring grid pixels that counts as an edge
 COLOURFUL = 12.0  # mean chroma above which a picture counts as in colour
 MAX_RMSE = 8.0  # smooth pictures the hashes cannot tell apart must agree pixel for pixel (gray levels)
+BLOCK = 8  # grid pixels per side of a block of local evidence (4 x 4 blocks)
+BLOCK_DETAIL = 1.5  # detail (spread of the high-pass, gray levels) that makes a block evidence
+BLOCK_AGREE = 0.5  # correlation of a block's detail on both sides that counts as agreeing
+MIN_BLOCKS = 3  # fewer blocks of evidence than this: too little to be sure
+MIN_AGREEMENT = 0.6  # most blocks of evidence must agree
+SAME_PIXELS = 12.0  # with too little evidence, a sure copy differs by at most this much (gray levels, 99th pct)
 REFINED = 2  # crop scales whose best position is refined
 MIN_NCC = 0.6  # coarse cross-correlation below which a crop scale is not worth refining
 TIME_ZONE_STEP = 900  # seconds: time zones differ by whole quarter hours
@@ -120,6 +126,36 @@ def rmse(a: np.ndarray, b: np.ndarray) -> float:
     d = ((a - b) ** 2).ravel()
     keep = int(len(d) * (1 - TRIM))
     return float(np.sqrt(np.partition(d, keep)[:keep].mean()))
+
+
+def block_evidence(a: np.ndarray, b: np.ndarray) -> tuple[int, float]:
+    """Local evidence of two aligned grids: the blocks with detail on both sides (edges, texture:
+    flat and smoothly shaded blocks say nothing either way), and the share of those whose detail
+    agrees, each block normalised on its own (so one region's brightness or a caption elsewhere
+    does not weigh on another's) and allowed to lie a pixel off (a slight tilt or warp moves
+    detail a little from place to place)."""
+    n = GRID // BLOCK
+    ha, hb = _highpass(a), np.pad(_highpass(b), 1, mode="edge")
+    blocks_a = _blocks(ha)
+    sa = blocks_a.std(axis=1)
+    za = (blocks_a - blocks_a.mean(axis=1, keepdims=True)) / np.maximum(sa, 1e-6)[:, None]
+    best = np.full(n * n, -1.0)
+    sb = _blocks(hb[1:-1, 1:-1]).std(axis=1)
+    for dy in (0, 1, 2):
+        for dx in (0, 1, 2):
+            blocks_b = _blocks(hb[dy : dy + GRID, dx : dx + GRID])
+            s = blocks_b.std(axis=1)
+            zb = (blocks_b - blocks_b.mean(axis=1, keepdims=True)) / np.maximum(s, 1e-6)[:, None]
+            best = np.maximum(best, (za * zb).mean(axis=1))
+    informative = (sa >= BLOCK_DETAIL) & (sb >= BLOCK_DETAIL)
+    count = int(informative.sum())
+    return count, float(((best >= BLOCK_AGREE) & informative).sum() / count) if count else 0.0
+
+
+def _blocks(grid: np.ndarray) -> np.ndarray:
+    """The BLOCK x BLOCK blocks of a GRID x GRID array, one per row."""
+    n = GRID // BLOCK
+    return grid.reshape(n, BLOCK, n, BLOCK).transpose(0, 2, 1, 3).reshape(n * n, -1)
 
 
 def structure(grid: np.ndarray) -> float:
@@ -227,6 +263,9 @@ class Alignment:
     phash_distance: int
     colour: float  # hue histogram intersection
     recoloured: bool  # the colours disagree (a grayscale, sepia or recoloured copy, or another picture)
+    blocks: int = 0  # blocks with detail on both sides (local evidence)
+    agreement: float = 0.0  # share of them whose detail agrees
+    worst: float = 0.0  # 99th percentile of the raw pixel difference (gray levels)
 
     @property
     def kept(self) -> float:
@@ -272,6 +311,7 @@ def align(a: ImageFingerprint, b: ImageFingerprint, level: Level, variants: int 
     sim, k, side, box = best
     big, small = (b.thumb, turn(k)) if side == "a" else (turn(k), b.thumb)
     region, other = _grid(big, box if side else None), _grid(small)
+    blocks, agreement = block_evidence(region, other)
     return Alignment(
         dihedral=k,
         side=side,
@@ -283,6 +323,9 @@ def align(a: ImageFingerprint, b: ImageFingerprint, level: Level, variants: int 
         phash_distance=distances[k],
         colour=hist,
         recoloured=recoloured,
+        blocks=blocks,
+        agreement=agreement,
+        worst=float(np.percentile(np.abs(region - other), 99)),
     )
 
 
@@ -319,7 +362,13 @@ def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level) -> Match | N
         if not (textured or same_pixels):
             return None
     dihedral = phash.DIHEDRAL[al.dihedral]
-    if al.cropped:
+    if al.blocks >= MIN_BLOCKS and al.agreement < MIN_AGREEMENT:
+        return None  # alike on the whole, but most places with detail disagree: another picture
+    if al.blocks < MIN_BLOCKS and al.worst > SAME_PIXELS:
+        # flat graphics, gradients, shapes: alike, with too little detail to tell a copy from another
+        # drawing in the same style (editions, one design at other sizes): the user decides
+        relation = Relation.UNCERTAIN
+    elif al.cropped:
         relation = Relation.CROPPED
     elif al.dihedral:
         relation = Relation.MIRRORED if dihedral.is_mirror else Relation.ROTATED
@@ -330,9 +379,12 @@ def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level) -> Match | N
         "similarity": round(al.similarity, 4),
         "colour": round(al.colour, 4),
         "detail": round(al.detail, 4),
+        "agreement": f"{round(al.agreement * al.blocks)}/{al.blocks}",
     }
     if al.dihedral:
         evidence["transform"] = dihedral.name
+    if relation is Relation.UNCERTAIN:
+        evidence["uncertain"] = f"too little detail to be sure ({al.blocks} of 16 places), and not the same pixels"
     if al.cropped:
         whose = "duplicate shows" if al.side == "b" else "keeper shows"
         evidence["crop"] = f"{whose} {al.kept:.0%} of the other"

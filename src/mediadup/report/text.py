@@ -65,7 +65,8 @@ def _print_group(g: Group, head: Text, console: Console) -> None:
     console.print(line)
     _print_companion(g.keeper, console)
     for d in g.duplicates:
-        line = Text("  shot  " if d.relation is Relation.SIMILAR else "  dup   ", style="yellow")
+        label = {Relation.SIMILAR: "  shot  ", Relation.UNCERTAIN: "  maybe "}.get(d.relation, "  dup   ")
+        line = Text(label, style="yellow")
         line.append(display_path(d.path))
         ev = d.evidence
         detail = d.relation.value
@@ -78,6 +79,8 @@ def _print_group(g: Group, head: Text, console: Console) -> None:
             detail += f", frames {ev['frames']}"
         if "at" in ev:
             detail += f" at {ev['at']} of {ev['video']}"
+        if d.relation is Relation.UNCERTAIN:
+            detail = "may be a duplicate: " + ev.get("uncertain", "too little detail to be sure")
         if "similarity" in ev:
             detail += f", similarity {ev['similarity']:.3f}"
         if "phash_distance" in ev:
