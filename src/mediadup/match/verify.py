@@ -26,6 +26,9 @@ def _compare(task: tuple[Fingerprint, Fingerprint, Level]) -> Match | None:
     return None  # an image and a video are never copies of each other (see frame_of)
 
 
+UNCERTAIN = json.dumps([Relation.UNCERTAIN.value])[:-1]  # how a stored "may be duplicates" verdict starts
+
+
 def to_json(m: Match | None) -> str | None:
     return None if m is None else json.dumps([m.relation.value, m.score, m.evidence])
 
@@ -62,13 +65,15 @@ class Verifier:
         return [from_json(text) for text in self._verdicts(pairs)]
 
     def known_matches(self, paths: Sequence[str]) -> list[tuple[str, str]]:
-        """Pairs among `paths` already verified as matching (by an earlier scan)."""
+        """Pairs among `paths` already verified as surely matching (by an earlier scan)."""
         by_id = {self.ids[p]: p for p in paths}
-        return [(by_id[a], by_id[b]) for (a, b), text in self.known.items() if text and a in by_id and b in by_id]
+        return [(by_id[a], by_id[b]) for (a, b), text in self.known.items()
+                if text and not text.startswith(UNCERTAIN) and a in by_id and b in by_id]  # fmt: skip
 
     def matches(self, pairs: Sequence[tuple[str, str]]) -> list[bool]:
-        """Whether b matches a, for each (a, b)."""
-        return [text is not None for text in self._verdicts(pairs)]
+        """Whether b surely matches a, for each (a, b). A pair that may be duplicates (too little
+        evidence) connects nothing: it is shown only beside a group that sure matches made."""
+        return [text is not None and not text.startswith(UNCERTAIN) for text in self._verdicts(pairs)]
 
     def _verdicts(self, pairs: Sequence[tuple[str, str]]) -> list[str | None]:
         keys = [(self.ids[a], self.ids[b]) for a, b in pairs]
