@@ -118,7 +118,7 @@ copies = st.lists(
     st.builds(Copy, st.sampled_from([f"/{d}/{n}" for d in ("ref", "a", "b/c") for n in "xyz"]),
               st.integers(1, 9), st.integers(0, 5),
               st.sampled_from([Relation.IDENTICAL, Relation.NEAR_DUPLICATE, Relation.CONTAINED, Relation.SIMILAR,
-                               Relation.FRAME_OF])),
+                               Relation.FRAME_OF, Relation.UNCERTAIN])),
     min_size=2, max_size=6, unique_by=lambda c: c.path,
 )  # fmt: skip
 
@@ -131,7 +131,8 @@ def test_no_group_ever_loses_all_its_copies(
     groups: list[list[Copy]], keep: str, use_reference: bool, include: bool
 ) -> None:
     references = ["/ref"] if use_reference else []  # sub-clips and similar shots too, when asked
-    actions = make_plan(groups, "trash", keep, references, include_subclips=include, include_similar=include)
+    actions = make_plan(groups, "trash", keep, references, include_subclips=include, include_similar=include,
+                        include_uncertain=include)  # fmt: skip
     acted = {a.path for a in actions}
     for group in groups:
         assert any(c.path not in acted for c in group), "every group keeps a copy"
@@ -350,3 +351,13 @@ def test_an_edited_plan_is_followed_and_checked_against_the_scan(tmp_path: Path)
     assert run.returncode == 1 and "changed since the scan" in run.stdout
     assert (lib / "dups" / "a.jpg").exists() and not (lib / "keep" / "a.png").exists()
     assert (lib / "dups" / "deep" / "a small.jpg").exists()
+
+
+def test_uncertain_copies_frames_sub_clips_and_shots_stay_unless_asked() -> None:
+    """Relations that are not sure copies of the keeper are never removed by default."""
+    keeper = Copy("/k.png", 9, 1, Relation.KEEPER)
+    kinds = [Relation.UNCERTAIN, Relation.FRAME_OF, Relation.CONTAINED, Relation.SIMILAR, Relation.NEAR_DUPLICATE]
+    group = [keeper, *(Copy(f"/{r.value}.jpg", 5, 1, r) for r in kinds)]
+    assert [a.path for a in make_plan([group])] == ["/near-duplicate.jpg"]
+    asked = make_plan([group], include_subclips=True, include_similar=True, include_uncertain=True)
+    assert sorted(a.path for a in asked) == ["/contained.jpg", "/near-duplicate.jpg", "/similar.jpg", "/uncertain.jpg"]

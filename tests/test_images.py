@@ -139,3 +139,30 @@ def test_different_drawings_in_one_style_are_never_sure_duplicates(tmp_path: Pat
     result = scan(lib, catalog=str(tmp_path / "c.sqlite"))
     sure = [(g.keeper.path, m.path) for g in result.groups for m in g.duplicates if m.relation.removable]
     assert sure == []
+
+
+def test_may_be_duplicates_are_shown_as_such(tmp_path: Path) -> None:
+    import io
+    import json
+
+    from rich.console import Console
+
+    from mediadup.act.planfile import write_json
+    from mediadup.records import FileStat, Group, GroupMember, Kind, Relation, ScanResult, ScanSummary
+    from mediadup.report.text import print_groups
+
+    def member(name: str, relation: Relation, evidence: dict) -> GroupMember:
+        return GroupMember(FileStat(str(tmp_path / name), 10, 1, 1, 1, Kind.IMAGE), relation, 0.97, evidence)
+
+    why = "too little detail to be sure (1 of 16 places), and not the same pixels"
+    group = Group(member("logo.png", Relation.KEEPER, {}), [member("logo 2.png", Relation.UNCERTAIN,
+                  {"uncertain": why})], "lossless (PNG)")  # fmt: skip
+    result = ScanResult([group], [], ScanSummary())
+    out = io.StringIO()
+    print_groups(result, Console(file=out, width=200))
+    assert "maybe" in out.getvalue() and f"may be a duplicate: {why}" in out.getvalue()
+    assert group.reclaimable == 0
+    data = io.StringIO()
+    write_json(result, data)
+    files = json.loads(data.getvalue())["groups"][0]["files"]
+    assert files[1]["relation"] == "uncertain" and files[1]["evidence"]["uncertain"] == why
