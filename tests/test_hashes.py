@@ -76,3 +76,19 @@ def test_index_pairs_are_the_self_join_each_pair_once(n: int, radius: int, chunk
     want = {(a, b) for a, b in brute_force(codes, codes, radius) if a < b}
     assert sorted(zip(i.tolist(), j.tolist())) == sorted(want)  # each pair once, never (a, a)
     assert (d == np.bitwise_count(codes[i] ^ codes[j])).all()
+
+
+def test_a_fresh_install_knows_its_search_is_not_compiled_yet(tmp_path) -> None:
+    """The first scan says it is compiling the search (seconds, once), instead of sitting silent."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("import numpy as np\nfrom mediadup.match.index import HammingIndex, compiled\nprint(compiled())\n"
+              "HammingIndex(np.arange(64, dtype=np.uint64), 4).pairs(4)\nprint(compiled())")  # fmt: skip
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    first = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert first.stdout.split() == ["False", "True"], first.stderr
+    again = subprocess.run([sys.executable, "-c", "from mediadup.match.index import compiled; print(compiled())"],
+                           capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+    assert again.stdout.strip() == "True"

@@ -26,6 +26,7 @@ from .group.companions import find_companions
 from .group.similar import similar_groups
 from .match.candidates import candidate_pairs, connect, frame_candidates, video_candidate_pairs
 from .match.compare import LEVELS
+from .match.index import compiled
 from .match.verify import Fingerprint, Verifier, verdict_version
 from .match.video_compare import frame_of, frame_radius
 from .progress import QUIET, Reporter
@@ -220,7 +221,8 @@ class Scanner:
             if self.catalog.meta(same_key) == same:
                 edges = verifier.known_matches(list(reps.values()))
             else:
-                with self.reporter.stage("matching") as bar:
+                first = "" if compiled() else " (compiling the search, once)"
+                with self.reporter.stage("matching" + first) as bar:
                     hashes = np.stack([fingerprints[p].hashes for p in images]) if images else np.zeros((0, 2))
                     found = connect(candidate_pairs(hashes.astype(np.uint64), self.level), verifies(images), bar.set)
                     edges += [(images[i], images[j]) for i, j in found]

@@ -47,6 +47,16 @@ numba.config.CACHE_DIR = _compile_cache() or ""
 CACHE = bool(numba.config.CACHE_DIR)  # without a writable folder, compile in every process
 
 
+def compiled() -> bool:
+    """Whether the search kernel is already compiled in the cache (else the first search compiles
+    it: some seconds, once)."""
+    try:
+        folder = _scan._cache.cache_path
+        return any(name.startswith("index._scan-") and name.endswith(".nbi") for name in os.listdir(folder))
+    except (AttributeError, OSError):
+        return False
+
+
 def _flip_masks(bits: int, flips: int) -> np.ndarray:
     masks = [0]
     for k in range(1, flips + 1):
