@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageFont
 
 from conftest import photo, save
@@ -166,3 +168,22 @@ def test_may_be_duplicates_are_shown_as_such(tmp_path: Path) -> None:
     write_json(result, data)
     files = json.loads(data.getvalue())["groups"][0]["files"]
     assert files[1]["relation"] == "uncertain" and files[1]["evidence"]["uncertain"] == why
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    h=st.integers(1, 80),
+    w=st.integers(1, 80),
+    seed=st.integers(0, 2**32 - 1),
+    flat=st.floats(0, 1),
+)
+def test_the_content_box_is_always_inside_the_picture(h: int, w: int, seed: int, flat: float) -> None:
+    """Any picture, however small, uniform or noisy, gets a box inside it of at least 30 % per side."""
+    from mediadup.fingerprint.image import content_box
+
+    rng = np.random.default_rng(seed)
+    luma = rng.integers(0, 256, (h, w)).astype(np.uint8)
+    luma[: int(h * flat)] = rng.integers(0, 256)  # a band of one colour, or the whole picture
+    x0, y0, x1, y1 = content_box(luma)
+    assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h
+    assert (x1 - x0) >= 0.3 * w and (y1 - y0) >= 0.3 * h
