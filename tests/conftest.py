@@ -56,6 +56,25 @@ def nobody() -> list[str]:
     return drop
 
 
+def wait_for_journal(catalog: str, proc: subprocess.Popen, entries: int, state: str | None = None) -> None:
+    """Wait until the journal holds `entries` entries (in `state`), or the process ended: a
+    signal sent then lands inside an apply or undo."""
+    import contextlib
+    import sqlite3
+    import time
+
+    query = "SELECT count(*) FROM journal" + (" WHERE state = ?" if state else "")
+    db = sqlite3.connect(catalog, timeout=30)
+    deadline = time.monotonic() + 60
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            with contextlib.suppress(sqlite3.OperationalError):
+                if db.execute(query, (state,) if state else ()).fetchone()[0] >= entries:
+                    return
+    finally:
+        db.close()
+
+
 def save(im: Image.Image, path: Path, **kw) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     im.save(path, **kw)

@@ -10,7 +10,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import mediadup, photo, save, tree_state
+from conftest import mediadup, photo, save, tree_state, wait_for_journal
 from mediadup import Relation, scan
 from mediadup.act.plan import Copy, make_plan
 
@@ -145,12 +145,9 @@ def test_no_group_ever_loses_all_its_copies(
 
 def test_killed_apply_loses_nothing_and_undo_restores_all(tmp_path: Path) -> None:
     """An apply killed at random moments, many times: every file is in place or comes back."""
-    import contextlib
     import random
     import shutil
     import signal
-    import sqlite3
-    import time
 
     template = tmp_path / "template"
     for n in range(25):
@@ -168,16 +165,9 @@ def test_killed_apply_loses_nothing_and_undo_restores_all(tmp_path: Path) -> Non
         command = [sys.executable, "-m", "mediadup", "apply", "--catalog", cat, "--action", "move",
                    "--to", str(tmp_path / f"q{attempt}"), "--yes"]  # fmt: skip
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        kill_after = rng.randrange(1, 50)  # journal entries: the kill lands somewhere inside the apply
-        db = sqlite3.connect(cat, timeout=30)
-        deadline = time.monotonic() + 60
-        while proc.poll() is None and time.monotonic() < deadline:
-            with contextlib.suppress(sqlite3.OperationalError):
-                if db.execute("SELECT count(*) FROM journal").fetchone()[0] >= kill_after:
-                    break
+        wait_for_journal(cat, proc, rng.randrange(1, 50))  # the kill lands somewhere inside the apply
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        db.close()
         killed_mid_apply += proc.returncode == -signal.SIGKILL
         if attempt % 2:  # a second apply finishes the rest, then undo restores everything
             assert mediadup("apply", "--catalog", cat, "--action", "move", "--to", str(tmp_path / f"q{attempt}"),

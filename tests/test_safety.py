@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import mediadup, nobody, photo, save, tree_state
+from conftest import mediadup, nobody, photo, save, tree_state, wait_for_journal
 from mediadup import scan
 from mediadup.act.apply import Interruption
 from mediadup.store.catalog import Catalog
@@ -218,16 +218,11 @@ def test_ctrl_c_during_an_apply_finishes_the_file_in_progress_and_says_what_was_
         command = [sys.executable, "-m", "mediadup", "apply", "--catalog", cat, "--action", "move", "--to", str(q),
                    "--yes"]  # fmt: skip
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        db = sqlite3.connect(cat, timeout=30)
-        deadline = time.monotonic() + 60
-        while proc.poll() is None and time.monotonic() < deadline:
-            with contextlib.suppress(sqlite3.OperationalError):
-                if db.execute("SELECT count(*) FROM journal").fetchone()[0] >= 5:
-                    break
+        wait_for_journal(cat, proc, 5)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
-        states = dict(db.execute("SELECT state, count(*) FROM journal GROUP BY state").fetchall())
-        db.close()
+        with contextlib.closing(sqlite3.connect(cat, timeout=30)) as db:
+            states = dict(db.execute("SELECT state, count(*) FROM journal GROUP BY state").fetchall())
         if proc.returncode == 0:
             continue
         assert proc.returncode == 130 and "Traceback" not in err, out + err
@@ -283,16 +278,9 @@ def test_an_undo_killed_many_times_ends_with_every_file_back_and_the_trash_clean
         for _ in range(3):  # undo, killed part-way, three times
             proc = subprocess.Popen([sys.executable, "-m", "mediadup", "undo", "--catalog", cat],
                                     env={**os.environ, **env}, stdout=subprocess.DEVNULL)  # fmt: skip
-            kill_after = rng.randrange(1, 60)  # files back: the kill lands inside the undo
-            db = sqlite3.connect(cat, timeout=30)
-            deadline = time.monotonic() + 60
-            while proc.poll() is None and time.monotonic() < deadline:
-                with contextlib.suppress(sqlite3.OperationalError):
-                    if db.execute("SELECT count(*) FROM journal WHERE state = 'restored'").fetchone()[0] >= kill_after:
-                        break
+            wait_for_journal(cat, proc, rng.randrange(1, 60), "restored")  # the kill lands inside the undo
             proc.kill()
             proc.wait()
-            db.close()
         run = mediadup("undo", "--catalog", cat, env=env)
         assert "0 could not be restored" in run.stdout or "nothing to undo" in run.stdout, run.stdout
         assert contents(lib) == original
