@@ -418,3 +418,19 @@ def test_skipped_ok_keeps_scan_and_apply_going(tmp_path: Path) -> None:
     assert mediadup("scan", str(lib), "--catalog", cat, "-q").returncode == 1
     run = mediadup("scan", str(lib), "--catalog", cat, "-q", "--skipped-ok")
     assert run.returncode == 0 and "broken.jpg" in run.stdout
+
+
+def test_an_undo_that_could_not_restore_everything_can_be_run_again(tmp_path: Path) -> None:
+    """The quarantine was out of reach (an unplugged drive): undo says so, keeps the apply open,
+    and a later undo brings every file back."""
+    lib, cat, q = library(tmp_path / "lib", groups=2), str(tmp_path / "c.sqlite"), tmp_path / "q"
+    original = contents(lib)
+    scan([lib], catalog=cat)
+    assert mediadup("apply", "--catalog", cat, "--action", "move", "--to", str(q), "--yes").returncode == 0
+    q.rename(tmp_path / "unplugged")
+    run = mediadup("undo", "--catalog", cat)
+    assert run.returncode == 1 and "4 could not be restored" in run.stdout and "no longer at" in run.stdout
+    (tmp_path / "unplugged").rename(q)
+    run = mediadup("undo", "--catalog", cat)
+    assert run.returncode == 0 and "restored 4 files; 0 could not" in run.stdout, run.stdout
+    assert contents(lib) == original

@@ -167,3 +167,19 @@ def test_an_edit_saved_later_is_still_a_duplicate(tmp_path: Path, catalog: str) 
          exif=exif(None, "2024:06:03 21:17:44"))  # fmt: skip
     result = mediadup.scan(tmp_path / "lib", catalog=catalog, jobs=1)
     assert [names(m.path for m in g.members) for g in result.groups] == [{"IMG_1.jpg", "IMG_1-edited.jpg"}]
+
+
+def test_an_edited_plan_cannot_make_a_similar_shot_a_duplicate(shoot: Path, catalog: str, tmp_path: Path) -> None:
+    """The relation of each file comes from the scan, not from the plan file: editing "similar"
+    into "near-duplicate" does not make a distinct shot removable without --include-similar."""
+    out = tmp_path / "plan.json"
+    cli = [sys.executable, "-m", "mediadup"]
+    subprocess.run([*cli, "scan", str(shoot), "--similar", "--catalog", catalog, "--json", str(out), "-j", "1"],
+                   capture_output=True, text=True, check=True)  # fmt: skip
+    data = json.loads(out.read_text())
+    for f in data["similar"][0]["files"]:
+        if f["role"] == "similar":
+            f["role"], f["relation"] = "duplicate", "near-duplicate"
+    out.write_text(json.dumps(data))
+    run = subprocess.run([*cli, "apply", "--catalog", catalog, "--from", str(out)], capture_output=True, text=True)
+    assert "plan: 1 file," in run.stdout, run.stdout  # still only the re-encoded copy of the duplicate group

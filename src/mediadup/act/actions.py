@@ -119,7 +119,10 @@ class Trash(_Relocation):
 
     def carry_out(self, a: Action) -> str | None:
         send2trash(a.path)
-        return trashed_location(a.path)
+        try:  # the file is in the trash now: where exactly is only a hint for undo, which looks again
+            return trashed_location(a.path)
+        except OSError:
+            return None
 
     def source(self, e: JournalEntry) -> str | None:
         return e.target or trashed_location(e.path)
@@ -154,9 +157,7 @@ class _Link(Removal):
     identical_only = True
 
     def carry_out(self, a: Action) -> str | None:
-        temporary = a.path + ".mediadup-link"
-        with suppress(FileNotFoundError):
-            os.unlink(temporary)
+        temporary = f"{a.path}.mediadup-link-{os.getpid()}"  # made with O_EXCL semantics: never another file
         try:
             self.link(a.keeper, temporary, a.path)
             os.replace(temporary, a.path)
@@ -178,9 +179,14 @@ class _Link(Removal):
         if not (os.path.islink(e.path) or os.path.samefile(e.path, e.keeper) or _same_bytes(e.path, e.keeper)):
             raise NotRestored("another file is at that path now")
         temporary = e.path + ".mediadup-restore"
-        shutil.copyfile(e.keeper, temporary)
-        os.utime(temporary, ns=(e.mtime_ns or 0, e.mtime_ns or 0))
-        os.replace(temporary, e.path)
+        try:
+            shutil.copyfile(e.keeper, temporary)
+            os.utime(temporary, ns=(e.mtime_ns or 0, e.mtime_ns or 0))
+            os.replace(temporary, e.path)
+        except OSError:
+            with suppress(OSError):
+                os.unlink(temporary)  # the link stays, and undo can try again
+            raise
         return "restored"
 
 
@@ -247,9 +253,12 @@ def move(source: str, target: str) -> None:
 
 def trashed_location(path: str) -> str | None:
     """Where the desktop trash (freedesktop.org layout) put `path`, from its .trashinfo files."""
-    wanted = os.fsencode(os.path.abspath(path))
+    wanted = {
+        os.fsencode(os.path.abspath(path)),
+        os.fsencode(os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(path))), os.path.basename(path))),
+    }  # as given, and through any linked folder
     data_home = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
-    mount = os.path.dirname(os.path.abspath(path))
+    mount = os.path.realpath(os.path.dirname(os.path.abspath(path)))  # the trash is on the real file system
     while not os.path.ismount(mount):
         mount = os.path.dirname(mount)
     trashes = [os.path.join(data_home, "Trash"), os.path.join(mount, f".Trash-{os.getuid()}"),
@@ -273,8 +282,11 @@ def trashed_location(path: str) -> str | None:
                     original = unquote_to_bytes(line[5:])
                     if not original.startswith(b"/"):
                         original = os.path.join(os.fsencode(mount), original)
-                    if original == wanted:
-                        mtime = os.stat(info).st_mtime
+                    if original in wanted:
+                        try:
+                            mtime = os.stat(info).st_mtime
+                        except OSError:  # emptied meanwhile
+                            continue
                         if best is None or mtime > best[0]:
                             best = (mtime, os.path.join(trash, "files", name[: -len(".trashinfo")]))
     return best[1] if best else None

@@ -13,6 +13,7 @@ import signal
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -84,7 +85,8 @@ def apply_plan(actions: Sequence[Action | Merge], catalog: Catalog) -> Outcome:
                     not_merged[a.source] = reason  # said with the duplicate, which stays
                 else:
                     outcome.merged.append(a)
-                    resized[a.keeper] = os.stat(a.keeper).st_size
+                    with suppress(OSError):  # a keeper gone now fails its removals' re-check anyway
+                        resized[a.keeper] = os.stat(a.keeper).st_size
                 continue
             if a.path in resized:
                 a = replace(a, size=resized[a.path])
@@ -138,10 +140,12 @@ def _merge_journaled(m: Merge, journal: _Journal) -> str | None:
     entry = journal.planned(MERGE, m.keeper, m.source, m.keeper_size, m.keeper_mtime_ns, m.backup)
     try:
         merge(m)
-    except OSError as e:
-        journal.catalog.journal_finish(entry, "failed", error=str(e.strerror or e))
-        return f"{MERGE} failed: {e.strerror or e}"
-    journal.catalog.journal_finish(entry, "done", after=full_hash(m.keeper))
+        after = full_hash(m.keeper)
+    except Exception as e:  # any failure keeps the duplicate (a picture the checks cannot decode, too)
+        why = str(getattr(e, "strerror", None) or e)
+        journal.catalog.journal_finish(entry, "failed", error=why)
+        return f"{MERGE} failed: {why}"
+    journal.catalog.journal_finish(entry, "done", after=after)
     return None
 
 
@@ -197,7 +201,9 @@ def undo(catalog: Catalog, everything: bool = False, apply_id: int | None = None
                     result.interrupted = True
                     return result
                 _undo_entry(catalog, e, result)
-            catalog.finish_undo(one, time.time())
+            if not any(e.state in ("done", "planned") and (e.op == MERGE or REMOVALS[e.op].undoable)
+                       for e in catalog.journal(one)):  # fmt: skip
+                catalog.finish_undo(one, time.time())  # else `mediadup undo` tries the rest again
     return result
 
 
@@ -217,6 +223,9 @@ def _undo_entry(catalog: Catalog, e: JournalEntry, result: Restored) -> None:
         state = REMOVALS[e.op].undo(e)
     except NotRestored as why:
         result.not_restored.append((e.path, str(why)))
+        return
+    except OSError as err:  # a full disk, a folder that refuses: said, and tried again next time
+        result.not_restored.append((e.path, str(err.strerror or err)))
         return
     catalog.journal_finish(e.id, state)
     if state == "restored":

@@ -157,7 +157,9 @@ def make_plan(
                        digest, target)
             )  # fmt: skip
             acted.add(c.path)
-            if c.companion and not identical_only:  # a removed photo takes its motion clip along
+            clip = c.companion
+            if clip and not identical_only and clip.path not in kept and not _under(clip.path, references):
+                # a removed photo takes its motion clip along (never a keeper, never a reference file)
                 m = c.companion
                 target = _move_target(m.path, to) if op == "move" and to else None
                 actions.append(

@@ -99,7 +99,7 @@ def read_plan(path: str, catalog: Catalog) -> tuple[list[list[Copy]], list[tuple
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
         groups, left_out = [], []
-        recorded = catalog.grouped_paths()
+        recorded = catalog.grouped()
         for g in data["groups"] + data.get("similar", []):
             if sum(f.get("role") == "keep" for f in g["files"]) != 1:
                 raise PlanError(f"{path}: every group needs exactly one file with role 'keep'")
@@ -121,24 +121,24 @@ def read_plan(path: str, catalog: Catalog) -> tuple[list[list[Copy]], list[tuple
         raise PlanError(f"cannot read the plan {path}: {e}") from e
 
 
-def _copy(f: dict, catalog: Catalog, recorded: set[bytes]) -> tuple[Copy | None, str | None]:
-    """A file of the plan as the scan recorded it, or why it is left out."""
+def _copy(f: dict, catalog: Catalog, recorded: dict[bytes, tuple[str, bytes | None]]) -> tuple[Copy | None, str | None]:
+    """A file of the plan as the scan recorded it (its relation and motion clip too: an edited
+    plan chooses keepers and leaves files out, it does not make a copy surer), or why it is left out."""
     path = _path(f)
-    if os.fsencode(path) not in recorded:
+    scanned = recorded.get(os.fsencode(path))
+    if scanned is None:
         return None, "no scan recorded this file in a group (plans act only on scanned duplicates)"
     size, mtime_ns, digest = catalog.recorded(path) or (None, None, None)
     if size is None:
         return None, "the catalog no longer knows this file"
     if f.get("size") not in (None, size) or f.get("mtime_ns") not in (None, mtime_ns):
         return None, "it changed since the scan that wrote this plan"
+    relation_name, clip = scanned
     motion = None
-    if f.get("companion"):
-        clip = _path(f, "companion")
-        known = catalog.recorded(clip) if os.fsencode(clip) in recorded else None
-        motion = Copy(clip, known[0], known[1], Relation.MOTION, known[2]) if known else None
+    if clip is not None and (known := catalog.recorded(os.fsdecode(clip))):
+        motion = Copy(os.fsdecode(clip), known[0], known[1], Relation.MOTION, known[2])
     pixels = (f.get("width") or 0) * (f.get("height") or 0)
-    try:
-        relation = Relation.KEEPER if f.get("role") == "keep" else Relation(f.get("relation", "near-duplicate"))
-    except ValueError:
-        return None, f"unknown relation {f.get('relation')!r}"
+    relation = Relation.KEEPER if f.get("role") == "keep" else Relation(relation_name)
+    if relation is Relation.KEEPER and f.get("role") != "keep":
+        relation = Relation.NEAR_DUPLICATE  # the scan's keeper, now a duplicate of the chosen one
     return Copy(path, size, mtime_ns, relation, digest, pixels, f.get("duration") or 0.0, motion), None

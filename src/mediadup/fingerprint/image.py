@@ -111,10 +111,12 @@ def _band(lines: np.ndarray, limit: float) -> int:
     colour = float(np.median(outer[blended]))
     share = (np.abs(outer - colour) <= BAND_TOLERANCE).mean(axis=1)  # of each line, the band's colour
     share[:blended] = np.maximum(share[:blended], share[blended])
+    far = (np.abs(outer - colour) > 2 * BAND_TOLERANCE).mean(axis=1)  # clearly not the band's colour
     m = len(share) - EDGE_LINES
     plain = share[:m] >= UNIFORM_SHARE
-    # the picture starts within a few lines (the luminance is blurred): mostly not the band's colour
-    edge = np.min([share[1 + i : 1 + i + m] for i in range(EDGE_LINES)], axis=0) < EDGE_SHARE
+    # the picture starts within a few lines (the luminance is blurred), with a step, not a drift:
+    # most of a line clearly away from the band's colour (a sky's gradient only leaves it slowly)
+    edge = np.max([far[1 + i : 1 + i + m] for i in range(EDGE_LINES)], axis=0) > 1 - EDGE_SHARE
     mostly = np.cumsum(share[:m]) / np.arange(1, m + 1) >= BAND_SHARE
     ends = np.flatnonzero(plain & edge & mostly) + 1
     ends = ends[(ends >= MIN_BORDER * n) & (ends <= limit * n)]

@@ -85,10 +85,17 @@ class Scans:
                 meta["info"] if is_video else meta, bool(is_video),
             )  # fmt: skip
 
-    def grouped_paths(self) -> set[bytes]:
-        """Every file (and motion clip) that a stored scan put in a group: all a plan may act on."""
-        rows = self.db.execute("SELECT path FROM scan_groups UNION SELECT companion FROM scan_groups")
-        return {r[0] for r in rows if r[0] is not None}
+    def grouped(self) -> dict[bytes, tuple[str, bytes | None]]:
+        """Every file (and motion clip) a stored scan put in a group, with its relation to its
+        keeper and its motion clip, as the newest such scan saw them: all a plan may act on."""
+        out: dict[bytes, tuple[str, bytes | None]] = {}
+        for path, relation, companion in self.db.execute(
+            "SELECT path, relation, companion FROM scan_groups ORDER BY scan_id, group_no"
+        ):
+            out[path] = (relation, companion)
+            if companion is not None:
+                out[companion] = ("motion", None)
+        return out
 
     def last_scan_roots(self) -> list[str]:
         row = self.db.execute("SELECT roots FROM scans WHERE finished IS NOT NULL ORDER BY id DESC LIMIT 1").fetchone()
