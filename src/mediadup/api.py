@@ -23,7 +23,7 @@ from .act.apply import NothingToUndo, Outcome, Restored, apply_plan
 from .act.apply import undo as undo_applies
 from .act.decisions import contents, pairs_among, taken_out
 from .act.metadata import Merge, lacking, needs, with_merges, writer
-from .act.plan import POLICIES, Copy, check_policy, groups_from_catalog, make_plan, not_linkable
+from .act.plan import POLICIES, Copy, check_policy, groups_from_catalog, make_plan, not_linkable, under
 from .act.planfile import read_plan, write_json
 from .find.discover import kind_of_extension
 from .find.exact import full_hash_or_none
@@ -33,7 +33,7 @@ from .match.compare import LEVELS
 from .measure.calibrate import Calibration
 from .measure.calibrate import calibrate as _calibrate
 from .pipeline import scan
-from .records import MediadupError, display_path
+from .records import MediadupError, display_path, plural
 from .report.review import write_review as _write_review
 from .store.catalog import Catalog, default_path
 
@@ -53,8 +53,8 @@ __all__ = [
     "applies",
     "apply",
     "calibrate",
-    "check_keep",
     "check_outputs",
+    "check_policy",
     "forget",
     "ignore",
     "ignored",
@@ -117,11 +117,9 @@ def plan(
         actions = make_plan(groups, action, keep, reference, to, include_subclips, include_similar, include_uncertain)
         notes = []
         if REMOVALS[action].identical_only and (n := not_linkable(groups)):
-            copies = (
-                "1 copy that is not byte-identical stays" if n == 1 else f"{n} copies that are not byte-identical stay"
-            )
-            notes.append(f"{copies}: a link only replaces an identical copy (trash or move removes them)")
-        if action == "move" and to and (roots := [r for r in cat.last_scan_roots() if _inside(to, r)]):
+            notes.append(f"{plural(n, 'copy', 'copies')} that are not byte-identical stay: a link only replaces an "
+                         "identical copy (trash or move removes them)")  # fmt: skip
+        if action == "move" and to and (roots := [r for r in cat.last_scan_roots() if under(to, [r])]):
             notes.append(f"{display_path(to)} is inside the scanned folder {display_path(roots[0])}: later scans will "
                          "see the moved files unless you add --exclude")  # fmt: skip
         missing = lacking(actions)
@@ -139,11 +137,6 @@ def _merge_hint(keeper: str, merging: bool) -> str:
     if writer(keeper) is None:
         return f" (writing metadata into the keeper needs {needs(keeper)}; or keep the duplicate)"
     return "" if merging else " (--merge-metadata copies it into the keeper)"
-
-
-def _inside(path: str, folder: str) -> bool:
-    real, top = os.path.realpath(path), os.path.realpath(folder)
-    return os.path.commonpath([real, top]) == top
 
 
 def apply(plan: Plan, catalog: str | os.PathLike | None = None) -> Outcome:
@@ -249,8 +242,3 @@ def _is_database(path: str) -> bool:
             return f.read(16) == b"SQLite format 3\0"
     except OSError:
         return False
-
-
-def check_keep(policy: str) -> None:
-    """Refuse an unknown keep policy, or prefer:DIR naming no folder (PlanError)."""
-    check_policy(policy)

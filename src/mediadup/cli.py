@@ -83,7 +83,7 @@ _REMOVAL_OPTIONS = (
 
 def _policy(keep: str) -> str:
     try:
-        api.check_keep(keep)
+        api.check_policy(keep)
     except MediadupError as e:
         raise click.BadParameter(str(e), param_hint="--keep") from e
     return keep

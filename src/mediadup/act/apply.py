@@ -21,9 +21,8 @@ from ..find.exact import full_hash
 from ..records import MediadupError, Relation, display_path
 from ..store.catalog import Catalog
 from ..store.journal import JournalEntry
-from .actions import REMOVALS, NotRestored
+from .actions import REMOVALS, Action, NotRestored
 from .metadata import MERGE, Merge, merge, unmerge
-from .plan import Action
 
 
 @dataclass

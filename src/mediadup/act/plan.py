@@ -50,19 +50,20 @@ def groups_from_catalog(catalog: Catalog) -> list[list[Copy]]:
         size, mtime_ns, digest = f.current
         pixels = f.info.get("width", 0) * f.info.get("height", 0)
         relation = Relation.KEEPER if f.role == "keep" else Relation(f.relation)
-        motion = _companion(catalog, f.companion) if f.companion else None
+        motion = motion_clip(catalog, f.companion) if f.companion else None
         copy = Copy(f.path, size, mtime_ns, relation, digest, pixels, f.info.get("duration", 0.0), motion)
         groups.setdefault(f.group, []).append(copy)
     return [g for g in groups.values() if len(g) > 1]
 
 
-def _companion(catalog: Catalog, path: str) -> Copy | None:
+def motion_clip(catalog: Catalog, path: str) -> Copy | None:
     """A motion clip as scanned (None when the catalog lost it: its photo is then acted on alone)."""
     known = catalog.recorded(path)
     return Copy(path, known[0], known[1], Relation.MOTION, known[2]) if known else None
 
 
-def _under(path: str, folders: Sequence[str]) -> bool:
+def under(path: str, folders: Sequence[str]) -> bool:
+    """Whether `path` lies in one of `folders` (links resolved)."""
     real = os.path.realpath(path)
     return any(os.path.commonpath([real, os.path.realpath(d)]) == os.path.realpath(d) for d in folders)
 
@@ -99,7 +100,7 @@ def choose_keeper(group: Sequence[Copy], policy: str) -> Copy:
     if policy == "shortest-path":
         return min(group, key=lambda c: (len(c.path), c.path))
     if policy.startswith("prefer:"):
-        preferred = [c for c in group if _under(c.path, [policy[len("prefer:") :]])]
+        preferred = [c for c in group if under(c.path, [policy[len("prefer:") :]])]
         return preferred[0] if preferred else group[0]
     raise PlanError(f"unknown keep policy {policy!r}: use one of {', '.join(POLICIES)} or prefer:DIR")
 
@@ -126,17 +127,17 @@ def make_plan(
     groups = [list(g) for g in groups]
     keepers = {}  # group index -> its keeper
     for n, group in enumerate(groups):
-        in_reference = [c for c in group if _under(c.path, references)]
+        in_reference = [c for c in group if under(c.path, references)]
         if references and not in_reference:
             continue  # with reference folders, only duplicates of a reference file go
         chosen = choose_keeper(group, keep)
-        keepers[n] = chosen if not in_reference or _under(chosen.path, references) else in_reference[0]
+        keepers[n] = chosen if not in_reference or under(chosen.path, references) else in_reference[0]
     kept = {k.path for k in keepers.values()}  # a keeper anywhere (an edited plan may repeat files) stays
     actions, acted = [], set()
     photo_of: dict[str, str] = {}  # motion clip -> the photo it goes with
     for n, keeper in keepers.items():
         for c in groups[n]:
-            if c.path in kept or c.path in acted or _under(c.path, references):
+            if c.path in kept or c.path in acted or under(c.path, references):
                 continue
             if not (
                 c.relation.removable
@@ -158,7 +159,7 @@ def make_plan(
             )  # fmt: skip
             acted.add(c.path)
             clip = c.companion
-            if clip and not identical_only and clip.path not in kept and not _under(clip.path, references):
+            if clip and not identical_only and clip.path not in kept and not under(clip.path, references):
                 # a removed photo takes its motion clip along (never a keeper, never a reference file)
                 m = c.companion
                 target = _move_target(m.path, to) if op == "move" and to else None

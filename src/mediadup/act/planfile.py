@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from ..records import Group, GroupMember, Relation, ScanResult, VideoInfo, display_path
 from ..store.catalog import Catalog
-from .plan import Copy, PlanError
+from .plan import Copy, PlanError, motion_clip
 
 VERSION = 2  # 2: path_bytes and mtime_ns
 
@@ -112,7 +112,7 @@ def read_plan(path: str, catalog: Catalog) -> tuple[list[list[Copy]], list[tuple
                         left_out.extend((_path(o), "its keeper is left out") for o in g["files"] if o is not f)
                         copies = []
                         break
-                elif copy:
+                else:
                     copies.append(copy)
             if len(copies) > 1:
                 groups.append(copies)
@@ -134,9 +134,7 @@ def _copy(f: dict, catalog: Catalog, recorded: dict[bytes, tuple[str, bytes | No
     if f.get("size") not in (None, size) or f.get("mtime_ns") not in (None, mtime_ns):
         return None, "it changed since the scan that wrote this plan"
     relation_name, clip = scanned
-    motion = None
-    if clip is not None and (known := catalog.recorded(os.fsdecode(clip))):
-        motion = Copy(os.fsdecode(clip), known[0], known[1], Relation.MOTION, known[2])
+    motion = motion_clip(catalog, os.fsdecode(clip)) if clip is not None else None
     pixels = (f.get("width") or 0) * (f.get("height") or 0)
     relation = Relation.KEEPER if f.get("role") == "keep" else Relation(relation_name)
     if relation is Relation.KEEPER and f.get("role") != "keep":

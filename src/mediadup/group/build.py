@@ -66,6 +66,10 @@ def build_groups(
     def best(paths: list[str]) -> str:
         return rank([GroupMember(stats[p], Relation.KEEPER, info=infos.get(p)) for p in paths])[0][0].path
 
+    def same(p: str, q: str) -> bool:
+        """The same file, or byte-identical files."""
+        return p == q or (bool(content.get(p)) and content.get(p) == content.get(q))
+
     def near(keeper: str, remaining: set[str]) -> set[str]:
         """The keeper's own candidates: its matches and theirs by content (edges join one file of
         each content; its byte-identical twins come along)."""
@@ -73,13 +77,10 @@ def build_groups(
         digests = {content[q] for q in matched | {keeper} if q in content}
         return matched | {p for p in remaining if content.get(p) in digests}
 
-    def same(p: str, q: str) -> bool:
-        return p == q or (bool(content.get(p)) and content.get(p) == content.get(q))
-
     parts: dict[str, list[GroupMember]] = defaultdict(list)  # longer video -> clips found inside it
 
     def copies_of(keeper: str, others: list[str]) -> list[GroupMember]:
-        twins = [p for p in others if content.get(p) and content.get(p) == content.get(keeper)]
+        twins = [p for p in others if same(p, keeper)]
         members = [GroupMember(stats[p], Relation.IDENTICAL, 1.0, {}, infos.get(p), content[p]) for p in twins]
         candidates: dict[str, str] = {}  # one comparison per distinct content
         rest = [p for p in others if p not in twins]

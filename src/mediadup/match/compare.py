@@ -128,26 +128,21 @@ def rmse(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sqrt(np.partition(d, keep)[:keep].mean()))
 
 
-def block_evidence(a: np.ndarray, b: np.ndarray) -> tuple[int, float]:
-    """Local evidence of two aligned grids: the blocks with detail on both sides (edges, texture:
-    flat and smoothly shaded blocks say nothing either way), and the share of those whose detail
-    agrees, each block normalised on its own (so one region's brightness or a caption elsewhere
-    does not weigh on another's) and allowed to lie a pixel off (a slight tilt or warp moves
-    detail a little from place to place)."""
-    n = GRID // BLOCK
-    ha, hb = _highpass(a), np.pad(_highpass(b), 1, mode="edge")
-    blocks_a = _blocks(ha)
-    sa = blocks_a.std(axis=1)
-    za = (blocks_a - blocks_a.mean(axis=1, keepdims=True)) / np.maximum(sa, 1e-6)[:, None]
-    best = np.full(n * n, -1.0)
-    sb = _blocks(hb[1:-1, 1:-1]).std(axis=1)
+def block_evidence(ha: np.ndarray, hb: np.ndarray) -> tuple[int, float]:
+    """Local evidence of two aligned grids' fine detail (`_highpass`): the blocks with detail on
+    both sides (edges, texture: flat and smoothly shaded blocks say nothing either way), and the
+    share of those whose detail agrees, each block normalised on its own (so one region's
+    brightness or a caption elsewhere does not weigh on another's) and allowed to lie a pixel off
+    (a slight tilt or warp moves detail a little from place to place)."""
+    za, sa = _normalised(_blocks(ha))
+    padded = np.pad(hb, 1, mode="edge")
+    best = np.full(len(za), -1.0)
     for dy in (0, 1, 2):
         for dx in (0, 1, 2):
-            blocks_b = _blocks(hb[dy : dy + GRID, dx : dx + GRID])
-            s = blocks_b.std(axis=1)
-            zb = (blocks_b - blocks_b.mean(axis=1, keepdims=True)) / np.maximum(s, 1e-6)[:, None]
+            zb, sb = _normalised(_blocks(padded[dy : dy + GRID, dx : dx + GRID]))
             best = np.maximum(best, (za * zb).mean(axis=1))
-    informative = (sa >= BLOCK_DETAIL) & (sb >= BLOCK_DETAIL)
+            if (dy, dx) == (1, 1):
+                informative = (sa >= BLOCK_DETAIL) & (sb >= BLOCK_DETAIL)  # detail where each lies
     count = int(informative.sum())
     return count, float(((best >= BLOCK_AGREE) & informative).sum() / count) if count else 0.0
 
@@ -156,6 +151,12 @@ def _blocks(grid: np.ndarray) -> np.ndarray:
     """The BLOCK x BLOCK blocks of a GRID x GRID array, one per row."""
     n = GRID // BLOCK
     return grid.reshape(n, BLOCK, n, BLOCK).transpose(0, 2, 1, 3).reshape(n * n, -1)
+
+
+def _normalised(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row with zero mean and unit spread, and the spreads."""
+    spread = rows.std(axis=1)
+    return (rows - rows.mean(axis=1, keepdims=True)) / np.maximum(spread, 1e-6)[:, None], spread
 
 
 def structure(grid: np.ndarray) -> float:
@@ -311,13 +312,14 @@ def align(a: ImageFingerprint, b: ImageFingerprint, level: Level, variants: int 
     sim, k, side, box = best
     big, small = (b.thumb, turn(k)) if side == "a" else (turn(k), b.thumb)
     region, other = _grid(big, box if side else None), _grid(small)
-    blocks, agreement = block_evidence(region, other)
+    detail_a, detail_b = _highpass(region), _highpass(other)
+    blocks, agreement = block_evidence(detail_a, detail_b)
     return Alignment(
         dihedral=k,
         side=side,
         box=box,
         similarity=sim,
-        detail=similarity(_highpass(region), _highpass(other)),
+        detail=similarity(detail_a, detail_b),
         structure=min(structure(region), structure(other)),
         rmse=rmse(region, other),
         phash_distance=distances[k],
