@@ -187,3 +187,34 @@ def test_the_content_box_is_always_inside_the_picture(h: int, w: int, seed: int,
     x0, y0, x1, y1 = content_box(luma)
     assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h
     assert (x1 - x0) >= 0.3 * w and (y1 - y0) >= 0.3 * h
+
+
+def graded_copy(im: Image.Image, warmth: float) -> Image.Image:
+    """A teal-and-orange grade: shadows pushed to teal, highlights to orange (one mapping of colours)."""
+    px = np.asarray(im, np.float32)
+    luma = px.mean(axis=2, keepdims=True) / 255
+    px = px + (1 - luma) * np.array([-30, 12, 35]) + luma * np.array([40, 10, -35]) * warmth
+    return Image.fromarray(px.clip(0, 255).astype(np.uint8))
+
+
+def repainted(im: Image.Image) -> Image.Image:
+    """Another colour edition: each half's colours swapped around in its own way (no one mapping)."""
+    px = np.asarray(im).copy()
+    half = px.shape[1] // 2
+    px[:, :half] = px[:, :half][..., [2, 0, 1]]
+    px[:, half:] = px[:, half:][..., [1, 2, 0]]
+    return Image.fromarray(px)
+
+
+def test_a_colour_graded_copy_is_a_copy_and_a_repainted_edition_is_not(tmp_path: Path) -> None:
+    """Colours that one mapping explains everywhere are a grade of the picture; colours changed in
+    one part and not another are another edition, whatever the shapes say."""
+    for n in range(3):
+        original = photo(90 + n, (640, 480))
+        save(original, tmp_path / f"g{n}" / "original.jpg", quality=92)
+        save(graded_copy(original, 0.8 + 0.2 * n), tmp_path / f"g{n}" / "graded.jpg", quality=88)
+        save(repainted(photo(95 + n, (640, 480))), tmp_path / f"e{n}" / "blue.jpg", quality=92)
+        save(photo(95 + n, (640, 480)), tmp_path / f"e{n}" / "red.jpg", quality=92)
+    result = scan(tmp_path, catalog=str(tmp_path / "c.sqlite"))
+    groups = sorted(sorted(Path(m.path).name for m in g.members) for g in result.groups)
+    assert groups == [["graded.jpg", "original.jpg"]] * 3, groups

@@ -11,9 +11,11 @@ from PIL import Image, ImageFilter
 from ..records import ImageInfo
 from . import phash
 from .decode import DEFAULT_MAX_PIXELS, Decoded, decode
+from .features import Features, features
 
-VERSION = 12  # bump when anything below changes what is stored: cached fingerprints are then recomputed
+VERSION = 13  # bump when anything below changes what is stored: cached fingerprints are then recomputed
 THUMB = 64
+COLOUR_GRID = 8  # the content's mean colours on a COLOUR_GRID x COLOUR_GRID grid, stored with the thumbnail
 WINDOW_SOURCE = 128  # window hashes are taken from the content resized to this square
 HUE_BINS = 24
 BAND_TOLERANCE = 6.0  # luminance steps from a band's colour that still count as the band (blurred pixels)
@@ -41,6 +43,8 @@ SHARED_WINDOWS = tuple(
     if w
     in ((0, 0, 0.75, 0.75), (0.25, 0.25, 1, 1), (0.125, 0.125, 0.875, 0.875), (0.25, 0, 1, 0.75), (0, 0.25, 0.75, 1))
 )
+# windows whose index finds a crop that was turned as well (its turned views land near one of them)
+TURNED_CROP_WINDOWS = tuple(i for i, (x0, y0, x1, y1) in enumerate(WINDOWS) if np.allclose([x1 - x0, y1 - y0], 0.85))
 # columns of ImageFingerprint.hashes
 N_DIHEDRAL = len(phash.DIHEDRAL)  # 0: the picture's pHash, 1-7: its rotations and mirrors
 FULL_VIEW = N_DIHEDRAL  # pHash of the whole frame, borders included
@@ -55,6 +59,8 @@ class ImageFingerprint:
     histogram: np.ndarray  # hue histogram of the content, float32, sums to 1 (0 for grayscale)
     info: ImageInfo
     usable: bool | None = None  # see `comparable`
+    features: Features | None = None  # keypoints of the content, for checking geometry; None when light
+    colours: np.ndarray | None = None  # COLOUR_GRID x COLOUR_GRID x 3 uint8 mean colours; None when light
 
     @property
     def chroma(self) -> float:
@@ -73,26 +79,36 @@ class ImageFingerprint:
         the whole fingerprint again from the catalog)."""
         return ImageFingerprint(self.hashes, None, self.histogram, self.info, self.comparable)
 
-    def to_blob(self) -> tuple[bytes, bytes, bytes, str]:
-        assert self.thumb is not None, "a light fingerprint cannot be stored"
+    def to_blob(self) -> tuple[bytes, bytes, bytes, str, bytes]:
+        assert self.thumb is not None and self.features is not None and self.colours is not None, "light"
         return (
             self.hashes.astype(np.uint64).tobytes(),
-            self.thumb.astype(np.uint8).tobytes(),
+            self.thumb.astype(np.uint8).tobytes() + self.colours.astype(np.uint8).tobytes(),
             self.histogram.astype(np.float32).tobytes(),
             json.dumps(asdict(self.info)),
+            self.features.to_bytes(),
         )
 
     @classmethod
     def from_blob(
-        cls, hashes: bytes, thumb: bytes | None, histogram: bytes, info: str, usable: int | None = None
+        cls,
+        hashes: bytes,
+        thumb: bytes | None,
+        histogram: bytes,
+        info: str,
+        usable: int | None = None,
+        keypoints: bytes | None = None,
     ) -> ImageFingerprint:
         """A stored fingerprint; without `thumb`, a light one (then `usable` must be known)."""
+        pixels = None if thumb is None else np.frombuffer(thumb, dtype=np.uint8)
         return cls(
             np.frombuffer(hashes, dtype=np.uint64),
-            None if thumb is None else np.frombuffer(thumb, dtype=np.uint8).reshape(THUMB, THUMB),
+            None if pixels is None else pixels[: THUMB * THUMB].reshape(THUMB, THUMB),
             np.frombuffer(histogram, dtype=np.float32),
             ImageInfo(**json.loads(info)),
             None if usable is None else bool(usable),
+            None if keypoints is None else Features.from_bytes(keypoints),
+            None if pixels is None else pixels[THUMB * THUMB :].reshape(COLOUR_GRID, COLOUR_GRID, 3),
         )
 
 
@@ -185,6 +201,7 @@ def fingerprint(d: Decoded) -> ImageFingerprint:
     hashes.append(phash.average_hash(thumb))
     hashes.extend(phash.window_hashes(np.asarray(content), WINDOWS))
     small = d.image.resize((THUMB, THUMB), Image.Resampling.BILINEAR, box=box)
+    colours = np.asarray(small.resize((COLOUR_GRID, COLOUR_GRID), Image.Resampling.BOX))
     rgb = np.asarray(small).reshape(-1, 3)
     chroma = float((rgb.max(axis=1).astype(np.int16) - rgb.min(axis=1)).mean())
     histogram = hue_histogram(np.asarray(small.convert("HSV")).reshape(-1, 3))
@@ -205,7 +222,8 @@ def fingerprint(d: Decoded) -> ImageFingerprint:
         monochrome=is_monochrome(histogram, chroma),
     )
     info.sharpness, info.clipped = shot_signals(gray.crop(box))
-    return ImageFingerprint(np.array(hashes, dtype=np.uint64), thumb, histogram, info)
+    keypoints = features(np.asarray(gray.crop(box)))
+    return ImageFingerprint(np.array(hashes, dtype=np.uint64), thumb, histogram, info, None, keypoints, colours)
 
 
 def fingerprint_file(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageFingerprint:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image
@@ -20,8 +21,9 @@ from PIL import Image
 from ..fingerprint import phash
 from ..fingerprint.image import THUMB, ImageFingerprint
 from ..records import ImageInfo, Relation
+from .geometry import OVERLAP, Geometry, fit
 
-VERSION = 14  # bump when a change can turn a verdict: remembered verdicts are then recomputed
+VERSION = 15  # bump when a change can turn a verdict: remembered verdicts are then recomputed
 GRID = 32  # pixels compared per side
 MIN_DETAIL = 0.7  # similarity of fine detail that crops and unhashed turns need
 MIN_STRUCTURE = 0.12  # ...and the fraction of the picture that must show edges or texture
@@ -34,6 +36,10 @@ BLOCK_AGREE = 0.5  # correlation of a block's detail on both sides that counts a
 MIN_BLOCKS = 3  # fewer blocks of evidence than this: too little to be sure
 MIN_AGREEMENT = 0.6  # most blocks of evidence must agree
 SAME_PIXELS = 12.0  # with too little evidence, a sure copy differs by at most this much (gray levels, 99th pct)
+GEOMETRY_BLOCKS = 6  # laid over each other by keypoints, at least this many places with detail...
+GEOMETRY_AGREEMENT = 0.75  # ...of which this share must agree
+GRADE_MISFIT = 10.0  # colour levels a place may stray from the one mapping of a colour grade...
+GRADE_OUTLIERS = 0.05  # ...at most this share of places
 REFINED = 2  # crop scales whose best position is refined
 MIN_NCC = 0.6  # coarse cross-correlation below which a crop scale is not worth refining
 TIME_ZONE_STEP = 900  # seconds: time zones differ by whole quarter hours
@@ -331,6 +337,21 @@ def align(a: ImageFingerprint, b: ImageFingerprint, level: Level, variants: int 
     )
 
 
+def one_grade(a: ImageFingerprint, b: ImageFingerprint, dihedral: int) -> bool:
+    """Whether one colour mapping (an affine map of RGB: a grade, a filter, a white balance)
+    turns a's colours into b's at nearly every place. Repainting parts (a colour edition, a
+    product in another colour) leaves places no single mapping explains."""
+    if a.colours is None or b.colours is None:
+        return False
+    turn = phash.DIHEDRAL[dihedral]
+    ca = np.stack([turn.apply(a.colours[..., c]) for c in range(3)], axis=-1).reshape(-1, 3).astype(np.float64)
+    cb = b.colours.reshape(-1, 3).astype(np.float64)
+    x = np.c_[ca, np.ones(len(ca))]
+    mapping, *_ = np.linalg.lstsq(x, cb, rcond=None)
+    misfit = np.sqrt(((x @ mapping - cb) ** 2).mean(axis=1))
+    return float(np.mean(misfit > GRADE_MISFIT)) <= GRADE_OUTLIERS
+
+
 def distinct_shots(a: ImageInfo, b: ImageInfo) -> bool:
     """Whether a camera took the two at different moments (a burst, the same scene again): a copy
     keeps the capture time or loses it. Only for pictures that name their camera (software that
@@ -343,14 +364,42 @@ def distinct_shots(a: ImageInfo, b: ImageInfo) -> bool:
 
 
 def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level) -> Match | None:
-    """A verified match of `b` (a candidate duplicate) against `a` (its keeper), or None."""
+    """A verified match of `b` (a candidate duplicate) against `a` (its keeper), or None.
+
+    Thumbnails first (same framing, a turn by quarters, a crop found by cross-correlation); then
+    keypoint geometry, for what thumbnails cannot align (tilts, rotated crops, perspective, a
+    picture inside a screenshot) and to check a crop: two shots that only overlap are no copies."""
     if distinct_shots(a.info, b.info):
         return None  # similar shots at most (scan --similar)
     al = align(a, b, level)
     if al is None:
         return None  # blank or nearly uniform pictures: only identical bytes can tell them apart
-    if al.recoloured and min(a.chroma, b.chroma) > COLOURFUL and not (a.info.monochrome or b.info.monochrome):
+    colourful = min(a.chroma, b.chroma) > COLOURFUL and not (a.info.monochrome or b.info.monochrome)
+    if al.recoloured and colourful and not (al.side == "" and one_grade(a, b, al.dihedral)):
         return None  # two colourful pictures with different palettes: colour editions, not copies
+    match = _by_thumbnails(al, level)
+    if match is not None and not al.cropped:
+        return match
+    geometry = fit(a.features, b.features) if a.features is not None and b.features is not None else None
+    if geometry is not None and geometry.inside == OVERLAP:
+        return None  # one shot moved against the other (a burst, panorama neighbours): no copy
+    if geometry is None:
+        return match
+    if match is not None:  # a crop the keypoints confirm: say how it lies
+        match.evidence.update(_geometry_words(geometry))
+        return match
+    return _by_geometry(a, b, geometry, al)
+
+
+def _geometry_words(g: Geometry) -> dict:
+    words = {"geometry": g.evidence}
+    if abs(g.angle) >= 1.0:
+        words["transform"] = f"turned {g.angle:+.1f}°"
+    return words
+
+
+def _by_thumbnails(al: Alignment, level: Level) -> Match | None:
+    """The verdict of the aligned thumbnails."""
     need = level.min_recolour_similarity if al.recoloured else level.min_similarity
     if al.similarity < (max(need, level.min_crop_similarity) if al.cropped else need):
         return None
@@ -388,6 +437,43 @@ def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level) -> Match | N
     if relation is Relation.UNCERTAIN:
         evidence["uncertain"] = f"too little detail to be sure ({al.blocks} of 16 places), and not the same pixels"
     if al.cropped:
-        whose = "duplicate shows" if al.side == "b" else "keeper shows"
-        evidence["crop"] = f"{whose} {al.kept:.0%} of the other"
+        evidence["crop"] = _crop_words(al.side, al.kept)
     return Match(relation, al.similarity, evidence)
+
+
+def _crop_words(side: str, kept: float) -> str:
+    return f"{'duplicate shows' if side == 'b' else 'keeper shows'} {kept:.0%} of the other"
+
+
+def _by_geometry(a: ImageFingerprint, b: ImageFingerprint, g: Geometry, al: Alignment) -> Match | None:
+    """The verdict of the pixels laid over each other as the keypoints say: the contained picture
+    against the part of the other it shows. The geometry is evidence already; most places with
+    detail must agree as well, and there must be such places."""
+    assert a.thumb is not None and b.thumb is not None and a.features is not None and b.features is not None
+    onto_a = g.onto(THUMB, a.features.aspect, b.features.aspect)
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    if g.inside == "a":  # b seen in a's frame, against a
+        shown, frame = cv2.warpPerspective(b.thumb, np.linalg.inv(onto_a), (THUMB, THUMB), flags=flags,
+                                           borderMode=cv2.BORDER_REPLICATE), a.thumb  # fmt: skip
+    else:  # a seen in b's frame, against b
+        shown, frame = cv2.warpPerspective(a.thumb, onto_a, (THUMB, THUMB), flags=flags,
+                                           borderMode=cv2.BORDER_REPLICATE), b.thumb  # fmt: skip
+    region, other = _grid(shown), _grid(frame)
+    detail_a, detail_b = _highpass(region), _highpass(other)
+    blocks, agreement = block_evidence(detail_a, detail_b)
+    if blocks < GEOMETRY_BLOCKS or agreement < GEOMETRY_AGREEMENT:
+        return None
+    cropped = g.inside in ("a", "b") and g.kept < 0.97
+    quarter = round(g.angle / 90) % 4
+    relation = Relation.CROPPED if cropped else Relation.ROTATED if quarter else Relation.NEAR_DUPLICATE
+    sim = similarity(region, other)
+    evidence: dict = {
+        "similarity": round(sim, 4),
+        "colour": round(al.colour, 4),
+        "detail": round(similarity(detail_a, detail_b), 4),
+        "agreement": f"{round(agreement * blocks)}/{blocks}",
+        **_geometry_words(g),
+    }
+    if cropped:
+        evidence["crop"] = _crop_words(g.inside, g.kept)
+    return Match(relation, sim, evidence)

@@ -39,7 +39,8 @@ CREATE INDEX IF NOT EXISTS files_inode ON files(inode, size);  -- a moved file i
 CREATE TABLE IF NOT EXISTS image_fingerprints (
     file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
     phash INTEGER NOT NULL, hashes BLOB NOT NULL, thumb BLOB NOT NULL, histogram BLOB NOT NULL, info TEXT NOT NULL,
-    usable INTEGER                  -- 0 for a near-uniform picture: light loads skip the thumbnail
+    usable INTEGER,                 -- 0 for a near-uniform picture: light loads skip the thumbnail
+    features BLOB                   -- keypoints of the content (fingerprint.features)
 );
 CREATE TABLE IF NOT EXISTS video_fingerprints (
     file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
@@ -169,7 +170,8 @@ class Catalog(Files, Scans, Decisions, Journal):
                 )
             self.db.executescript(_SCHEMA)
             added = (("journal", "mtime_ns", "INTEGER"), ("image_fingerprints", "usable", "INTEGER"),
-                     ("scan_groups", "companion", "BLOB"), ("journal", "after", "TEXT"))  # fmt: skip
+                     ("scan_groups", "companion", "BLOB"), ("journal", "after", "TEXT"),
+                     ("image_fingerprints", "features", "BLOB"))  # fmt: skip
             for table, column, kind in added:  # tables kept from older schemas
                 if column not in {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}:
                     self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")

@@ -120,7 +120,8 @@ class Files:
                 )
                 if isinstance(fp, ImageFingerprint):
                     self.db.execute(
-                        "INSERT OR REPLACE INTO image_fingerprints VALUES (?,?,?,?,?,?,?)",
+                        "INSERT OR REPLACE INTO image_fingerprints (file_id, phash, hashes, thumb, histogram, info, "
+                        "features, usable) VALUES (?,?,?,?,?,?,?,?)",
                         (file_id, int(fp.hashes[0].astype("int64")), *fp.to_blob(), int(fp.comparable)),
                     )
                 elif isinstance(fp, VideoFingerprint):
@@ -147,7 +148,8 @@ class Files:
         with self.db:
             for target in targets:
                 self.db.execute(
-                    "INSERT OR REPLACE INTO image_fingerprints SELECT ?, phash, hashes, thumb, histogram, info, usable \
+                    "INSERT OR REPLACE INTO image_fingerprints (file_id, phash, hashes, thumb, histogram, info, \
+                    usable, features) SELECT ?, phash, hashes, thumb, histogram, info, usable, features \
                     FROM image_fingerprints WHERE file_id = ?",
                     (target, source),
                 )
@@ -166,13 +168,13 @@ class Files:
         else:  # a light picture's thumbnail is read only when whether it is usable was not stored
             table, cls = "image_fingerprints", ImageFingerprint
             thumb = "CASE WHEN usable IS NULL THEN thumb END" if light else "thumb"
-            columns = f"hashes, {thumb}, histogram, info, usable"
+            columns = f"hashes, {thumb}, histogram, info, usable, {'NULL' if light else 'features'}"
         learnt: list[tuple[int, int]] = []  # usable, file id: for rows stored before it was kept
         for chunk in chunks(list(ids)):
             q = f"SELECT file_id, {columns} FROM {table} WHERE file_id IN ({','.join('?' * len(chunk))})"
             for file_id, *blobs in self.db.execute(q, chunk).fetchall():
                 fp = cls.from_blob(*blobs)
-                if isinstance(fp, ImageFingerprint) and blobs[-1] is None:
+                if isinstance(fp, ImageFingerprint) and blobs[4] is None:
                     learnt.append((int(fp.comparable), file_id))
                 yield file_id, fp.light() if light else fp
         if learnt:

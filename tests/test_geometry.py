@@ -1,0 +1,171 @@
+"""Checked geometry: copies that thumbnails cannot align (tilted, in perspective, vignetted) are
+found through matched keypoints, and shots that only overlap are never called copies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageEnhance, ImageFont
+
+from conftest import photo, save
+from mediadup import scan
+from mediadup.fingerprint.features import Features, features
+from mediadup.fingerprint.image import fingerprint_file
+from mediadup.match.compare import LEVELS, compare
+from mediadup.match.geometry import OVERLAP, fit
+
+
+def scene(seed: int, size: tuple[int, int] = (800, 600)) -> Image.Image:
+    """A photo-like picture with things in it: corners and edges everywhere, as photographs have."""
+    im = photo(seed, size)
+    rng = np.random.default_rng(seed)
+    draw = ImageDraw.Draw(im)
+    w, h = size
+    for _ in range(80):
+        x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
+        r = int(rng.integers(4, 20))
+        colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+        (draw.rectangle if rng.random() < 0.5 else draw.ellipse)(
+            (x, y, x + r, y + int(rng.integers(4, 20))), fill=colour
+        )
+    return im
+
+
+def tilted(im: Image.Image, angle: float) -> Image.Image:
+    """Turned by a few degrees and cut to the largest centred box with no empty corners."""
+    turned = im.rotate(angle, Image.Resampling.BICUBIC)
+    a = np.radians(abs(angle))
+    w, h = im.size
+    f = 1 / (np.cos(a) + np.sin(a) * max(w / h, h / w))
+    dw, dh = w * (1 - f) / 2, h * (1 - f) / 2
+    return turned.crop((round(dw), round(dh), round(w - dw), round(h - dh)))
+
+
+def keystone(im: Image.Image, k: float) -> Image.Image:
+    """The picture shot from below: its top narrower by `k` of the width on each side."""
+    w, h = im.size
+    return im.transform(im.size, Image.Transform.QUAD, (k * w, 0, 0, h, w, h, w - k * w, 0), Image.Resampling.BICUBIC)
+
+
+def vignetted(im: Image.Image, strength: float) -> Image.Image:
+    """Corners darkened (to 1 - strength), colours a little stronger."""
+    w, h = im.size
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    r = np.hypot((x - w / 2) / (w / 2), (y - h / 2) / (h / 2)) / np.sqrt(2)
+    px = np.asarray(ImageEnhance.Color(im).enhance(1.3), np.float32) * (1 - strength * r**2)[..., None]
+    return Image.fromarray(px.clip(0, 255).astype(np.uint8))
+
+
+def rotated_crop(im: Image.Image) -> Image.Image:
+    w, h = im.size
+    return im.crop((int(0.1 * w), int(0.04 * h), int(0.92 * w), int(0.86 * h))).transpose(Image.Transpose.ROTATE_90)
+
+
+def in_a_window(im: Image.Image) -> Image.Image:
+    """A screenshot: the picture at 60 %, in a window with a title bar and a side panel of text."""
+    shown = im.resize((im.width * 3 // 5, im.height * 3 // 5), Image.Resampling.BILINEAR)
+    out = Image.new("RGB", (shown.width + 200, shown.height + 60), (236, 236, 236))
+    draw = ImageDraw.Draw(out)
+    draw.rectangle((0, 0, out.width, 28), fill=(60, 63, 70))
+    draw.text((70, 6), "Viewer - IMG_0042.jpg", fill=(230, 230, 230), font=ImageFont.load_default(size=14))
+    for n in range(6):
+        draw.text((shown.width + 30, 50 + 22 * n), f"Property {n}: {n * 37}", fill=(60, 60, 60))
+    out.paste(shown, (12, 40))
+    return out
+
+
+COPIES = {
+    "tilted": lambda im: tilted(im, 4.0),
+    "tilted the other way": lambda im: tilted(im, -3.0),
+    "keystoned": lambda im: keystone(im, 0.08),
+    "vignetted": lambda im: vignetted(im, 0.7),
+    "cropped and turned": rotated_crop,
+    "shown in a screenshot": in_a_window,
+}
+
+
+@pytest.mark.parametrize("kind", list(COPIES))
+def test_copies_thumbnails_cannot_align_are_verified_through_keypoints(kind: str, tmp_path: Path) -> None:
+    for n in range(3):
+        original = save(scene(300 + n), tmp_path / f"original{n}.jpg", quality=92)
+        copy = save(COPIES[kind](Image.open(original)), tmp_path / f"copy{n}.jpg", quality=85)
+        match = compare(fingerprint_file(str(original)), fingerprint_file(str(copy)), LEVELS["normal"])
+        assert match is not None and match.relation.removable, (kind, n, match)
+        if kind == "cropped and turned":  # no thumbnail alignment finds it
+            assert "keypoint matches agree" in match.evidence.get("geometry", ""), (kind, n, match)
+
+
+@pytest.mark.parametrize("kind", ["keystoned", "vignetted"])
+def test_a_scan_groups_such_copies_with_their_original_which_stays(kind: str, tmp_path: Path) -> None:
+    for n in range(3):
+        original = scene(300 + n)
+        save(original, tmp_path / f"p{n}" / "original.jpg", quality=92)
+        save(COPIES[kind](original), tmp_path / f"p{n}" / "copy.jpg", quality=85)
+    result = scan(tmp_path, catalog=str(tmp_path / "c.sqlite"))
+    groups = sorted(sorted(Path(m.path).name for m in g.members) for g in result.groups)
+    assert groups == [["copy.jpg", "original.jpg"]] * 3, (kind, groups)
+    assert all(Path(g.keeper.path).name == "original.jpg" for g in result.groups), [g.reason for g in result.groups]
+
+
+def test_the_evidence_says_how_a_tilted_copy_lies(tmp_path: Path) -> None:
+    original = save(scene(310), tmp_path / "original.jpg", quality=92)
+    copy = save(tilted(Image.open(original), 4.0).rotate(90, expand=True), tmp_path / "copy.jpg", quality=85)
+    match = compare(fingerprint_file(str(original)), fingerprint_file(str(copy)), LEVELS["normal"])
+    assert match is not None, match
+    assert match.evidence["transform"].startswith(("turned +9", "turned -8")), match.evidence
+    assert "keypoint matches agree" in match.evidence["geometry"]
+
+
+def burst(scene: Image.Image, shift: float, brighter: float) -> tuple[Image.Image, Image.Image]:
+    """Two shots of one scene, the camera moved by `shift` of the width between them."""
+    w, h = scene.size
+    cw, ch = int(w * 0.8), int(h * 0.9)
+    dx = int(shift * w)
+    first = scene.crop((0, 0, cw, ch))
+    second = ImageEnhance.Brightness(scene.crop((dx, h - ch, dx + cw, h))).enhance(brighter)
+    return first, second
+
+
+@pytest.mark.parametrize("shift", [0.06, 0.1])
+def test_overlapping_shots_without_exif_are_not_copies(shift: float, tmp_path: Path) -> None:
+    """Neither shot of a burst lies inside the other: they are no crop of one another, even when
+    thumbnails would lay most of one over the other."""
+    for n in range(3):
+        first, second = burst(scene(320 + n, (1000, 700)), shift, 1.08)
+        save(first, tmp_path / f"b{n}" / "shot1.jpg", quality=90)
+        save(second, tmp_path / f"b{n}" / "shot2.jpg", quality=90)
+    result = scan(tmp_path, catalog=str(tmp_path / "c.sqlite"))
+    assert [[m.path for m in g.members] for g in result.groups] == []
+
+
+def _features(im: Image.Image) -> Features:
+    return features(np.asarray(im.convert("L")))
+
+
+def test_geometry_says_which_picture_lies_inside_the_other() -> None:
+    picture = scene(330, (1000, 750))
+    whole = _features(picture.resize((512, 384)))
+    crop = _features(picture.crop((150, 100, 850, 625)).resize((448, 336)))
+    far = _features(picture.crop((0, 0, 420, 315)).resize((420, 315)))
+    other_far = _features(picture.crop((580, 435, 1000, 750)).resize((420, 315)))
+    moved_a, moved_b = (_features(s.resize((480, 375))) for s in burst(picture, 0.1, 1.0))
+
+    inside = fit(whole, crop)
+    assert inside is not None and inside.inside == "b" and 0.4 < inside.kept < 0.6
+    assert fit(crop, whole).inside == "a"
+    assert fit(whole, whole).inside == ""
+    assert fit(far, other_far) is None  # parts that do not meet share no keypoints
+    overlap = fit(moved_a, moved_b)
+    assert overlap is None or overlap.inside == OVERLAP
+
+
+def test_keypoints_survive_the_catalog() -> None:
+    f = _features(photo(340, (640, 480)))
+    back = Features.from_bytes(f.to_bytes())
+    assert len(back) == len(f) > 50
+    assert np.array_equal(back.descriptors, f.descriptors)
+    assert np.abs(back.points - f.points).max() < 1e-4 and back.aspect == pytest.approx(f.aspect)
+    empty = _features(Image.new("RGB", (300, 200), (90, 90, 90)))
+    assert len(Features.from_bytes(empty.to_bytes())) == 0
