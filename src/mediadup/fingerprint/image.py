@@ -43,8 +43,6 @@ SHARED_WINDOWS = tuple(
     if w
     in ((0, 0, 0.75, 0.75), (0.25, 0.25, 1, 1), (0.125, 0.125, 0.875, 0.875), (0.25, 0, 1, 0.75), (0, 0.25, 0.75, 1))
 )
-# windows whose index finds a crop that was turned as well (its turned views land near one of them)
-TURNED_CROP_WINDOWS = tuple(i for i, (x0, y0, x1, y1) in enumerate(WINDOWS) if np.allclose([x1 - x0, y1 - y0], 0.85))
 # columns of ImageFingerprint.hashes
 N_DIHEDRAL = len(phash.DIHEDRAL)  # 0: the picture's pHash, 1-7: its rotations and mirrors
 FULL_VIEW = N_DIHEDRAL  # pHash of the whole frame, borders included

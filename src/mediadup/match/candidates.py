@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..fingerprint.image import AVERAGE, FIRST_WINDOW, SHARED_WINDOWS, TURNED_CROP_WINDOWS
+from ..fingerprint.image import AVERAGE, FIRST_WINDOW, SHARED_WINDOWS
 from ..fingerprint.video import N_DIHEDRAL as VIDEO_DIHEDRAL
 from ..fingerprint.video import SHARED_WINDOWS as SHARED_VIDEO_WINDOWS
 from .compare import Level
@@ -29,7 +29,6 @@ def candidate_pairs(hashes: np.ndarray, level: Level) -> np.ndarray:
     ImageFingerprint.hashes. Three kinds of evidence, each a Hamming-radius search:
     - the pictures' hashes are close (re-encoded, resized, recoloured, ...);
     - a rotation/mirror or a crop window of one is close to the other's picture hash;
-    - a rotation/mirror of one is close to a crop window of the other (a crop, turned);
     - the same window of both is close (a local edit such as a watermark elsewhere);
     - the average hashes are close, a local edit flipping few of their bits, and the pHashes
       are not far apart (average hashes alone match too many different pictures)."""
@@ -53,13 +52,6 @@ def candidate_pairs(hashes: np.ndarray, level: Level) -> np.ndarray:
         for start in range(0, n, QUERY_ROWS):  # in slices: a picture's own windows hit it, and
             vq, vi, _ = index.search(views[start : start + QUERY_ROWS].ravel(), radius)  # must not pile up
             found.append(_keys(vq // per + start, vi, n))
-    crops = hashes[:, [FIRST_WINDOW + w for w in TURNED_CROP_WINDOWS]]
-    index, per = HammingIndex(crops.ravel(), level.window_radius), crops.shape[1]
-    for start in range(0, n, QUERY_ROWS):
-        views = hashes[start : start + QUERY_ROWS, 1:AVERAGE]
-        vq, vi, _ = index.search(views.ravel(), level.window_radius)
-        found.append(_keys(vq // views.shape[1] + start, vi // per, n))
-    del index
     for w in SHARED_WINDOWS:
         column = hashes[:, FIRST_WINDOW + w]
         wq, wi, _ = HammingIndex(column, level.view_radius).pairs(level.view_radius)
