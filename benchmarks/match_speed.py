@@ -136,7 +136,7 @@ def run_one(n: int, op: str, args: argparse.Namespace) -> dict:
     out: dict = {"n": n, "op": op, "base_mb": base, "check": "", "rotated": None, "cropped": None}
     if op == "group":
         t = time.perf_counter()
-        pairs = candidate_pairs(hashes, level)
+        pairs = candidate_pairs(hashes, level).pairs
         out["search"] = time.perf_counter() - t
         clusters = UnionFind()
         for i, j in connect(pairs, stand_in_verifier(hashes, level)):

@@ -78,6 +78,38 @@ def test_index_pairs_are_the_self_join_each_pair_once(n: int, radius: int, chunk
     assert (d == np.bitwise_count(codes[i] ^ codes[j])).all()
 
 
+@settings(max_examples=30, deadline=None)
+@given(
+    crowd=st.integers(1, 400),
+    limit=st.integers(1, 30),
+    chunks=st.sampled_from([None, 3, 4]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_a_limited_search_keeps_each_querys_nearest_and_says_what_it_left_out(
+    crowd: int, limit: int, chunks: int | None, seed: int
+) -> None:
+    """Look-alikes crowd a query's neighbourhood: it keeps about `limit` hits, the nearest (a
+    copy at distance 1 is not lost among look-alikes at 2-8), and `cut` names it."""
+    rng = np.random.default_rng(seed)
+    query = rng.integers(0, 2**64, 1, dtype=np.uint64)
+    bits = np.uint64(1) << rng.integers(0, 64, (crowd, 8)).astype(np.uint64)
+    flips = np.bitwise_or.reduce(np.where(rng.random((crowd, 8)) < 0.7, bits, np.uint64(0)), axis=1)
+    codes = np.concatenate([query ^ flips, query ^ (np.uint64(1) << np.uint64(5))])  # the copy, last
+    index = HammingIndex(codes, 8, chunks)
+    _, i, d = index.search(query, 8, limit)
+    full = np.bitwise_count(codes ^ query[0])
+    within = set(np.flatnonzero(full <= 8).tolist())
+    assert set(i.tolist()) <= within and len(set(i.tolist())) == len(i)  # true hits, each once
+    assert d.min() == full.min()  # the nearest is always kept (the copy, or a look-alike as near)
+    assert len(i) <= index.bits.size * limit  # at most `limit` from each table
+    if index.cut.dropped == 0:
+        assert set(i.tolist()) == within and index.cut.queries.size == 0
+    else:
+        assert index.cut.queries.tolist() == [0]
+    if len(within) > index.bits.size * limit:
+        assert index.cut.dropped > 0
+
+
 def test_a_fresh_install_knows_its_search_is_not_compiled_yet(tmp_path) -> None:
     """The first scan says it is compiling the search (seconds, once), instead of sitting silent."""
     import os

@@ -224,7 +224,9 @@ class Scanner:
                 first = "" if compiled() else " (compiling the search, once)"
                 with self.reporter.stage("matching" + first) as bar:
                     hashes = np.stack([fingerprints[p].hashes for p in images]) if images else np.zeros((0, 2))
-                    found = connect(candidate_pairs(hashes.astype(np.uint64), self.level), verifies(images), bar.set)
+                    candidates = candidate_pairs(hashes.astype(np.uint64), self.level)
+                    self.summary.crowded, self.summary.left_out = candidates.crowded, candidates.dropped
+                    found = connect(candidates.pairs, verifies(images), bar.set)
                     edges += [(images[i], images[j]) for i, j in found]
                 if videos:
                     with self.reporter.stage("matching videos") as bar:

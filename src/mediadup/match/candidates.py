@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -12,31 +14,72 @@ from ..fingerprint.video import SHARED_WINDOWS as SHARED_VIDEO_WINDOWS
 from .compare import Level
 from .components import UnionFind
 
+if TYPE_CHECKING:
+    from .index import HammingIndex
 # The index (compiled with numba) is imported where it is used: a rescan that searches nothing
 # does not pay for loading the compiler.
 QUERY_ROWS = 20_000  # pictures whose rotations or windows are searched at once (bounds memory)
 
 
-def _keys(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
-    """Distinct pairs (a, b), a != b, as one int64 each: min * n + max."""
-    keep = a != b
-    lo, hi = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
-    return np.unique(lo * n + hi)
+PER_PICTURE = 24  # candidate pairs a picture brings, at most, per kind of evidence (the nearest)
 
 
-def candidate_pairs(hashes: np.ndarray, level: Level) -> np.ndarray:
-    """(i, j) pairs, i < j, that may show the same picture. `hashes` is (N, views) uint64 as in
-    ImageFingerprint.hashes. Three kinds of evidence, each a Hamming-radius search:
+@dataclass
+class Candidates:
+    """Candidate pairs (i, j), i < j, and what the limit per picture left out: the pictures whose
+    neighbourhood was crowded (look-alikes: skies, fog, product shots on white) and how many of
+    their farther neighbours were not proposed."""
+
+    pairs: np.ndarray
+    crowded: int = 0
+    dropped: int = 0
+
+
+class _Gathered:
+    """Candidate pairs as one int64 each (min * n + max), each kind of evidence limited per picture."""
+
+    def __init__(self, n: int):
+        self.n, self.keys, self.crowded, self.dropped = n, [np.zeros(0, dtype=np.int64)], set(), 0
+
+    def add(self, a: np.ndarray, b: np.ndarray, distance: np.ndarray, index: HammingIndex | None = None,
+            owner: Callable[[np.ndarray], np.ndarray] = lambda q: q) -> None:  # fmt: skip
+        """Pairs (a[k], b[k]) at `distance[k]`; `index` (the search that found them) tells which
+        queries were cut, `owner` turns its query numbers into pictures."""
+        keep = a != b
+        a, b, distance = a[keep], b[keep], distance[keep]
+        order = np.lexsort((distance, a))  # each picture's pairs, nearest first
+        a, b = a[order], b[order]
+        first = np.searchsorted(a, a)  # where each picture's run starts
+        near = np.arange(len(a)) - first < PER_PICTURE
+        if index is not None:
+            self.crowded.update(owner(index.cut.queries).tolist())
+            self.dropped += index.cut.dropped
+        self.crowded.update(np.unique(a[~near]).tolist())
+        self.dropped += int((~near).sum())
+        lo, hi = np.minimum(a[near], b[near]), np.maximum(a[near], b[near])
+        self.keys.append(np.unique(lo * self.n + hi))
+
+    def result(self) -> Candidates:
+        keys = np.unique(np.concatenate(self.keys))
+        return Candidates(np.stack([keys // self.n, keys % self.n], axis=1), len(self.crowded), self.dropped)
+
+
+def candidate_pairs(hashes: np.ndarray, level: Level) -> Candidates:
+    """Pairs of pictures that may show the same picture. `hashes` is (N, views) uint64 as in
+    ImageFingerprint.hashes. Kinds of evidence, each a Hamming-radius search:
     - the pictures' hashes are close (re-encoded, resized, recoloured, ...);
     - a rotation/mirror or a crop window of one is close to the other's picture hash;
     - the same window of both is close (a local edit such as a watermark elsewhere);
     - the average hashes are close, a local edit flipping few of their bits, and the pHashes
-      are not far apart (average hashes alone match too many different pictures)."""
+      are not far apart (average hashes alone match too many different pictures).
+    Each picture brings at most PER_PICTURE pairs of each kind, its nearest: among look-alikes
+    (a folder of skies) a copy is nearer than the others, and the work stays bounded."""
     from .index import HammingIndex, best_chunks
 
     n = len(hashes)
+    gathered = _Gathered(n)
     if n < 2:
-        return np.zeros((0, 2), dtype=np.int64)
+        return gathered.result()
     indexes: dict[int, HammingIndex] = {}  # by chunk count: radii that want the same tables share them
 
     def picture_index(radius: int) -> HammingIndex:
@@ -45,22 +88,27 @@ def candidate_pairs(hashes: np.ndarray, level: Level) -> np.ndarray:
             indexes[chunks] = HammingIndex(hashes[:, 0], chunks=chunks)
         return indexes[chunks]
 
-    q, i, _ = picture_index(level.radius).pairs(level.radius)
-    found = [q * n + i]
+    def both_ways(a: np.ndarray, b: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A self-join's pairs from either picture's side (each picture keeps its nearest)."""
+        return np.concatenate([a, b]), np.concatenate([b, a]), np.concatenate([d, d])
+
+    index = picture_index(level.radius)
+    gathered.add(*both_ways(*index.pairs(level.radius, PER_PICTURE)), index)
     for views, radius in ((hashes[:, 1:AVERAGE], level.view_radius), (hashes[:, FIRST_WINDOW:], level.window_radius)):
         index, per = picture_index(radius), views.shape[1]
         for start in range(0, n, QUERY_ROWS):  # in slices: a picture's own windows hit it, and
-            vq, vi, _ = index.search(views[start : start + QUERY_ROWS].ravel(), radius)  # must not pile up
-            found.append(_keys(vq // per + start, vi, n))
+            vq, vi, vd = index.search(
+                views[start : start + QUERY_ROWS].ravel(), radius, PER_PICTURE
+            )  # must not pile up
+            gathered.add(vq // per + start, vi, vd, index, lambda q, per=per, start=start: q // per + start)
     for w in SHARED_WINDOWS:
-        column = hashes[:, FIRST_WINDOW + w]
-        wq, wi, _ = HammingIndex(column, level.view_radius).pairs(level.view_radius)
-        found.append(wq * n + wi)
-    aq, ai, _ = HammingIndex(hashes[:, AVERAGE], level.view_radius).pairs(level.view_radius)
+        index = HammingIndex(hashes[:, FIRST_WINDOW + w], level.view_radius)
+        gathered.add(*both_ways(*index.pairs(level.view_radius, PER_PICTURE)), index)
+    index = HammingIndex(hashes[:, AVERAGE], level.view_radius)
+    aq, ai, ad = index.pairs(level.view_radius, PER_PICTURE)
     close = np.bitwise_count(hashes[aq, 0] ^ hashes[ai, 0]) <= 3 * level.radius
-    found.append(aq[close] * n + ai[close])
-    keys = np.unique(np.concatenate(found))
-    return np.stack([keys // n, keys % n], axis=1)
+    gathered.add(*both_ways(aq[close], ai[close], ad[close]), index)
+    return gathered.result()
 
 
 def video_candidate_pairs(frames: list[np.ndarray], radius: int) -> np.ndarray:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image
 
 from ..fingerprint import phash
@@ -35,13 +34,15 @@ BLOCK_DETAIL = 1.5  # detail (spread of the high-pass, gray levels) that makes a
 BLOCK_AGREE = 0.5  # correlation of a block's detail on both sides that counts as agreeing
 MIN_BLOCKS = 3  # fewer blocks of evidence than this: too little to be sure
 MIN_AGREEMENT = 0.6  # most blocks of evidence must agree
+THIN_DETAIL = 0.3  # fine detail agreeing less than this on the whole is no evidence of a copy
 SAME_PIXELS = 12.0  # with too little evidence, a sure copy differs by at most this much (gray levels, 99th pct)
 GEOMETRY_BLOCKS = 6  # laid over each other by keypoints, at least this many places with detail...
 GEOMETRY_AGREEMENT = 0.75  # ...of which this share must agree
 GRADE_MISFIT = 10.0  # colour levels a place may stray from the one mapping of a colour grade...
 GRADE_OUTLIERS = 0.05  # ...at most this share of places
 REFINED = 2  # crop scales whose best position is refined
-MIN_NCC = 0.6  # coarse cross-correlation below which a crop scale is not worth refining
+MIN_NCC = 0.8  # coarse cross-correlation below which a crop scale is not worth refining (refining gains
+# little: a crop is accepted from a similarity of 0.90-0.96 on, and a true crop correlates at 0.86+ coarsely)
 TIME_ZONE_STEP = 900  # seconds: time zones differ by whole quarter hours
 TRIM = 0.05  # fraction of the most different pixels left out (watermarks, captions, logos)
 _BINOMIAL = np.array([1, 4, 6, 4, 1], dtype=np.float32) / 16
@@ -183,17 +184,11 @@ def _aspect(fp: ImageFingerprint, transpose: bool) -> float:
 
 def _ncc(big: np.ndarray, small: np.ndarray) -> tuple[float, int, int]:
     """Best normalised cross-correlation of `small` slid over `big`: (score, x, y)."""
-    t = small - small.mean()
-    tn = float(np.sqrt((t * t).sum()))
-    if tn < 1e-6:
+    if float(small.std()) < 1e-3:
         return -1.0, 0, 0
-    win = sliding_window_view(big, small.shape)
-    means = win.mean(axis=(2, 3))
-    num = np.einsum("ijkl,kl->ij", win, t)  # sum(t) = 0, so the window's mean drops out
-    var = (win * win).sum(axis=(2, 3)) - means * means * small.size
-    score = num / (np.sqrt(np.maximum(var, 1e-6)) * tn)
-    y, x = np.unravel_index(int(np.argmax(score)), score.shape)
-    return float(score[y, x]), int(x), int(y)
+    score = cv2.matchTemplate(big, small, cv2.TM_CCOEFF_NORMED)
+    _, best, _, (x, y) = cv2.minMaxLoc(score)
+    return float(best), int(x), int(y)
 
 
 def crop_search(big: np.ndarray, small: np.ndarray, ratio: float, min_side: float) -> tuple[float, Box]:
@@ -337,14 +332,30 @@ def align(a: ImageFingerprint, b: ImageFingerprint, level: Level, variants: int 
     )
 
 
+def _turned_colours(f: ImageFingerprint, dihedral: int) -> np.ndarray:
+    turn = phash.DIHEDRAL[dihedral]
+    assert f.colours is not None
+    return np.stack([turn.apply(f.colours[..., c]) for c in range(3)], axis=-1).astype(np.float32)
+
+
+def same_pixels(a: ImageFingerprint, b: ImageFingerprint, al: Alignment) -> bool:
+    """Nearly the same pixels: luminance within SAME_PIXELS at the 99th percentile and, for two
+    colourful pictures in the same framing, the same colours place by place (two smooth fields
+    of different colours can share their luminance)."""
+    if al.worst > SAME_PIXELS:
+        return False
+    if al.side or a.colours is None or b.colours is None or min(a.chroma, b.chroma) <= COLOURFUL:
+        return True
+    return float(np.abs(_turned_colours(a, al.dihedral) - b.colours).max()) <= 2 * SAME_PIXELS
+
+
 def one_grade(a: ImageFingerprint, b: ImageFingerprint, dihedral: int) -> bool:
     """Whether one colour mapping (an affine map of RGB: a grade, a filter, a white balance)
     turns a's colours into b's at nearly every place. Repainting parts (a colour edition, a
     product in another colour) leaves places no single mapping explains."""
     if a.colours is None or b.colours is None:
         return False
-    turn = phash.DIHEDRAL[dihedral]
-    ca = np.stack([turn.apply(a.colours[..., c]) for c in range(3)], axis=-1).reshape(-1, 3).astype(np.float64)
+    ca = _turned_colours(a, dihedral).reshape(-1, 3).astype(np.float64)
     cb = b.colours.reshape(-1, 3).astype(np.float64)
     x = np.c_[ca, np.ones(len(ca))]
     mapping, *_ = np.linalg.lstsq(x, cb, rcond=None)
@@ -377,7 +388,7 @@ def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level) -> Match | N
     colourful = min(a.chroma, b.chroma) > COLOURFUL and not (a.info.monochrome or b.info.monochrome)
     if al.recoloured and colourful and not (al.side == "" and one_grade(a, b, al.dihedral)):
         return None  # two colourful pictures with different palettes: colour editions, not copies
-    match = _by_thumbnails(al, level)
+    match = _by_thumbnails(a, b, al, level)
     if match is not None and not al.cropped:
         return match
     geometry = fit(a.features, b.features) if a.features is not None and b.features is not None else None
@@ -398,7 +409,7 @@ def _geometry_words(g: Geometry) -> dict:
     return words
 
 
-def _by_thumbnails(al: Alignment, level: Level) -> Match | None:
+def _by_thumbnails(a: ImageFingerprint, b: ImageFingerprint, al: Alignment, level: Level) -> Match | None:
     """The verdict of the aligned thumbnails."""
     need = level.min_recolour_similarity if al.recoloured else level.min_similarity
     if al.similarity < (max(need, level.min_crop_similarity) if al.cropped else need):
@@ -409,15 +420,16 @@ def _by_thumbnails(al: Alignment, level: Level) -> Match | None:
         # the hashes do not support, needs fine detail that agrees, spread over the picture; failing
         # that, the same pixel values (no brightness or contrast change), and some edges for a crop.
         textured = al.detail >= MIN_DETAIL and al.structure >= MIN_STRUCTURE
-        same_pixels = al.rmse <= MAX_RMSE and (not al.cropped or al.structure >= MIN_STRUCTURE / 2)
-        if not (textured or same_pixels):
+        same_values = al.rmse <= MAX_RMSE and (not al.cropped or al.structure >= MIN_STRUCTURE / 2)
+        if not (textured or same_values):
             return None
     dihedral = phash.DIHEDRAL[al.dihedral]
     if al.blocks >= MIN_BLOCKS and al.agreement < MIN_AGREEMENT:
         return None  # alike on the whole, but most places with detail disagree: another picture
-    if al.blocks < MIN_BLOCKS and al.worst > SAME_PIXELS:
-        # flat graphics, gradients, shapes: alike, with too little detail to tell a copy from another
-        # drawing in the same style (editions, one design at other sizes): the user decides
+    if (al.blocks < MIN_BLOCKS or al.detail < THIN_DETAIL) and not same_pixels(a, b, al):
+        # flat graphics, gradients, shapes, smooth colour fields: alike, with too little detail (in
+        # few places, or none that agrees on the whole) to tell a copy from another drawing in the
+        # same style (editions, one design at other sizes, two skies): the user decides
         relation = Relation.UNCERTAIN
     elif al.cropped:
         relation = Relation.CROPPED

@@ -16,6 +16,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from itertools import combinations
 from math import comb
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -84,17 +85,22 @@ def _popcount(x: np.uint64) -> np.uint64:
 
 
 @numba.njit(cache=CACHE, nogil=True)
-def _scan(queries, ids, radius, only_after, t, shifts, bits, flips, masks, rows, sorted_codes, offsets):
+def _scan(queries, ids, radius, only_after, limit, t, shifts, bits, flips, masks, rows, sorted_codes, offsets):
     """Hits (query id, code row, distance) of `queries` (numbered `ids`) in chunk table t, which
     holds the codes in the order of their chunk-t key: sorted_codes[t], their rows rows[t], and
     offsets[t][key] .. offsets[t][key + 1] the positions of each key. A hit whose chunk in an
     earlier table is within that table's flips was reported there, so each pair comes once.
-    With `only_after`, queries are the codes themselves and report only later rows."""
+    With `only_after`, queries are the codes themselves and report only later rows. With a
+    `limit`, a query reports at most that many hits here, the nearest; also returned: the ids of
+    the queries that had more, and how many hits they left out."""
     cap = max(1024, 2 * len(queries))
     out_q = np.empty(cap, dtype=np.int64)
     out_i = np.empty(cap, dtype=np.int64)
     out_d = np.empty(cap, dtype=np.uint8)
     found = 0
+    cut_ids = np.empty(16, dtype=np.int64)
+    n_cut, dropped = 0, 0
+    counts = np.zeros(65, dtype=np.int64)
     r, f = np.uint64(radius), np.uint64(flips)
     codes, table, offset = sorted_codes[t], rows[t], offsets[t]
     shift, width = np.uint64(shifts[t]), np.uint64((1 << bits[t]) - 1)
@@ -124,11 +130,31 @@ def _scan(queries, ids, radius, only_after, t, shifts, bits, flips, masks, rows,
                 hits += _popcount(query ^ buf[j]) <= r
             if hits <= only_after:  # a code always hits itself
                 continue
+            nearest, room = 65, 0  # report every hit nearer than `nearest`, and `room` more at it
+            if limit and hits > limit:  # a crowded neighbourhood: only the nearest `limit`
+                counts[:] = 0
+                for j in range(n_buf):
+                    counts[_popcount(query ^ buf[j])] += 1
+                below = 0
+                for nearest in range(65):
+                    if below + counts[nearest] >= limit:
+                        break
+                    below += counts[nearest]
+                room = limit - below
+                dropped += hits - limit
+                if n_cut == len(cut_ids):
+                    cut_ids = _grow(cut_ids, 2 * n_cut)
+                cut_ids[n_cut] = ids[k]
+                n_cut += 1
             for j in range(n_buf):
                 x = query ^ buf[j]
                 d = _popcount(x)
-                if d > r:
+                if d > r or d > nearest:
                     continue
+                if d == nearest:
+                    if room == 0:
+                        continue
+                    room -= 1
                 i = table[buf_pos[j]]
                 if only_after and i <= ids[k]:
                     continue
@@ -145,7 +171,7 @@ def _scan(queries, ids, radius, only_after, t, shifts, bits, flips, masks, rows,
                 out_q[found], out_i[found], out_d[found] = ids[k], i, d
                 found += 1
         start = end
-    return out_q[:found].copy(), out_i[:found].copy(), out_d[:found].copy()
+    return out_q[:found].copy(), out_i[:found].copy(), out_d[:found].copy(), cut_ids[:n_cut].copy(), dropped
 
 
 @numba.njit(cache=CACHE, inline="always")
@@ -155,8 +181,16 @@ def _grow(a, cap):
     return b
 
 
+class Cut(NamedTuple):
+    """What a limited search left out: the queries that had more hits than the limit, and how many."""
+
+    queries: np.ndarray
+    dropped: int
+
+
 class HammingIndex:
-    """Exact Hamming-radius search; `radius` (the one searches will mostly use) tunes the chunks."""
+    """Exact Hamming-radius search; `radius` (the one searches will mostly use) tunes the chunks.
+    After each search, `cut` says what its limit left out."""
 
     def __init__(self, codes: np.ndarray, radius: int = 8, chunks: int | None = None):
         self.codes = np.ascontiguousarray(codes, dtype=np.uint64)
@@ -175,16 +209,20 @@ class HammingIndex:
             self.rows[t] = _key_order(self.codes, shift, bits)
             np.cumsum(np.bincount(keys, minlength=self.offsets.shape[1] - 1), out=self.offsets[t, 1:])
         self.sorted_codes = self.codes[self.rows]
+        self.cut = Cut(np.zeros(0, dtype=np.int64), 0)
 
-    def search(self, queries: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """All (query index, code index, distance) with Hamming distance <= radius, each once."""
-        return self._run(np.ascontiguousarray(queries, dtype=np.uint64), radius, only_after=False)
+    def search(self, queries: np.ndarray, radius: int, limit: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """All (query index, code index, distance) with Hamming distance <= radius, each once;
+        with a `limit`, about that many per query at most, the nearest (see `cut`)."""
+        return self._run(np.ascontiguousarray(queries, dtype=np.uint64), radius, False, limit)
 
-    def pairs(self, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The index's own close pairs (i, j, distance), i < j, each once."""
-        return self._run(self.codes, radius, only_after=True)
+    def pairs(self, radius: int, limit: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The index's own close pairs (i, j, distance), i < j, each once (`limit`: as in search)."""
+        return self._run(self.codes, radius, True, limit)
 
-    def _run(self, queries: np.ndarray, radius: int, only_after: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _run(
+        self, queries: np.ndarray, radius: int, only_after: bool, limit: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         flips = radius // len(self.bits)
         masks = np.sort(_flip_masks(int(self.bits.max()), flips))  # sorted: a narrower chunk's are a prefix
         tables = (self.shifts, self.bits, flips, masks, self.rows, self.sorted_codes, self.offsets)
@@ -196,11 +234,12 @@ class HammingIndex:
                 for t, order in enumerate(orders)
                 for s in range(0, len(order), QUERY_SLICE)
             ]
-            parts = list(pool.map(lambda w: _scan(queries[w[1]], w[1], radius, only_after, w[0], *tables), work))
+            parts = list(pool.map(lambda w: _scan(queries[w[1]], w[1], radius, only_after, limit, w[0], *tables), work))
+        empty = np.zeros(0, dtype=np.int64)
+        self.cut = Cut(np.unique(np.concatenate([empty, *(p[3] for p in parts)])), sum(p[4] for p in parts))
         if not parts:
-            empty = np.zeros(0, dtype=np.int64)
             return empty, empty, empty.astype(np.uint8)
-        return tuple(np.concatenate(p) for p in zip(*parts))  # type: ignore[return-value]
+        return tuple(np.concatenate(p) for p in list(zip(*parts))[:3])  # type: ignore[return-value]
 
 
 def _chunk(codes: np.ndarray, shift: int, bits: int) -> np.ndarray:

@@ -115,6 +115,13 @@ def print_summary(result: ScanResult, console: Console) -> None:
         + f"; {s.seconds:.1f} s",
         markup=False,
     )
+    if s.crowded:
+        console.print(
+            f"{plural(s.crowded, 'picture')} had more look-alikes than the candidate limit: only the "
+            f"nearest were compared ({plural(s.left_out, 'farther candidate pair')} left out)",
+            markup=False,
+            style="dim",
+        )
     if result.skipped:
         reasons = Counter(sk.reason.split(" (")[0].split(":")[0] for sk in result.skipped)
         n = len(result.skipped)
