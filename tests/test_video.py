@@ -261,3 +261,19 @@ def test_review_page_shows_a_picture_of_each_video(library: Path, tmp_path: Path
     original = next(f for f in files if f["path"].endswith("original.mp4"))
     assert original["thumb"].startswith("data:image/jpeg;base64,") and "00:08 15 fps h264" in original["dims"]
     assert all(f["thumb"] for f in files)
+
+
+def test_a_blank_video_is_a_video_not_a_corrupt_file(tmp_path: Path) -> None:
+    """All black, or one plain card: a valid file with nothing to compare. Its byte-identical copy
+    is grouped as usual; another blank video is not."""
+    import shutil
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    render(str(lib / "black.mp4"), [Image.new("RGB", (320, 180), (0, 0, 0))], seconds=2.0)
+    shutil.copy(lib / "black.mp4", lib / "black copy.mp4")
+    render(str(lib / "card.mp4"), [Image.new("RGB", (320, 180), (40, 90, 200))], seconds=3.0)
+    result = scan(lib, catalog=str(tmp_path / "c.sqlite"), videos=True)
+    assert [(s.path, s.reason) for s in result.skipped] == []
+    groups = [sorted(Path(m.path).name for m in g.members) for g in result.groups]
+    assert groups == [["black copy.mp4", "black.mp4"]]

@@ -22,9 +22,9 @@ from PIL import Image
 from ..records import VideoInfo
 from . import phash
 from .decode import DEFAULT_MAX_PIXELS, DecodeError
-from .image import content_box, hue_histogram
+from .image import HUE_BINS, content_box, hue_histogram
 
-VERSION = 4  # bump when anything below changes what is stored
+VERSION = 5  # bump when anything below changes what is stored
 FRAME_SIDE = 160  # frames are scaled so that their longer side has this many pixels
 THUMB = 32  # luminance thumbnail per frame, compared when verifying
 STEP = 0.5  # seconds between sampled frames...
@@ -301,7 +301,7 @@ def _describe(frames: list[tuple[float, np.ndarray, int]], info: VideoInfo, step
         np.array(times, dtype=np.float32),
         np.array(hashes, dtype=np.uint64).reshape(-1, n_cols),
         np.array(thumbs, dtype=np.uint8).reshape(-1, THUMB, THUMB),
-        np.array(hists, dtype=np.float32).reshape(len(times), -1),
+        np.array(hists, dtype=np.float32).reshape(len(times), HUE_BINS),  # (none for a blank video)
         info,
         step,
     )
