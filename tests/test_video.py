@@ -277,3 +277,23 @@ def test_a_blank_video_is_a_video_not_a_corrupt_file(tmp_path: Path) -> None:
     assert [(s.path, s.reason) for s in result.skipped] == []
     groups = [sorted(Path(m.path).name for m in g.members) for g in result.groups]
     assert groups == [["black copy.mp4", "black.mp4"]]
+
+
+def test_a_phone_clip_and_the_copy_a_messenger_sent_are_one_group(tmp_path: Path) -> None:
+    """A short 1080p clip with one key frame (x264's default) and its copy at half size and
+    450 kb/s: the clip is decoded on to reach its whole time grid, so both are sampled alike."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    render(str(lib / "IMG_0.mp4"), [photo(520, (2400, 1350))], size=(1920, 1080), fps=30, seconds=5.0, gop=250)
+    transcode(str(lib / "IMG_0.mp4"), str(lib / "sent_0.mp4"), scale=0.5, bitrate=450_000)
+    assert len(fingerprint_video(str(lib / "IMG_0.mp4")).times) >= 8  # was 2: the budget ran out at 0.8 s
+    result = scan(lib, catalog=str(tmp_path / "c.sqlite"), videos=True)
+    groups = sorted(sorted(Path(m.path).name for m in g.members) for g in result.groups)
+    assert groups == [["IMG_0.mp4", "sent_0.mp4"]], groups
+
+
+def test_frames_compared_in_bulk_may_be_none() -> None:
+    from mediadup.match.compare import similarities
+
+    empty = np.zeros((0, 64, 64), dtype=np.uint8)
+    assert similarities(empty, empty).shape == (0,)

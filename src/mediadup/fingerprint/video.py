@@ -31,6 +31,8 @@ STEP = 0.5  # seconds between sampled frames...
 MAX_SAMPLES = 40  # ...unless the video is long: then this many, evenly spread (relations need >= 30 % of it)
 FORWARD_BUDGET = 0.05  # fraction of a video's frames that may be decoded to reach non-key frames...
 MIN_FORWARD = 50e6  # ...or this many pixels' worth of frames, if more (short clips are decoded densely)
+SHORT_CLIP = 15.0  # seconds: a clip this short may decode up to SHORT_FORWARD pixels' worth of frames...
+SHORT_FORWARD = 600e6  # ...(a 10-s 1080p clip whole, 2.4 s of 4K) to reach its whole time grid
 POSTER_FRAMES = 300  # frames decoded at most to reach the middle of a video for its picture
 MIN_FRAME_STD = 6.0  # luminance spread below which a frame is near-uniform (black, fade, plain card)
 # hash columns per frame: the 8 dihedral pHashes of the content, then pHashes of these windows
@@ -238,6 +240,8 @@ def _sample(container, stream, packets, tb: float, start: float, step: float, du
     scale = FRAME_SIDE / max(w, h)
     size = (max(2, round(w * scale)), max(2, round(h * scale)))
     budget = max(int(FORWARD_BUDGET * len(packets)), int(MIN_FORWARD / (w * h)))
+    if duration <= SHORT_CLIP:  # a phone clip has one key frame: its grid is reached only by decoding on
+        budget = max(budget, min(len(packets), int(SHORT_FORWARD / (w * h))))
     order = {pts: n for pts, _, n in packets}  # pts -> position in decode order
     feed: set[int] = set()
     wanted: set[int] = set()

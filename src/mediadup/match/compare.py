@@ -106,9 +106,9 @@ def similarity(a: np.ndarray, b: np.ndarray) -> float:
 
 def similarities(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """`similarity` of each pair a[n], b[n] of two stacks of pixel arrays, at once."""
-    x, y = (v.reshape(len(v), -1).astype(np.float32) for v in (a, b))
-    if not len(x):
+    if not len(a):
         return np.zeros(0)
+    x, y = (v.reshape(len(v), -1).astype(np.float32) for v in (a, b))
     x, y = x - x.mean(axis=1, keepdims=True), y - y.mean(axis=1, keepdims=True)
     sx, sy = np.sqrt((x * x).mean(axis=1)), np.sqrt((y * y).mean(axis=1))
     d = (x / np.maximum(sx, 1e-9)[:, None] - y / np.maximum(sy, 1e-9)[:, None]) ** 2
