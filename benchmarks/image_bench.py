@@ -28,8 +28,9 @@ Usage:
   python benchmarks/image_bench.py run [--half report|tune|both] [--levels strict normal loose] [--baseline]
 
 `run` scans each half with mediadup (one catalog per half, so levels after the first reuse the
-fingerprints) and prints pair precision, false pairs, related pairs, and recall of each copy with
-its original per class and per kind; `--baseline` adds a plain pHash (imagehash, distance <= 10,
+fingerprints) and prints pair precision, false pairs, related pairs, recall of each copy with
+its original per class and per kind, and how the compared pairs were decided (thumbnails,
+keypoints, "may be duplicates", different); `--baseline` adds a plain pHash (imagehash, distance <= 10,
 imagededup's default) on the same files. Needs `apt-get download` (Debian) for the sources.
 """
 
@@ -462,6 +463,30 @@ def scan_groups(folder: Path, level: str, catalog: Path) -> tuple[list[list[str]
     return [g for g in sure if len(g) > 1], time.time() - started, [g for g in maybe if len(g) > 1]
 
 
+def stages(catalog: Path, level: str) -> str:
+    """How the scan's verified pairs were decided, from the verdicts it stored: by the aligned
+    thumbnails alone, by thumbnails with the keypoints confirming a crop, by the keypoints where
+    thumbnails could not align the two, "may be duplicates", or different pictures."""
+    import sqlite3
+
+    with sqlite3.connect(catalog) as db:
+        rows = [m for (m,) in db.execute("SELECT match FROM verdicts WHERE level = ?", (level,))]
+    counts: Counter[str] = Counter()
+    for text in rows:
+        if text is None:
+            counts["different"] += 1
+            continue
+        relation, _, evidence = json.loads(text)
+        if relation == "uncertain":
+            counts["may be duplicates"] += 1
+        elif "geometry" not in evidence:
+            counts["thumbnails"] += 1
+        else:
+            counts["thumbnails + keypoints" if "phash_distance" in evidence else "keypoints"] += 1
+    order = ("thumbnails", "thumbnails + keypoints", "keypoints", "may be duplicates", "different")
+    return f"{len(rows)} pairs compared: " + ", ".join(f"{k} {counts[k]}" for k in order)
+
+
 def baseline_groups(folder: Path) -> list[list[str]]:
     """A plain pHash (imagehash) at imagededup's default threshold (10), grouped by connected pairs."""
     import imagehash
@@ -510,6 +535,7 @@ def run(out: Path, halves: list[str], levels: list[str], baseline: bool) -> None
             for level in levels:
                 groups, seconds, maybe = scan_groups(folder, level, Path(tmp, "catalog.sqlite"))
                 report(f"{half} {level}", folder, score(folder, groups), seconds)
+                print(f"    verdicts: {stages(Path(tmp, 'catalog.sqlite'), level)}")
                 if maybe:
                     m = score(folder, maybe)
                     print(f"    may be duplicates (never removed unless asked): {m['true']} true pairs, "
