@@ -102,12 +102,12 @@ def test_a_limited_search_keeps_each_querys_nearest_and_says_what_it_left_out(
     assert set(i.tolist()) <= within and len(set(i.tolist())) == len(i)  # true hits, each once
     assert d.min() == full.min()  # the nearest is always kept (the copy, or a look-alike as near)
     assert len(i) <= index.bits.size * limit  # at most `limit` from each table
-    if index.cut.dropped == 0:
+    if index.cut.left_out == 0:
         assert set(i.tolist()) == within and index.cut.queries.size == 0
     else:
         assert index.cut.queries.tolist() == [0]
     if len(within) > index.bits.size * limit:
-        assert index.cut.dropped > 0
+        assert index.cut.left_out > 0
 
 
 def test_a_fresh_install_knows_its_search_is_not_compiled_yet(tmp_path) -> None:

@@ -225,7 +225,7 @@ class Scanner:
                 with self.reporter.stage("matching" + first) as bar:
                     hashes = np.stack([fingerprints[p].hashes for p in images]) if images else np.zeros((0, 2))
                     candidates = candidate_pairs(hashes.astype(np.uint64), self.level)
-                    self.summary.crowded, self.summary.left_out = candidates.crowded, candidates.dropped
+                    self.summary.crowded, self.summary.left_out = candidates.crowded, candidates.left_out
                     found = connect(candidates.pairs, verifies(images), bar.set)
                     edges += [(images[i], images[j]) for i, j in found]
                 if videos:

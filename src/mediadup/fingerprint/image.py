@@ -219,8 +219,9 @@ def fingerprint(d: Decoded) -> ImageFingerprint:
         chroma=round(chroma, 2),
         monochrome=is_monochrome(histogram, chroma),
     )
-    info.sharpness, info.clipped = shot_signals(gray.crop(box))
-    keypoints = features(np.asarray(gray.crop(box)))
+    content_gray = gray.crop(box)
+    info.sharpness, info.clipped = shot_signals(content_gray)
+    keypoints = features(np.asarray(content_gray))
     return ImageFingerprint(np.array(hashes, dtype=np.uint64), thumb, histogram, info, None, keypoints, colours)
 
 

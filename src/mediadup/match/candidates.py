@@ -32,14 +32,14 @@ class Candidates:
 
     pairs: np.ndarray
     crowded: int = 0
-    dropped: int = 0
+    left_out: int = 0
 
 
 class _Gathered:
     """Candidate pairs as one int64 each (min * n + max), each kind of evidence limited per picture."""
 
     def __init__(self, n: int):
-        self.n, self.keys, self.crowded, self.dropped = n, [np.zeros(0, dtype=np.int64)], set(), 0
+        self.n, self.keys, self.crowded, self.left_out = n, [np.zeros(0, dtype=np.int64)], set(), 0
 
     def add(self, a: np.ndarray, b: np.ndarray, distance: np.ndarray, index: HammingIndex | None = None,
             owner: Callable[[np.ndarray], np.ndarray] = lambda q: q) -> None:  # fmt: skip
@@ -53,15 +53,15 @@ class _Gathered:
         near = np.arange(len(a)) - first < PER_PICTURE
         if index is not None:
             self.crowded.update(owner(index.cut.queries).tolist())
-            self.dropped += index.cut.dropped
+            self.left_out += index.cut.left_out
         self.crowded.update(np.unique(a[~near]).tolist())
-        self.dropped += int((~near).sum())
+        self.left_out += int((~near).sum())
         lo, hi = np.minimum(a[near], b[near]), np.maximum(a[near], b[near])
         self.keys.append(np.unique(lo * self.n + hi))
 
     def result(self) -> Candidates:
         keys = np.unique(np.concatenate(self.keys))
-        return Candidates(np.stack([keys // self.n, keys % self.n], axis=1), len(self.crowded), self.dropped)
+        return Candidates(np.stack([keys // self.n, keys % self.n], axis=1), len(self.crowded), self.left_out)
 
 
 def candidate_pairs(hashes: np.ndarray, level: Level) -> Candidates:

@@ -463,13 +463,10 @@ def _by_geometry(a: ImageFingerprint, b: ImageFingerprint, g: Geometry, al: Alig
     detail must agree as well, and there must be such places."""
     assert a.thumb is not None and b.thumb is not None and a.features is not None and b.features is not None
     onto_a = g.onto(THUMB, a.features.aspect, b.features.aspect)
-    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    if g.inside == "a":  # b seen in a's frame, against a
-        shown, frame = cv2.warpPerspective(b.thumb, np.linalg.inv(onto_a), (THUMB, THUMB), flags=flags,
-                                           borderMode=cv2.BORDER_REPLICATE), a.thumb  # fmt: skip
-    else:  # a seen in b's frame, against b
-        shown, frame = cv2.warpPerspective(a.thumb, onto_a, (THUMB, THUMB), flags=flags,
-                                           borderMode=cv2.BORDER_REPLICATE), b.thumb  # fmt: skip
+    # the bigger picture seen in the contained one's frame: b in a's when a is the part, else a in b's
+    seen, mapping, frame = (b.thumb, np.linalg.inv(onto_a), a.thumb) if g.inside == "a" else (a.thumb, onto_a, b.thumb)
+    shown = cv2.warpPerspective(seen, mapping, (THUMB, THUMB), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
     region, other = _grid(shown), _grid(frame)
     detail_a, detail_b = _highpass(region), _highpass(other)
     blocks, agreement = block_evidence(detail_a, detail_b)

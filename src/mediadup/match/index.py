@@ -99,7 +99,7 @@ def _scan(queries, ids, radius, only_after, limit, t, shifts, bits, flips, masks
     out_d = np.empty(cap, dtype=np.uint8)
     found = 0
     cut_ids = np.empty(16, dtype=np.int64)
-    n_cut, dropped = 0, 0
+    n_cut, left_out = 0, 0
     counts = np.zeros(65, dtype=np.int64)
     r, f = np.uint64(radius), np.uint64(flips)
     codes, table, offset = sorted_codes[t], rows[t], offsets[t]
@@ -141,7 +141,7 @@ def _scan(queries, ids, radius, only_after, limit, t, shifts, bits, flips, masks
                         break
                     below += counts[nearest]
                 room = limit - below
-                dropped += hits - limit
+                left_out += hits - limit
                 if n_cut == len(cut_ids):
                     cut_ids = _grow(cut_ids, 2 * n_cut)
                 cut_ids[n_cut] = ids[k]
@@ -171,7 +171,7 @@ def _scan(queries, ids, radius, only_after, limit, t, shifts, bits, flips, masks
                 out_q[found], out_i[found], out_d[found] = ids[k], i, d
                 found += 1
         start = end
-    return out_q[:found].copy(), out_i[:found].copy(), out_d[:found].copy(), cut_ids[:n_cut].copy(), dropped
+    return out_q[:found].copy(), out_i[:found].copy(), out_d[:found].copy(), cut_ids[:n_cut].copy(), left_out
 
 
 @numba.njit(cache=CACHE, inline="always")
@@ -185,7 +185,7 @@ class Cut(NamedTuple):
     """What a limited search left out: the queries that had more hits than the limit, and how many."""
 
     queries: np.ndarray
-    dropped: int
+    left_out: int
 
 
 class HammingIndex:
