@@ -393,7 +393,7 @@ def test_bad_removal_options_are_refused_before_the_scan(tmp_path: Path) -> None
     run = mediadup("scan", str(lib), "--catalog", str(cat), "--keep", "prefer:/nonexistent")
     assert run.returncode == 2 and "no such folder" in run.stderr and not cat.exists()
     run = mediadup("scan", str(lib), "--catalog", str(cat), "--keep", "prettiest")
-    assert run.returncode == 2 and "unknown keep policy" in run.stderr
+    assert run.returncode == 2 and "unknown keep rule" in run.stderr
 
 
 def test_a_link_plan_says_which_copies_it_leaves(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ user can act on are `MediadupError`s with a message that says what to do.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .act.actions import REMOVALS, Action
@@ -23,7 +23,17 @@ from .act.apply import NothingToUndo, Outcome, Restored, apply_plan
 from .act.apply import undo as undo_applies
 from .act.decisions import contents, pairs_among, taken_out
 from .act.metadata import Merge, lacking, needs, with_merges, writer
-from .act.plan import POLICIES, Copy, check_policy, groups_from_catalog, make_plan, not_linkable, under
+from .act.plan import (
+    POLICIES,
+    RULES,
+    Copy,
+    check_policy,
+    groups_from_catalog,
+    make_plan,
+    not_linkable,
+    under,
+    with_choices,
+)
 from .act.planfile import read_plan, write_json
 from .find.discover import kind_of_extension
 from .find.exact import full_hash_or_none
@@ -44,6 +54,7 @@ __all__ = [
     "LEVELS",
     "POLICIES",
     "REMOVALS",
+    "RULES",
     "Calibration",
     "MediadupError",
     "NothingToUndo",
@@ -58,8 +69,10 @@ __all__ = [
     "forget",
     "ignore",
     "ignored",
+    "link_notes",
     "plan",
     "remember_taken_out",
+    "review",
     "scan",
     "undo",
     "write_json",
@@ -110,15 +123,16 @@ def plan(
     """Plan the removal of every duplicate of the last scan (or of an edited `plan_file`)."""
     with _open(catalog) as cat:
         left_out: list[tuple[str, str]] = []
+        notes = []
         if plan_file:
             groups, left_out = read_plan(plan_file, cat)
         else:
-            groups = groups_from_catalog(cat)
+            groups, used = with_choices(groups_from_catalog(cat), cat.choices())
+            if used:
+                notes.append(f"{plural(used, 'choice')} made in `mediadup review` followed (keepers chosen, files left "
+                             "out or not duplicates)")  # fmt: skip
         actions = make_plan(groups, action, keep, reference, to, include_subclips, include_similar, include_uncertain)
-        notes = []
-        if REMOVALS[action].identical_only and (n := not_linkable(groups)):
-            notes.append(f"{plural(n, 'copy', 'copies')} that are not byte-identical stay: a link only replaces an "
-                         "identical copy (trash or move removes them)")  # fmt: skip
+        notes += link_notes(groups, action)
         if action == "move" and to and (roots := [r for r in cat.last_scan_roots() if under(to, [r])]):
             notes.append(f"{display_path(to)} is inside the scanned folder {display_path(roots[0])}: later scans will "
                          "see the moved files unless you add --exclude")  # fmt: skip
@@ -133,16 +147,26 @@ def plan(
     return Plan(action, actions, groups, left_out, notes)
 
 
+def link_notes(groups: list[list[Copy]], action: str) -> list[str]:
+    """What a link action leaves: copies that are not byte-identical."""
+    if REMOVALS[action].identical_only and (n := not_linkable(groups)):
+        return [f"{plural(n, 'copy', 'copies')} that are not byte-identical stay: a link only replaces an identical "
+                "copy (trash or move removes them)"]  # fmt: skip
+    return []
+
+
 def _merge_hint(keeper: str, merging: bool) -> str:
     if writer(keeper) is None:
         return f" (writing metadata into the keeper needs {needs(keeper)}; or keep the duplicate)"
     return "" if merging else " (--merge-metadata copies it into the keeper)"
 
 
-def apply(plan: Plan, catalog: str | os.PathLike | None = None) -> Outcome:
-    """Carry out a plan; every action journaled, one apply or undo at a time per catalog."""
+def apply(plan: Plan, catalog: str | os.PathLike | None = None, progress: Callable[[int, int], None] | None = None
+          ) -> Outcome:  # fmt: skip
+    """Carry out a plan; every action journaled, one apply or undo at a time per catalog;
+    `progress(actions ended, actions)` after each."""
     with _open(catalog) as cat, cat.exclusive("apply"):
-        return apply_plan(plan.actions, cat)
+        return apply_plan(plan.actions, cat, progress)
 
 
 def undo(
@@ -207,6 +231,15 @@ def write_review(out: str, catalog: str | os.PathLike | None = None) -> int:
     check_outputs((out,), catalog)
     with _open(catalog) as cat:
         return _write_review(cat, out)
+
+
+def review(catalog: str | os.PathLike | None = None, host: str = "127.0.0.1", port: int = 0,
+           announce: Callable[[str], None] = print) -> None:  # fmt: skip
+    """Serve the review page of the last scan until interrupted; `announce(url)` once it listens."""
+    from .review.server import serve
+
+    path = _open(catalog).path  # refuses a catalog that does not exist
+    serve(path, host, port, announce)
 
 
 def calibrate(paths: Sequence[str], pictures: int = 40, videos: int = 3, levels: Sequence[str] = tuple(LEVELS),

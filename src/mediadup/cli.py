@@ -62,9 +62,11 @@ _REMOVAL_OPTIONS = (
                  "hardlink, symlink, reflink: replace byte-identical copies by links to the keeper."),
     click.option("--to", "to", type=click.Path(file_okay=False), help="Folder for --action move (keeps the path)."),
     click.option("--permanent", is_flag=True, help="Confirm --action delete: no undo is possible."),
-    click.option("--keep", default="quality", show_default=True, metavar="POLICY", callback=lambda c, p, v: _policy(v),
-                 help="Which copy stays: quality, largest, highest-resolution, longest (videos), oldest, newest, "
-                 "shortest-path, prefer:DIR."),
+    click.option("--keep", default="quality", show_default=True, metavar="RULES", callback=lambda c, p, v: _policy(v),
+                 help="Which copy stays: rules in order, joined by commas (the next breaks the ties of the one "
+                 "before): quality (the scan's choice), resolution, content-resolution, format, camera-original, "
+                 "largest, longest (videos), oldest, newest, shortest-path, prefer:DIR. Example: "
+                 "prefer:~/Originals,camera-original,quality."),
     click.option("--include-subclips", is_flag=True,
                  help="Also remove videos found inside a longer video (relation 'contained')."),
     click.option("--merge-metadata", is_flag=True,
@@ -407,6 +409,53 @@ def report_command(html_out, catalog) -> None:
     click.echo(f"{plural(count, 'group')} written to {html_out}")
 
 
+@cli.command("review")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.option("--catalog", type=click.Path(dir_okay=False), default=None, help="The catalog of the scan.")
+@click.option(
+    "--level",
+    type=click.Choice(api.LEVELS),
+    default="normal",
+    show_default=True,
+    help="With PATHS: the level of the scan made first.",
+)
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="With PATHS: parallel workers.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; anything but loopback lets other machines reach the page (with its token).",
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port to listen on [default: a free one].")
+@click.option("--no-browser", is_flag=True, help="Do not open the page in the default browser.")
+def review_command(paths, catalog, level, jobs, host, port, no_browser) -> None:
+    """Review the last scan (or scan PATHS first) in your browser: compare, choose keepers, apply, undo.
+
+    The page's address, with the token every request needs, is printed when the server listens.
+    Ctrl-C stops the server (an apply in progress ends first)."""
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    if paths:
+        with _usage():
+            result = api.scan(paths, level=level, jobs=jobs or 0, catalog=catalog, progress=Reporter(None))
+        print_summary(result, console)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        console.print(f"warning: listening on {host}: other machines can reach the page; it still needs its token",
+                      style="yellow")  # fmt: skip
+
+    def announce(url: str) -> None:
+        click.echo(url)
+        sys.stdout.flush()
+        console.print("reviewing the last scan; Ctrl-C stops")
+        if not no_browser:
+            import webbrowser
+
+            webbrowser.open(url)
+
+    with _usage():
+        api.review(catalog, host, port, announce)
+    console.print("review stopped (what the page applied is in the journal: `mediadup undo` restores it)")
+
+
 @cli.command("undo")
 @click.option("--all", "everything", is_flag=True, help="Undo every apply not undone yet, not only the last.")
 @click.option(
@@ -443,7 +492,7 @@ def main() -> None:
         sys.exit(EXIT_USAGE if isinstance(e, click.UsageError) else e.exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt):
         # apply and undo stop between two actions on their own; here no file was being changed
-        scanning = "scan" in sys.argv[1:2] or "calibrate" in sys.argv[1:2]
+        scanning = sys.argv[1:2] in (["scan"], ["calibrate"])
         click.echo("\ninterrupted: " + ("no scanned file was changed; finished fingerprints are kept" if scanning
                    else "stopped before changing any file"), err=True)  # fmt: skip
         sys.exit(EXIT_INTERRUPTED)

@@ -12,7 +12,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -62,17 +62,22 @@ def recheck(
     return None
 
 
-def apply_plan(actions: Sequence[Action | Merge], catalog: Catalog) -> Outcome:
+def apply_plan(
+    actions: Sequence[Action | Merge], catalog: Catalog, progress: Callable[[int, int], None] | None = None
+) -> Outcome:
     """Carry out the actions, each journaled before and after. A duplicate whose metadata could
     not be merged into its keeper (when the plan asked for it) stays, and so does the motion clip
-    of a photo that stays. Ctrl-C lets the action in progress finish, then stops (`interrupted`)."""
+    of a photo that stays. Ctrl-C lets the action in progress finish, then stops (`interrupted`).
+    `progress(actions ended, actions)` is told after each action."""
     outcome = Outcome()
     journal = _Journal(catalog, next((x.op for x in actions if isinstance(x, Action)), "trash"))
     not_merged: dict[str, str] = {}  # duplicate -> why its metadata is not in the keeper
     resized: dict[str, int] = {}  # keeper -> its size after a merge (its mtime is kept)
     photo_stays = False  # the file acted on last stays: its motion clip (the next action) stays too
     with Interruption() as interruption:
-        for a in actions:
+        for n, a in enumerate(actions):
+            if progress:
+                progress(n, len(actions))
             if interruption.asked:
                 outcome.interrupted = True
                 break
@@ -103,6 +108,8 @@ def apply_plan(actions: Sequence[Action | Merge], catalog: Catalog) -> Outcome:
             if a.relation is not Relation.MOTION:
                 photo_stays = reason is not None
     journal.close()
+    if progress:
+        progress(len(actions), len(actions))
     return outcome
 
 

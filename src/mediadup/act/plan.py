@@ -10,14 +10,33 @@ a keep policy and reference folders. Safety rules that hold for every plan:
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 from ..records import MediadupError, Relation
 from ..store.catalog import Catalog
+from ..store.scans import ScannedFile
 from .actions import REMOVALS, Action, same_entry
 
-POLICIES = ("quality", "largest", "highest-resolution", "longest", "oldest", "newest", "shortest-path")
+# keep rules: each names the better copy of two; `--keep a,b` orders them (b breaks a's ties), and the
+# scan's own choice (quality) breaks the last tie
+RULES = {
+    "quality": "the scan's keeper (best quality, with its reason)",
+    "resolution": "most pixels",
+    "content-resolution": "most pixels of the picture itself (added borders and bands not counted)",
+    "format": "best format: RAW, then lossless, then HEIC/AVIF, JPEG, WebP, GIF",
+    "camera-original": "has the camera's EXIF (camera and capture time)",
+    "largest": "largest file",
+    "longest": "longest video",
+    "oldest": "oldest modification time",
+    "newest": "newest modification time",
+    "shortest-path": "shortest path",
+}
+ALIASES = {"highest-resolution": "resolution", "size": "largest"}
+POLICIES = (*RULES, *ALIASES)
+FORMAT_RANK = {"RAW": 6, "TIFF": 5, "PNG": 5, "BMP": 4, "QOI": 4, "PPM": 4, "HEIF": 3, "HEIC": 3, "AVIF": 3,
+               "JPEG": 2, "MPO": 2, "WEBP": 1, "GIF": 0}  # fmt: skip
 
 
 class PlanError(MediadupError):
@@ -36,6 +55,10 @@ class Copy:
     pixels: int = 0  # width x height, when known
     duration: float = 0.0  # seconds, for videos
     companion: Copy | None = None  # a Live Photo's motion clip: removed with the photo, kept with it
+    content_pixels: int = 0  # pixels of the picture itself (added borders and bands not counted)
+    format: str = ""
+    camera_original: bool = False  # has the camera's EXIF (camera and capture time)
+    chosen: bool = False  # the user chose it as the keeper (`mediadup review`): no rule overrides that
 
 
 def groups_from_catalog(catalog: Catalog) -> list[list[Copy]]:
@@ -45,15 +68,46 @@ def groups_from_catalog(catalog: Catalog) -> list[list[Copy]]:
         raise PlanError("no scan in the catalog yet: run `mediadup scan PATH` first")
     groups: dict[int, list[Copy]] = {}
     for f in catalog.scan_files(scan_id):
-        if f.current is None:
-            continue  # the file left the catalog since: it will not be touched
-        size, mtime_ns, digest = f.current
-        pixels = f.info.get("width", 0) * f.info.get("height", 0)
-        relation = Relation.KEEPER if f.role == "keep" else Relation(f.relation)
-        motion = motion_clip(catalog, f.companion) if f.companion else None
-        copy = Copy(f.path, size, mtime_ns, relation, digest, pixels, f.info.get("duration", 0.0), motion)
-        groups.setdefault(f.group, []).append(copy)
+        if f.current is not None:  # a file that left the catalog since will not be touched
+            groups.setdefault(f.group, []).append(copy_of(f, catalog))
     return [g for g in groups.values() if len(g) > 1]
+
+
+def copy_of(f: ScannedFile, catalog: Catalog) -> Copy:
+    """A scanned file (still in the catalog) as a plan sees it."""
+    assert f.current is not None
+    size, mtime_ns, digest = f.current
+    info = f.info
+    pixels = info.get("width", 0) * info.get("height", 0)
+    content = info.get("content_width", 0) * info.get("content_height", 0) or pixels
+    relation = Relation.KEEPER if f.role == "keep" else Relation(f.relation)
+    motion = motion_clip(catalog, f.companion) if f.companion else None
+    return Copy(f.path, size, mtime_ns, relation, digest, pixels, info.get("duration", 0.0), motion, content,
+                str(info.get("format", "")), bool(info.get("camera") and info.get("captured")))  # fmt: skip
+
+
+def with_choices(groups: list[list[Copy]], chosen: dict[str, tuple[int, int, str]]) -> tuple[list[list[Copy]], int]:
+    """The groups as the user decided in `mediadup review` (`chosen`: path -> size, mtime and
+    "keep", "leave" or "differs", for files unchanged since): a file chosen to keep leads its group
+    and no rule overrides it; a file left out, or said not to be a duplicate, is not acted on; a
+    group whose keeper is left out stays whole. Also how many choices were used."""
+    out, used = [], 0
+
+    def choice(c: Copy) -> str | None:
+        known = chosen.get(c.path)
+        return known[2] if known and known[:2] == (c.size, c.mtime_ns) else None
+
+    for group in groups:
+        decided = [choice(c) for c in group]
+        used += sum(d is not None for d in decided)
+        keep = next((n for n, d in enumerate(decided) if d == "keep"), 0)
+        if decided[keep] in ("leave", "differs"):
+            continue
+        ordered = [replace(group[keep], chosen=decided[keep] == "keep")]
+        ordered += [c for n, (c, d) in enumerate(zip(group, decided)) if n != keep and d not in ("leave", "differs")]
+        if len(ordered) > 1:
+            out.append(ordered)
+    return out, used
 
 
 def motion_clip(catalog: Catalog, path: str) -> Copy | None:
@@ -69,13 +123,15 @@ def under(path: str, folders: Sequence[str]) -> bool:
 
 
 def check_policy(policy: str) -> None:
-    """Refuse an unknown keep policy, or prefer:DIR naming no folder."""
-    if policy.startswith("prefer:"):
-        folder = policy[len("prefer:") :]
-        if not os.path.isdir(folder):
-            raise PlanError(f"prefer:{folder}: no such folder")
-    elif policy not in POLICIES:
-        raise PlanError(f"unknown keep policy {policy!r}: use one of {', '.join(POLICIES)} or prefer:DIR")
+    """Refuse an unknown keep rule, or prefer:DIR naming no folder (`policy`: rules joined by commas)."""
+    for rule in policy.split(","):
+        if rule.startswith("prefer:"):
+            folder = os.path.expanduser(rule[len("prefer:") :])
+            if not os.path.isdir(folder):
+                raise PlanError(f"prefer:{folder}: no such folder")
+        elif rule not in POLICIES:
+            raise PlanError(f"unknown keep rule {rule!r}: use {', '.join(POLICIES)} or prefer:DIR, "
+                            "several joined by commas")  # fmt: skip
 
 
 def not_linkable(groups: Iterable[Sequence[Copy]]) -> int:
@@ -84,25 +140,36 @@ def not_linkable(groups: Iterable[Sequence[Copy]]) -> int:
 
 
 def choose_keeper(group: Sequence[Copy], policy: str) -> Copy:
-    """The copy a keep policy keeps (`quality`: the scan's keeper, always first in the group)."""
-    if policy == "quality":
-        return group[0]
-    if policy == "largest":
-        return max(group, key=lambda c: c.size)
-    if policy == "highest-resolution":
-        return max(group, key=lambda c: c.pixels)
-    if policy == "longest":  # videos; among images (no duration) the scan's keeper
-        return max(group, key=lambda c: (c.duration, c is group[0]))
-    if policy == "oldest":
-        return min(group, key=lambda c: c.mtime_ns)
-    if policy == "newest":
-        return max(group, key=lambda c: c.mtime_ns)
-    if policy == "shortest-path":
-        return min(group, key=lambda c: (len(c.path), c.path))
-    if policy.startswith("prefer:"):
-        preferred = [c for c in group if under(c.path, [policy[len("prefer:") :]])]
-        return preferred[0] if preferred else group[0]
-    raise PlanError(f"unknown keep policy {policy!r}: use one of {', '.join(POLICIES)} or prefer:DIR")
+    """The copy the keep rules keep (a copy the user chose first; ties go to the next rule, and
+    last to the scan's keeper, which is always first in the group)."""
+    chosen = [c for c in group if c.chosen]
+    if chosen:
+        return chosen[0]
+    rules = [_rule(r, group[0]) for r in policy.split(",")]
+    return min(group, key=lambda c: (*(rule(c) for rule in rules), group.index(c)))
+
+
+def _rule(rule: str, first: Copy) -> Callable[[Copy], Any]:
+    """A sort key for one keep rule (`first`: the scan's or the plan file's keeper): smaller is better."""
+    if rule.startswith("prefer:"):
+        folder = os.path.expanduser(rule[len("prefer:") :])
+        return lambda c: not under(c.path, [folder])
+    keys: dict[str, Callable[[Copy], Any]] = {
+        "quality": lambda c: c is not first,
+        "resolution": lambda c: -c.pixels,
+        "content-resolution": lambda c: -(c.content_pixels or c.pixels),
+        "format": lambda c: -FORMAT_RANK.get(c.format.upper(), 2),
+        "camera-original": lambda c: not c.camera_original,
+        "largest": lambda c: -c.size,
+        "longest": lambda c: -c.duration,
+        "oldest": lambda c: c.mtime_ns,
+        "newest": lambda c: -c.mtime_ns,
+        "shortest-path": lambda c: (len(c.path), c.path),
+    }
+    name = ALIASES.get(rule, rule)
+    if name not in keys:
+        raise PlanError(f"unknown keep rule {rule!r}: use {', '.join(POLICIES)} or prefer:DIR")
+    return keys[name]
 
 
 def make_plan(

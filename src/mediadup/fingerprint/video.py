@@ -311,15 +311,15 @@ def _describe(frames: list[tuple[float, np.ndarray, int]], info: VideoInfo, step
     )
 
 
-def poster(path: str) -> Image.Image:
-    """The video's frame nearest its middle, upright (raises DecodeError)."""
+def poster(path: str, at: float = 0.5) -> Image.Image:
+    """The video's frame nearest `at` of its length (the middle), upright (raises DecodeError)."""
     av = _av()
     try:
         with av.open(path, metadata_errors="ignore") as container:
             stream = container.streams.video[0]
-            middle = (container.duration or 0) / 2_000_000
+            middle = (container.duration or 0) * at / 1_000_000
             if middle:
-                container.seek(int(middle * 1_000_000))  # to the key frame before the middle
+                container.seek(int(middle * 1_000_000))  # to the key frame before that time
             frame = None
             for n, frame in enumerate(container.decode(stream)):
                 if frame.time is None or frame.time >= middle or n >= POSTER_FRAMES:

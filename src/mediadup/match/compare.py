@@ -22,7 +22,7 @@ from ..fingerprint.image import THUMB, ImageFingerprint
 from ..records import ImageInfo, Relation
 from .geometry import OVERLAP, Geometry, fit
 
-VERSION = 15  # bump when a change can turn a verdict: remembered verdicts are then recomputed
+VERSION = 16  # bump when a change can turn a verdict: remembered verdicts are then recomputed
 GRID = 32  # pixels compared per side
 MIN_DETAIL = 0.7  # similarity of fine detail that crops and unhashed turns need
 MIN_STRUCTURE = 0.12  # ...and the fraction of the picture that must show edges or texture
@@ -398,6 +398,8 @@ def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level) -> Match | N
         return match
     if match is not None:  # a crop the keypoints confirm: say how it lies
         match.evidence.update(_geometry_words(geometry))
+        if "box" in match.evidence and geometry.inside in ("a", "b"):
+            match.evidence["box"] = list(geometry.box)
         return match
     return _by_geometry(a, b, geometry, al)
 
@@ -450,6 +452,7 @@ def _by_thumbnails(a: ImageFingerprint, b: ImageFingerprint, al: Alignment, leve
         evidence["uncertain"] = f"too little detail to be sure ({al.blocks} of 16 places), and not the same pixels"
     if al.cropped:
         evidence["crop"] = _crop_words(al.side, al.kept)
+        evidence["box"] = [round(v / THUMB, 3) for v in al.box]
     return Match(relation, al.similarity, evidence)
 
 
@@ -485,4 +488,5 @@ def _by_geometry(a: ImageFingerprint, b: ImageFingerprint, g: Geometry, al: Alig
     }
     if cropped:
         evidence["crop"] = _crop_words(g.inside, g.kept)
+        evidence["box"] = list(g.box)
     return Match(relation, sim, evidence)

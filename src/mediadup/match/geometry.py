@@ -40,6 +40,7 @@ class Geometry:
     inside: str
     angle: float  # degrees b is turned to lie over a
     kept: float  # area of the contained picture as a fraction of the other's
+    box: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)  # its bounds there (fractions of the content)
 
     @property
     def evidence(self) -> str:
@@ -133,4 +134,12 @@ def fit(a: Features, b: Features) -> Geometry | None:
     if inside == OVERLAP:
         kept = min(_area(b_on_a) / a.aspect, _area(a_on_b) / b.aspect)
     angle = float(np.degrees(np.arctan2(h[1, 0], h[0, 0])))
-    return Geometry(h, count, len(good), inside, angle, min(1.0, kept))
+    outline, aspect = (b_on_a, a.aspect) if inside == "b" else (a_on_b, b.aspect) if inside == "a" else (None, 1.0)
+    box = (0.0, 0.0, 1.0, 1.0)
+    if outline is not None:
+        low, high = (
+            np.clip(outline.min(axis=0) / (aspect, 1.0), 0, 1),
+            np.clip(outline.max(axis=0) / (aspect, 1.0), 0, 1),
+        )
+        box = (round(float(low[0]), 3), round(float(low[1]), 3), round(float(high[0]), 3), round(float(high[1]), 3))
+    return Geometry(h, count, len(good), inside, angle, min(1.0, kept), box)

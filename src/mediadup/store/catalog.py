@@ -20,7 +20,7 @@ from .scans import Scans
 APPLICATION_ID = 0x4D444450  # "MDDP": marks a SQLite file as a mediadup catalog
 SCHEMA_VERSION = 7
 MIGRATED = (5, 6)  # older schemas upgraded in place (new tables and columns); others are rebuilt
-KEPT_ON_REBUILD = ("applies", "journal", "ignored")  # the user's history and decisions; the rest is a cache
+KEPT_ON_REBUILD = ("applies", "journal", "ignored", "choices")  # the user's history and decisions; the rest is a cache
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -69,6 +69,11 @@ CREATE TABLE IF NOT EXISTS ignored (  -- pairs the user said are not duplicates,
     a TEXT NOT NULL, b TEXT NOT NULL,  -- xxh3-128 of each file's bytes, a < b
     at REAL NOT NULL, a_path BLOB, b_path BLOB,  -- when, and where the two files were then
     PRIMARY KEY (a, b)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS choices (  -- what the user chose in `mediadup review`, for files as they were then
+    path BLOB PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    choice TEXT NOT NULL,           -- keep, leave (out of applies) or differs (not a duplicate)
+    at REAL NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS scans (
     id INTEGER PRIMARY KEY, started REAL NOT NULL, finished REAL, roots TEXT NOT NULL,

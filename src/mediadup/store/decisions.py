@@ -1,4 +1,5 @@
-"""The catalog's "not duplicates" decisions, by content hash: they hold through renames and moves."""
+"""The user's decisions in the catalog: pairs that are not duplicates, by content hash (they hold
+through renames and moves), and the choices made in `mediadup review` (for files as they were)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 
+CHOICES = ("keep", "leave", "differs")
+
 
 class Decisions:
-    """Pairs the user said are not duplicates (part of `Catalog`)."""
+    """Pairs the user said are not duplicates, and review choices (part of `Catalog`)."""
 
     db: sqlite3.Connection
 
@@ -45,3 +48,22 @@ class Decisions:
             before = self.db.total_changes
             self.db.executemany("DELETE FROM ignored WHERE a = ? AND b = ?", pairs)
             return self.db.total_changes - before
+
+    def choose(self, path: str, size: int, mtime_ns: int, choice: str | None) -> None:
+        """Remember a choice for one file as it is now (None forgets it): keep it, leave it out of
+        applies, or it differs from its group (not a duplicate)."""
+        assert choice is None or choice in CHOICES
+        with self.db:
+            self.db.execute("DELETE FROM choices WHERE path = ?", (os.fsencode(path),))
+            if choice:
+                self.db.execute("INSERT INTO choices VALUES (?,?,?,?,?)",
+                                (os.fsencode(path), size, mtime_ns, choice, time.time()))  # fmt: skip
+
+    def choices(self) -> dict[str, tuple[int, int, str]]:
+        """path -> (size, mtime_ns, choice) of every remembered choice."""
+        rows = self.db.execute("SELECT path, size, mtime_ns, choice FROM choices")
+        return {os.fsdecode(p): (size, mtime, choice) for p, size, mtime, choice in rows}
+
+    def forget_choices(self) -> int:
+        with self.db:
+            return self.db.execute("DELETE FROM choices").rowcount

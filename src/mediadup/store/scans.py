@@ -28,6 +28,7 @@ class ScannedFile:
     current: tuple[int, int, str | None] | None  # size, mtime and content hash in the catalog; None when gone
     info: dict  # the stored quality signals (empty when unknown)
     is_video: bool
+    file_id: int | None  # the catalog's id of the file as it is now (None when gone)
 
 
 class Scans:
@@ -71,18 +72,20 @@ class Scans:
         """Every file of a scan's groups, group by group, keeper first."""
         rows = self.db.execute(
             "SELECT g.group_no, g.path, g.role, g.relation, g.score, g.evidence, g.reason, g.size, g.companion, "
-            "f.size, f.mtime_ns, f.content_hash, coalesce(p.info, v.info), v.file_id IS NOT NULL FROM scan_groups g "
+            "f.size, f.mtime_ns, f.content_hash, coalesce(p.info, v.info), v.file_id IS NOT NULL, f.id "
+            "FROM scan_groups g "
             "LEFT JOIN files f ON f.path = g.path LEFT JOIN image_fingerprints p ON p.file_id = f.id "
             "LEFT JOIN video_fingerprints v ON v.file_id = f.id "
             "WHERE g.scan_id = ? ORDER BY g.group_no, g.role != 'keep'",
             (scan_id,),
         )
-        for group, path, role, relation, score, evidence, reason, size, companion, *now, info, is_video in rows:
+        for row in rows:
+            group, path, role, relation, score, evidence, reason, size, companion, *now, info, is_video, file_id = row
             meta = json.loads(info) if info else {}
             yield ScannedFile(
                 group, os.fsdecode(path), role, relation, score, json.loads(evidence), reason, size,
                 os.fsdecode(companion) if companion else None, tuple(now) if now[0] is not None else None,
-                meta["info"] if is_video else meta, bool(is_video),
+                meta["info"] if is_video else meta, bool(is_video), file_id,
             )  # fmt: skip
 
     def grouped(self) -> dict[bytes, tuple[str, bytes | None]]:
