@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from ..act.plan import Copy, choose_keeper, copy_of, with_choices
 from ..fingerprint.video import timestamp
@@ -17,7 +18,6 @@ from ..store.catalog import Catalog
 
 PAGE = 50  # groups per page
 TABS = ("duplicates", "uncertain", "similar")  # duplicates; may be duplicates; similar shots
-SORTS = ("reclaimable", "similarity", "-similarity", "files", "path")
 
 
 @dataclass
@@ -60,18 +60,18 @@ class ReviewGroup:
     reason: str
     members: list[Member] = field(default_factory=list)
 
-    @property
+    @cached_property
     def tab(self) -> str:
         relations = {Relation(m.relation) for m in self.members if m.role != "keep"}
         if relations - {Relation.UNCERTAIN, Relation.SIMILAR}:
             return "duplicates"
         return "uncertain" if Relation.UNCERTAIN in relations else "similar"
 
-    @property
+    @cached_property
     def kind(self) -> str:
         return "video" if any(m.is_video for m in self.members) else "image"
 
-    @property
+    @cached_property
     def similarity(self) -> float:
         return min((m.score for m in self.members if m.role != "keep"), default=1.0)
 
@@ -84,6 +84,7 @@ class Review:
         self.groups: list[ReviewGroup] = []
         self.files: dict[int, Member] = {}
         self.choices: dict[str, tuple[int, int, str]] = {}
+        self._keepers: dict[int, tuple[Member | None, int]] = {}  # group number -> keeper, bytes to free
         self.load()
 
     def catalog(self) -> Catalog:
@@ -107,6 +108,13 @@ class Review:
             self.choices = cat.choices()
         self.groups = [g for g in groups.values() if len(g.members) > 1]
         self.files = files
+        self._keepers = {}
+
+    def load_choices(self) -> None:
+        """Read the choices again (after the user made one)."""
+        with self.catalog() as cat:
+            self.choices = cat.choices()
+        self._keepers = {}
 
     def choice(self, m: Member) -> str | None:
         known = self.choices.get(m.path)
@@ -115,18 +123,28 @@ class Review:
     def keeper(self, group: ReviewGroup) -> Member | None:
         """The member an apply would keep: the user's choice, else the scan's keeper; None when the
         group is left alone (its keeper left out or not a duplicate, or fewer than two files left)."""
+        return self._decided(group)[0]
+
+    def reclaimable(self, group: ReviewGroup) -> int:
+        """Bytes an apply would free in the group (removable copies not left out)."""
+        return self._decided(group)[1]
+
+    def _decided(self, group: ReviewGroup) -> tuple[Member | None, int]:
+        if group.number not in self._keepers:
+            keeper = self._keeper(group)
+            freed = 0 if keeper is None else sum(
+                m.size for m in group.members if m is not keeper and m.copy and Relation(m.relation).removable
+                and self.choice(m) not in ("leave", "differs"))  # fmt: skip
+            self._keepers[group.number] = keeper, freed
+        return self._keepers[group.number]
+
+    def _keeper(self, group: ReviewGroup) -> Member | None:
         copies = [m.copy for m in group.members if m.copy]
         decided, _ = with_choices([copies], self.choices)
         if not decided:
             return None
         kept = choose_keeper(decided[0], "quality")
         return next(m for m in group.members if m.copy is not None and m.copy.path == kept.path)
-
-    def reclaimable(self, group: ReviewGroup, keeper: Member | None) -> int:
-        if keeper is None:
-            return 0
-        return sum(m.size for m in group.members if m is not keeper and m.copy and Relation(m.relation).removable
-                   and self.choice(m) not in ("leave", "differs"))  # fmt: skip
 
     def as_json(self, group: ReviewGroup) -> dict:
         keeper = self.keeper(group)
@@ -135,7 +153,7 @@ class Review:
             "number": group.number, "tab": group.tab, "kind": group.kind,
             "reason": "chosen by you" if chosen else group.reason if keeper is not None and keeper.role == "keep"
             else "left alone: its keeper is left out or not a duplicate" if keeper is None else group.reason,
-            "reclaimable": self.reclaimable(group, keeper), "similarity": round(group.similarity, 3),
+            "reclaimable": self.reclaimable(group), "similarity": round(group.similarity, 3),
             "files": [m.as_json(m is keeper, self.choice(m)) for m in group.members],
         }  # fmt: skip
 
@@ -153,7 +171,7 @@ class Review:
             and (not min_size or max(m.size for m in g.members) >= min_size)
         ]  # fmt: skip
         keys = {
-            "reclaimable": lambda g: -self.reclaimable(g, self.keeper(g)),
+            "reclaimable": lambda g: -self.reclaimable(g),
             "similarity": lambda g: g.similarity,
             "-similarity": lambda g: -g.similarity,
             "files": lambda g: -len(g.members),

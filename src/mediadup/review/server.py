@@ -183,7 +183,7 @@ def create_app(catalog_path: str, token: str, allowed_hosts: list[str]) -> Starl
                     cat.choose(m.path, m.copy.size, m.copy.mtime_ns, "differs")
                 else:
                     cat.choose(m.path, m.copy.size, m.copy.mtime_ns, "leave" if what == "leave" else None)
-            review.load()
+            review.load_choices()
             return review.as_json(group)
 
     async def rules(request: Request) -> Response:
@@ -211,7 +211,7 @@ def create_app(catalog_path: str, token: str, allowed_hosts: list[str]) -> Starl
                     if kept.relation is not Relation.KEEPER:
                         cat.choose(kept.path, kept.size, kept.mtime_ns, "keep")
                         changed += 1
-            review.load()
+            review.load_choices()
             return {"changed": changed, "message": f"{plural(changed, 'keeper')} changed by the rules {policy}"}
 
     async def reset(request: Request) -> Response:
@@ -220,7 +220,7 @@ def create_app(catalog_path: str, token: str, allowed_hosts: list[str]) -> Starl
                 _idle(job)
                 with review.catalog() as cat:
                     n = cat.forget_choices()
-                review.load()
+                review.load_choices()
                 return {"message": f"{plural(n, 'choice')} forgotten"}
 
         return _json(await _run(forget))
