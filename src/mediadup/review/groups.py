@@ -148,11 +148,15 @@ class Review:
 
     def as_json(self, group: ReviewGroup) -> dict:
         keeper = self.keeper(group)
-        chosen = keeper is not None and self.choice(keeper) == "keep"
+        scan_keeper = next((m for m in group.members if m.role == "keep"), None)
+        if keeper is None:
+            out = scan_keeper is not None and self.choice(scan_keeper) in ("leave", "differs")
+            reason = ("left alone: its keeper is left out or not a duplicate" if out
+                      else "nothing to remove: the other files are left out, not duplicates or gone")  # fmt: skip
+        else:
+            reason = "chosen by you" if self.choice(keeper) == "keep" else group.reason
         return {
-            "number": group.number, "tab": group.tab, "kind": group.kind,
-            "reason": "chosen by you" if chosen else group.reason if keeper is not None and keeper.role == "keep"
-            else "left alone: its keeper is left out or not a duplicate" if keeper is None else group.reason,
+            "number": group.number, "tab": group.tab, "kind": group.kind, "reason": reason,
             "reclaimable": self.reclaimable(group), "similarity": round(group.similarity, 3),
             "files": [m.as_json(m is keeper, self.choice(m)) for m in group.members],
         }  # fmt: skip

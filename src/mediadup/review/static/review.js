@@ -108,8 +108,9 @@ function fileElement(g, f, n) {
   const img = el("img", { className: "thumb", src: url(`/thumb/${f.id}`), alt: f.name, loading: "lazy" });
   img.addEventListener("click", (e) => { e.stopPropagation(); compare(g, f); });
   card.append(img);
+  const relation = f.scan_keeper ? "the scan's keeper" : f.relation;
   const role = f.gone ? "gone (removed or changed)" : f.keeper ? (f.choice === "keep" ? "KEEP (your choice)" : "KEEP")
-    : f.choice === "differs" ? "not a duplicate" : f.choice === "leave" ? `${f.relation}: left out` : f.relation;
+    : f.choice === "differs" ? "not a duplicate" : f.choice === "leave" ? `${relation}: left out` : relation;
   card.append(el("div", { className: "role" }, `${n + 1}. ${role}`));
   card.append(el("div", { title: f.path }, f.name));
   card.append(el("div", { className: "muted" }, f.folder));
@@ -117,7 +118,7 @@ function fileElement(g, f, n) {
   card.append(el("div", {}, dims.join(" · ")));
   const when = [f.captured && `taken ${f.captured}`, `modified ${date(f.mtime)}`, f.camera].filter(Boolean);
   card.append(el("div", { className: "muted" }, when.join(" · ")));
-  if (!f.keeper && f.score) card.append(el("div", {}, `similarity ${f.score}`));
+  if (!f.keeper && !f.scan_keeper && f.score) card.append(el("div", {}, `similarity ${f.score}`));
   const ev = f.evidence || {};
   for (const k of ["crop", "transform", "range", "uncertain", "geometry"]) if (ev[k]) card.append(el("div", {}, ev[k]));
   const buttons = el("div", { className: "buttons" });
