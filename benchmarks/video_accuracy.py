@@ -1,12 +1,19 @@
-"""Video benchmark: footage rendered from real photographs, transformed copies, and scoring.
+"""Video benchmark: footage rendered from pictures, transformed copies, traps, and scoring.
 
-Each original is a few scenes (camera pans and zooms over photographs, cut one after the other);
+Each original is a few scenes (camera pans and zooms over pictures, cut one after the other);
 its copies are re-encoded, rescaled, re-muxed, slowed in frame rate, trimmed, letterboxed,
-watermarked, grayscale, cut to a sub-clip, mirrored, cropped, or placed inside a compilation.
-Negatives are distinct videos made from the same photographs in another order: they must not
-match. Prints pair precision and, per transform, the recall against the original.
+watermarked, grayscale, cut to a sub-clip, mirrored, cropped, played faster or slower, or placed
+inside a compilation. Negatives must not be grouped as copies: a distinct video made from the
+same pictures in another order, two episodes that share only their intro, and two compilations
+that share only their two long filler clips (they may be shown as `overlaps`).
 
-    python benchmarks/video_accuracy.py [--bench /tmp/mediadup-bench/dev] [--videos 30] [--levels strict normal loose]
+The pictures come from this project's own image benchmark sources (`image_bench.py`: Debian
+packages, never the shared bench), split in the same two halves: tune on one, report the other
+(`--sources shared` uses the shared bench's photographs instead). Prints pair precision, the
+traps grouped as copies, and per kind and class the recall against the original, with the cost
+per video and per minute of footage.
+
+    python benchmarks/video_accuracy.py [--half report|tune|both] [--videos 15] [--levels normal]
 """
 
 from __future__ import annotations
@@ -20,15 +27,26 @@ import time
 from collections import defaultdict
 from itertools import combinations
 from multiprocessing import Pool
+from pathlib import Path
 
+import av
 from PIL import Image, ImageDraw, ImageOps
 
 from mediadup import scan
 from mediadup.match.components import UnionFind
 from mediadup.measure.footage import render, transcode
+from mediadup.records import Relation
 
+DEFAULT_WORK = "/tmp/mediadup-bench2/work"  # image_bench.py's downloaded sources
 SIZE = (480, 270)
 FPS = 30
+CLASSES = {
+    "container-mkv": "easy", "container-webm": "easy", "low-bitrate": "easy", "scale-50": "easy", "fps-30-15": "easy",
+    "trim-10": "medium", "letterbox": "medium", "watermark": "medium", "grayscale": "medium", "mirror": "medium",
+    "crop-15": "medium",
+    "sub-clip": "hard", "compilation": "hard", "speed-1.25": "hard", "speed-0.8": "hard",
+}  # fmt: skip
+TRAPS = ("reordered", "shared-intro", "shared-fillers")  # must not be grouped as copies
 
 
 def letterbox(im: Image.Image) -> Image.Image:
@@ -71,6 +89,8 @@ def transforms(rng: random.Random) -> dict[str, tuple[str, dict]]:
         "sub-clip": (".mp4", {"start": start, "end": min(1.0, start + part)}),
         "mirror": (".mp4", {"frame_fn": ImageOps.mirror}),
         "crop-15": (".mp4", {"frame_fn": crop15}),
+        "speed-1.25": (".mp4", {"speed": 1.25}),
+        "speed-0.8": (".mp4", {"speed": 0.8}),
     }
 
 
@@ -105,13 +125,23 @@ def make_one(task: tuple[int, list[str], list[str], str]) -> list[tuple[str, str
         path = os.path.join(folder, name + ext)
         transcode(original, path, gop=rng.choice([None, 30, 60]), **kw)
         rows.append((path, group, name))
-    tmp = [os.path.join(folder, f".filler{k}.mp4") for k in range(2)]
-    for k, p in enumerate(tmp):  # other footage around the clip, not part of the library
-        render(p, [_load(q) for q in filler[2 * k : 2 * k + 2]], size=SIZE, fps=FPS, seconds=3.0, seed=n * 7 + k)
+    clips = {}  # other footage, not part of the library: around the clip, and for the traps
+    for k, name in enumerate(("before", "after", "intro", "x", "y", "f1", "f2")):
+        clips[name] = os.path.join(folder, f".{name}.mp4")
+        length = 5.0 if name in ("f1", "f2") else 3.0
+        render(clips[name], [_load(filler[k])], size=SIZE, fps=FPS, seconds=length, seed=n * 7 + k)
     compilation = os.path.join(folder, "compilation.mp4")
-    transcode([tmp[0], original, tmp[1]], compilation)
+    transcode([clips["before"], original, clips["after"]], compilation)
     rows.append((compilation, group, "compilation"))
-    for p in tmp:
+    negatives = os.path.join(out, "negatives")
+    os.makedirs(negatives, exist_ok=True)
+    for trap, parts in (("shared-intro", (["intro", "x"], ["intro", "y"])),
+                        ("shared-fillers", (["x", "f1", "f2"], ["y", "f1", "f2"]))):  # fmt: skip
+        for side, names in zip("ab", parts):
+            path = os.path.join(negatives, f"{group}-{trap}-{side}.mp4")
+            transcode([clips[c] for c in names], path)
+            rows.append((path, f"neg-{group}-{trap}-{side}", trap))
+    for p in clips.values():
         os.remove(p)
     negative = os.path.join(out, "negatives", f"{group}-reordered.mp4")
     os.makedirs(os.path.dirname(negative), exist_ok=True)
@@ -121,18 +151,32 @@ def make_one(task: tuple[int, list[str], list[str], str]) -> list[tuple[str, str
     return rows
 
 
-def build(bench: str, out: str, videos: int, jobs: int) -> dict[str, tuple[str, str]]:
+def own_pictures(half: str, out: str) -> list[str]:
+    """This project's own benchmark sources of one half (image_bench.py), saved as files once."""
+    import image_bench
+
+    folder = os.path.join(out, "_pictures", half)
+    if not os.path.isdir(folder):
+        os.makedirs(folder)
+        chosen = [im for name, im in image_bench.collect(Path(DEFAULT_WORK)) if image_bench.half_of(name) == half]
+        for k, im in enumerate(chosen):
+            im.convert("RGB").save(os.path.join(folder, f"{k:04d}.jpg"), quality=92)
+    return sorted(os.path.join(folder, f) for f in os.listdir(folder))
+
+
+def build(pics: list[str], out: str, videos: int, jobs: int) -> dict[str, tuple[str, str]]:
     truth_file = os.path.join(out, "truth.json")
     if os.path.exists(truth_file):
         with open(truth_file) as f:
             return {k: tuple(v) for k, v in json.load(f).items()}
-    shutil.rmtree(out, ignore_errors=True)
-    pics = pictures(bench, 10_000)
+    for entry in os.listdir(out) if os.path.isdir(out) else []:
+        if entry != "_pictures":
+            shutil.rmtree(os.path.join(out, entry), ignore_errors=True)
     rng = random.Random(0)
     tasks = []
     for n in range(videos):
         chosen = rng.sample(pics, rng.randint(3, 5))
-        filler = rng.sample([p for p in pics if p not in chosen], 4)
+        filler = rng.sample([p for p in pics if p not in chosen], 7)
         tasks.append((n, chosen, filler, out))
     started = time.time()
     with Pool(jobs) as pool:
@@ -144,7 +188,7 @@ def build(bench: str, out: str, videos: int, jobs: int) -> dict[str, tuple[str, 
     return truth
 
 
-def score(out: str, truth: dict[str, tuple[str, str]], groups: list[list[str]]) -> None:
+def score(truth: dict[str, tuple[str, str]], groups: list[list[str]]) -> None:
     predicted = {frozenset(p) for g in groups for p in combinations(sorted(g), 2)}
     true_pairs = sum(1 for p in predicted if len({truth[x][0] for x in p}) == 1)
     precision = true_pairs / len(predicted) if predicted else 1.0
@@ -157,43 +201,72 @@ def score(out: str, truth: dict[str, tuple[str, str]], groups: list[list[str]]) 
     together = {x: set(c) for c in links.components() for x in c}
     print(f"pairs predicted {len(predicted)}, true {true_pairs}, false {len(predicted) - true_pairs}")
     print(f"precision {precision:.4f}")
-    by_transform: dict[str, list[bool]] = defaultdict(list)
+    by_kind: dict[str, list[bool]] = defaultdict(list)
     originals = {g: p for p, (g, t) in truth.items() if t == "original"}
     for p, (g, t) in truth.items():
         if t == "original":
             continue
-        if t == "reordered":
-            by_transform["reordered (must not match)"].append(not together.get(p, {p}) - {p})
+        if t in TRAPS:
+            by_kind[f"{t} (must not match)"].append(not together.get(p, {p}) - {p})
         else:
-            by_transform[t].append(originals[g] in together.get(p, set()))
-    for t, hits in sorted(by_transform.items()):
-        print(f"  {t:28} {sum(hits) / len(hits):.3f}  ({sum(hits)}/{len(hits)})")
+            by_kind[t].append(originals[g] in together.get(p, set()))
+    for t, hits in sorted(by_kind.items()):
+        print(f"  {t:32} {sum(hits) / len(hits):.3f}  ({sum(hits)}/{len(hits)})")
+    for level in ("easy", "medium", "hard"):
+        hits = [h for t, hs in by_kind.items() if CLASSES.get(t) == level for h in hs]
+        print(f"  class {level:26} {sum(hits) / len(hits):.3f}  ({sum(hits)}/{len(hits)})")
+
+
+def run(out: str, truth: dict[str, tuple[str, str]], levels: list[str], jobs: int, label: str) -> None:
+    catalog = os.path.join(out, "..", f"{os.path.basename(out)}.sqlite")
+    if os.path.exists(catalog):
+        os.remove(catalog)
+    for level in levels:  # one catalog: only the first scan decodes
+        started = time.time()
+        result = scan(out, level=level, catalog=catalog, jobs=jobs, exclude=["_pictures"])
+        first = time.time() - started
+        started = time.time()
+        scan(out, level=level, catalog=catalog, jobs=jobs, exclude=["_pictures"])
+        again = time.time() - started
+        minutes = sum(_seconds(os.path.join(out, p)) for p in truth) / 60
+        print(f"{label}: {len(truth)} videos ({minutes:.1f} min of footage), level {level}: scan {first:.1f} s "
+              f"({first / len(truth):.3f} s a video, {first / max(minutes, 1e-9):.2f} s a minute of footage, "
+              f"{jobs} jobs), rescan {again:.2f} s")  # fmt: skip
+        if result.skipped:
+            print(f"skipped: {[(s.path, s.reason) for s in result.skipped][:5]}")
+        # videos that only share a part with a group's keeper are shown, not claimed as copies
+        groups = [[os.path.relpath(m.path, out) for m in g.members if m.relation is not Relation.OVERLAPS]
+                  for g in result.groups]  # fmt: skip
+        shared = sum(m.relation is Relation.OVERLAPS for g in result.groups for m in g.members)
+        print(f"videos shown as sharing a part with another (not copies): {shared}")
+        score(truth, groups)
+
+
+def _seconds(path: str) -> float:
+    with av.open(path) as container:
+        return (container.duration or 0) / 1e6
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bench", default=os.environ.get("MEDIADUP_BENCH", "/tmp/mediadup-bench/dev"))
+    ap.add_argument("--sources", choices=["own", "shared"], default="own")
+    ap.add_argument("--half", choices=["report", "tune", "both"], default="report", help="with --sources own")
+    ap.add_argument("--bench", default=os.environ.get("MEDIADUP_BENCH", "/tmp/mediadup-bench/dev"),
+                    help="with --sources shared: the shared bench's folder")  # fmt: skip
     ap.add_argument("--out", default="/tmp/mediadup-video-bench")
-    ap.add_argument("--videos", type=int, default=30)
+    ap.add_argument("--videos", type=int, default=15, help="originals per half (or in all, with --sources shared)")
     ap.add_argument("--levels", nargs="+", default=["normal"], choices=["strict", "normal", "loose"])
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     args = ap.parse_args()
-    truth = build(args.bench, args.out, args.videos, args.jobs)
-    catalog = os.path.join(args.out, "..", "mediadup-video-bench.sqlite")
-    if os.path.exists(catalog):
-        os.remove(catalog)
-    for level in args.levels:  # one catalog: only the first scan decodes
-        started = time.time()
-        result = scan(args.out, level=level, catalog=catalog, jobs=args.jobs)
-        first = time.time() - started
-        started = time.time()
-        scan(args.out, level=level, catalog=catalog, jobs=args.jobs)
-        again = time.time() - started
-        print(f"{len(truth)} videos, level {level}: scan {first:.1f} s, rescan {again:.2f} s")
-        if result.skipped:
-            print(f"skipped: {[(s.path, s.reason) for s in result.skipped][:5]}")
-        groups = [[os.path.relpath(m.path, args.out) for m in g.members] for g in result.groups]
-        score(args.out, truth, groups)
+    if args.sources == "shared":
+        out = args.out + "-shared"
+        truth = build(pictures(args.bench, 10_000), out, args.videos, args.jobs)
+        run(out, truth, args.levels, args.jobs, "shared bench's photographs")
+        return
+    for half in ("tune", "report") if args.half == "both" else (args.half,):
+        out = f"{args.out}-{half}"
+        truth = build(own_pictures(half, out), out, args.videos, args.jobs)
+        run(out, truth, args.levels, args.jobs, f"{half} half")
 
 
 if __name__ == "__main__":

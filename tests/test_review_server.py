@@ -295,3 +295,32 @@ def test_keys_move_between_groups_and_choose(served, tmp_path: Path) -> None:
         page.keyboard.press("k")
         expect(page.locator(f'[data-group="{first}"]')).to_have_class(CURRENT)
         browser.close()
+
+
+def test_videos_are_served_with_a_strip_of_frames_and_ranges(tmp_path: Path) -> None:
+    """A video group: the page gets the video itself (seekable: byte ranges), a strip of its
+    frames, and a thumbnail; a HEIC-like picture no browser shows would be converted."""
+    from mediadup.measure.footage import render, transcode
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    render(str(lib / "clip.mp4"), [photo(40 + n, (480, 360)) for n in range(2)], size=(256, 144), fps=15, seconds=2.0)
+    transcode(str(lib / "clip.mp4"), str(lib / "clip small.mp4"), scale=0.5)
+    catalog = str(tmp_path / "c.sqlite")
+    assert len(scan([lib], catalog=catalog).groups) == 1
+    server = Server(catalog, {})
+    try:
+        files = server.json("/api/groups")["groups"][0]["files"]
+        assert all(f["is_video"] and f["duration"] == "00:04" for f in files)
+        some = files[0]["id"]
+        status, strip = server.request("GET", f"/frames/{some}", token="query")
+        assert status == 200 and strip[:2] == b"\xff\xd8"
+        conn = http.client.HTTPConnection(server.host, server.port, timeout=30)
+        conn.request("GET", f"/file/{some}?token={server.token}", headers={"Range": "bytes=0-99"})
+        response = conn.getresponse()
+        assert response.status == 206 and len(response.read()) == 100
+        assert response.getheader("Content-Type") == "video/mp4"
+        conn.close()
+        assert server.request("GET", f"/thumb/{some}", token="query")[0] == 200
+    finally:
+        server.stop()

@@ -297,3 +297,84 @@ def test_frames_compared_in_bulk_may_be_none() -> None:
 
     empty = np.zeros((0, 64, 64), dtype=np.uint8)
     assert similarities(empty, empty).shape == (0,)
+
+
+@pytest.fixture(scope="module")
+def shared_parts(tmp_path_factory) -> Path:
+    """Compilations sharing two filler clips, episodes sharing an intro, and a trimmed copy."""
+    root = tmp_path_factory.mktemp("shared")
+    clips = root / "clips"
+    clips.mkdir()
+    for name, seed, seconds in (("a", 710, 2.5), ("b", 711, 2.5), ("c", 712, 2.5), ("f1", 713, 4.0),
+                                ("f2", 714, 4.0), ("intro", 715, 3.0), ("x", 716, 7.0), ("y", 717, 7.0)):  # fmt: skip
+        render(str(clips / f"{name}.mp4"), [photo(seed, (480, 360))], size=SIZE, fps=15, seconds=seconds, seed=seed)
+    lib = root / "lib"
+    lib.mkdir()
+    for out, parts in (("compilation 1", "a f1 f2"), ("compilation 2", "b f1 f2"), ("compilation 3", "f1 f2 c"),
+                       ("episode 1", "intro x"), ("episode 2", "intro y")):  # fmt: skip
+        transcode([str(clips / f"{p}.mp4") for p in parts.split()], str(lib / f"{out}.mp4"))
+    transcode(str(lib / "episode 1.mp4"), str(lib / "episode 1 trimmed.mp4"), start=0.1, scale=0.75)
+    return lib
+
+
+def test_videos_sharing_a_part_only_overlap(shared_parts: Path, tmp_path: Path) -> None:
+    """A shared filler or intro is a relation of its own, with the shared range in both videos'
+    times, never a copy and never removed; a trimmed copy is still trimmed."""
+    result = scan(shared_parts, catalog=tmp_path / "c.sqlite")
+    relations = {}
+    for g in result.groups:
+        for m in g.duplicates:
+            relations[(os.path.basename(g.keeper.path), os.path.basename(m.path))] = m
+    trimmed = relations.get(("episode 1.mp4", "episode 1 trimmed.mp4"))
+    assert trimmed is not None and trimmed.relation is Relation.TRIMMED
+    shared = {k: m for k, m in relations.items() if "trimmed" not in k[1]}
+    assert shared, "the shared parts are shown"
+    for (keeper, other), m in shared.items():
+        assert m.relation is Relation.OVERLAPS, (keeper, other, m.relation)
+        assert not m.relation.removable
+        assert m.evidence["range"] and m.evidence["other_range"]  # the shared part in both videos' times
+    compilations = {k for k in shared if k[0].startswith("compilation") and k[1].startswith("compilation")}
+    assert len(compilations) >= 2
+    f1 = shared[next(iter(compilations))].evidence
+    assert f1["seconds"] >= 6  # both fillers (8 s) found, not only a bit of them
+
+
+def test_sped_up_and_slowed_copies_are_found_with_their_speed(tmp_path: Path) -> None:
+    """A copy played 1.25x as fast (or 0.8x) is the same video: found, and the speed said."""
+    pictures = [photo(720 + n, (480, 360)) for n in range(3)]
+    original = str(tmp_path / "original.mp4")
+    render(original, pictures, size=SIZE, fps=15, seconds=[3.0, 3.5, 3.0], seed=3)
+    transcode(original, str(tmp_path / "fast.mp4"), speed=1.25, scale=0.75)
+    transcode(original, str(tmp_path / "slow.mp4"), speed=0.8, scale=0.75)
+    render(str(tmp_path / "other.mp4"), pictures[::-1], size=SIZE, fps=15, seconds=[3.0, 3.5, 3.0], seed=3)
+    result = scan(tmp_path, catalog=tmp_path / "c.sqlite")
+    assert len(result.groups) == 1
+    group = result.groups[0]
+    found = {os.path.basename(m.path): m for m in group.members}
+    assert found.keys() == {"original.mp4", "fast.mp4", "slow.mp4", "other.mp4"}
+    assert found["other.mp4"].relation is Relation.OVERLAPS  # the same middle scene, the others in another order
+    # the longest is kept: duration comes first (a speed change is not told from a trim)
+    assert os.path.basename(group.keeper.path) == "slow.mp4"
+    for name, speed in (("original.mp4", 1.25), ("fast.mp4", 1.5625)):
+        assert found[name].relation is Relation.NEAR_DUPLICATE
+        assert abs(float(found[name].evidence["speed"].rstrip("x")) / speed - 1) < 0.05, found[name].evidence
+
+
+def test_a_blank_stretch_is_no_wildcard(tmp_path: Path) -> None:
+    """Where one video is blank (a plain card, black) and the other shows a picture, they differ:
+    an intro then a plain card is no copy of the intro then a scene, and a plain card then a scene
+    is no part of that scene then another."""
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    card = Image.new("RGB", (480, 360), (20, 110, 100))
+    for name, picture, seconds in (("intro", photo(730, (480, 360)), 3.0), ("scene", photo(731, (480, 360)), 3.0),
+                                   ("card", card, 3.0), ("other", photo(732, (480, 360)), 6.0)):  # fmt: skip
+        render(str(clips / f"{name}.mp4"), [picture], size=SIZE, fps=15, seconds=seconds, seed=5)
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    for out, parts in (("a", "intro scene"), ("b", "intro card"), ("c", "card scene"), ("d", "scene other")):
+        transcode([str(clips / f"{p}.mp4") for p in parts.split()], str(lib / f"{out}.mp4"))
+    result = scan(lib, catalog=tmp_path / "c.sqlite")
+    claimed = [(os.path.basename(g.keeper.path), os.path.basename(m.path), m.relation) for g in result.groups
+               for m in g.duplicates if m.relation is not Relation.OVERLAPS]  # fmt: skip
+    assert claimed == []

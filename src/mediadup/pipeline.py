@@ -21,7 +21,7 @@ from .fingerprint.image import ImageFingerprint
 from .fingerprint.video import VideoFingerprint
 from .fingerprint.workers import Workers, default_jobs
 from .fingerprint_cache import FingerprintCache
-from .group.build import attach_frames, build_groups
+from .group.build import attach_frames, attach_overlaps, build_groups
 from .group.companions import find_companions
 from .group.similar import similar_groups
 from .match.candidates import candidate_pairs, connect, frame_candidates, video_candidate_pairs
@@ -239,6 +239,9 @@ class Scanner:
             with self.reporter.stage("grouping"):
                 groups = build_groups(stats, live, infos, edges, verifier.many, apart)
         self.catalog.set_meta(same_key, same)  # only once matching has finished
+        if videos:
+            shared = [(a, b, m) for a, b, m in verifier.overlaps(videos) if not (apart and apart(a, b))]
+            groups = attach_overlaps(groups, shared, stats, infos)
         if videos and images:
             groups = self._frames_of_videos(groups, images, videos, fingerprints, stats, infos, apart)
         self.summary.compared = verifier.compared

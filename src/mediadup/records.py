@@ -34,11 +34,13 @@ class Relation(str, Enum):
     SIMILAR = "similar"  # a distinct but similar shot (burst, edition): removed only when asked for
     MOTION = "motion"  # a Live Photo's motion clip: acted on with its photo, never on its own
     UNCERTAIN = "uncertain"  # may be a duplicate: too little detail to be sure; removed only when asked for
+    OVERLAPS = "overlaps"  # a video sharing a part with another (an intro, a filler): never removed
 
     @property
     def removable(self) -> bool:
         """Whether a plan removes such a copy without being asked specifically."""
-        return self not in (Relation.CONTAINED, Relation.FRAME_OF, Relation.SIMILAR, Relation.UNCERTAIN)
+        return self not in (Relation.CONTAINED, Relation.FRAME_OF, Relation.SIMILAR, Relation.UNCERTAIN,
+                            Relation.OVERLAPS)  # fmt: skip
 
 
 @dataclass(frozen=True)

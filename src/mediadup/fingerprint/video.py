@@ -14,7 +14,7 @@ import bisect
 import json
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from PIL import Image
@@ -24,7 +24,7 @@ from . import phash
 from .decode import DEFAULT_MAX_PIXELS, DecodeError
 from .image import HUE_BINS, content_box, hue_histogram
 
-VERSION = 5  # bump when anything below changes what is stored
+VERSION = 6  # bump when anything below changes what is stored
 FRAME_SIDE = 160  # frames are scaled so that their longer side has this many pixels
 THUMB = 32  # luminance thumbnail per frame, compared when verifying
 STEP = 0.5  # seconds between sampled frames...
@@ -52,6 +52,7 @@ class VideoFingerprint:
     histograms: np.ndarray | None  # (n, HUE_BINS) float32 hue histogram per frame
     info: VideoInfo
     step: float  # the sampling grid, seconds
+    flat: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # times of uniform frames
 
     @property
     def comparable(self) -> bool:
@@ -59,11 +60,12 @@ class VideoFingerprint:
 
     def light(self) -> VideoFingerprint:
         """Without thumbnails and histograms: what matching needs (see ImageFingerprint.light)."""
-        return VideoFingerprint(self.times, self.hashes, None, None, self.info, self.step)
+        return VideoFingerprint(self.times, self.hashes, None, None, self.info, self.step, self.flat)
 
     def to_blob(self) -> tuple[bytes, bytes, bytes, bytes, str]:
         assert self.thumbs is not None and self.histograms is not None, "a light fingerprint cannot be stored"
-        meta = json.dumps({"info": asdict(self.info), "step": self.step})
+        flat = [round(float(t), 3) for t in self.flat]
+        meta = json.dumps({"info": asdict(self.info), "step": self.step, "flat": flat})
         return (
             self.times.astype(np.float32).tobytes(),
             self.hashes.astype(np.uint64).tobytes(),
@@ -86,6 +88,7 @@ class VideoFingerprint:
             None if histograms is None else np.frombuffer(histograms, dtype=np.float32).reshape(len(t), -1),
             VideoInfo(**m["info"]),
             m["step"],
+            np.array(m.get("flat", []), dtype=np.float32),
         )
 
 
@@ -284,12 +287,13 @@ def _describe(frames: list[tuple[float, np.ndarray, int]], info: VideoInfo, step
     box = tuple(int(v) for v in np.median(boxes, axis=0)) if len(boxes) else (0, 0, w, h)
     info.content_width = round(info.width * (box[2] - box[0]) / w)
     info.content_height = round(info.height * (box[3] - box[1]) / h)
-    times, hashes, thumbs, hists, chroma = [], [], [], [], []
+    times, hashes, thumbs, hists, chroma, flat = [], [], [], [], [], []
     for (t, rgb, _), luma in zip(frames, lumas):
         content = Image.fromarray(luma).crop(box)
         square = np.asarray(content.resize((64, 64), Image.Resampling.BOX))
         if float(square.std()) < MIN_FRAME_STD:
-            continue  # black, fade or plain card: it would match every video or none
+            flat.append(t)  # black, fade or plain card: it would match every video or none; only its time is kept
+            continue
         luma32 = np.asarray(content.resize((phash.SAMPLE, phash.SAMPLE), Image.Resampling.LANCZOS))
         row = phash.dihedral_hashes(luma32) + phash.window_hashes(square, WINDOWS)
         small = Image.fromarray(rgb).crop(box).resize((THUMB, THUMB), Image.Resampling.BILINEAR)
@@ -308,6 +312,7 @@ def _describe(frames: list[tuple[float, np.ndarray, int]], info: VideoInfo, step
         np.array(hists, dtype=np.float32).reshape(len(times), HUE_BINS),  # (none for a blank video)
         info,
         step,
+        np.array(flat, dtype=np.float32),
     )
 
 

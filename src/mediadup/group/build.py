@@ -90,7 +90,7 @@ def build_groups(
         for p in rest:
             if apart and any(apart(p, q) for q in [keeper, *(m.path for m in members)]):
                 continue  # left for another group
-            if m := verdicts[content.get(p, p)]:
+            if (m := verdicts[content.get(p, p)]) and m.relation is not Relation.OVERLAPS:  # (attach_overlaps)
                 member = GroupMember(stats[p], m.relation, m.score, m.evidence, infos.get(p), content.get(p))
                 # a part is not a copy: it may have copies of its own, and is shown apart from them
                 (parts[keeper] if m.relation is Relation.CONTAINED else members).append(member)
@@ -143,6 +143,38 @@ def attach_frames(
         evidence = {**m.evidence, "video": display_path(video)}
         group.duplicates.append(GroupMember(stats[image], Relation.FRAME_OF, m.score, evidence, infos.get(image)))
     return groups
+
+
+def attach_overlaps(
+    groups: list[Group],
+    overlaps: Iterable[tuple[str, str, Match]],
+    stats: dict[str, FileStat],
+    infos: dict[str, ImageInfo | VideoInfo],
+) -> list[Group]:
+    """Videos that share a part with a longer one (an intro, a filler: `overlaps` gives (a, b, b
+    against a)) join its group as `overlaps` members, never removed, each video once, with where
+    the shared part lies in both. Copies of a better video are passed over: their keeper stands
+    for them (and is compared too)."""
+    copies = {m.path for g in groups for m in g.duplicates}
+    by_keeper = {g.keeper.path: g for g in groups}
+    attached: set[str] = set()
+    for a, b, m in overlaps:
+        swap = _duration(infos.get(b)) > _duration(infos.get(a))
+        host, guest = (b, a) if swap else (a, b)
+        if host in copies or guest in copies or guest in attached:
+            continue  # copies are represented by their keepers
+        evidence = dict(m.evidence)
+        if swap:
+            evidence["range"], evidence["other_range"] = m.evidence["other_range"], m.evidence["range"]
+        group = _group_of(host, by_keeper, groups, stats, infos, {}, "longest: the other videos share parts with it")
+        if all(x.path != guest for x in group.members):
+            group.duplicates.append(GroupMember(stats[guest], Relation.OVERLAPS, m.score, evidence, infos.get(guest)))
+            attached.add(guest)
+    return groups
+
+
+def _duration(info: ImageInfo | VideoInfo | None) -> float:
+    return info.duration if isinstance(info, VideoInfo) else 0.0
 
 
 def _group_of(

@@ -27,6 +27,8 @@ def _compare(task: tuple[Fingerprint, Fingerprint, Level]) -> Match | None:
 
 
 UNCERTAIN = json.dumps([Relation.UNCERTAIN.value])[:-1]  # how a stored "may be duplicates" verdict starts
+OVERLAPS = json.dumps([Relation.OVERLAPS.value])[:-1]  # ... and one of two videos that share a part
+LOOSE = (UNCERTAIN, OVERLAPS)  # verdicts that connect nothing: shown beside groups, never grouping
 
 
 def to_json(m: Match | None) -> str | None:
@@ -68,12 +70,18 @@ class Verifier:
         """Pairs among `paths` already verified as surely matching (by an earlier scan)."""
         by_id = {self.ids[p]: p for p in paths}
         return [(by_id[a], by_id[b]) for (a, b), text in self.known.items()
-                if text and not text.startswith(UNCERTAIN) and a in by_id and b in by_id]  # fmt: skip
+                if text and not text.startswith(LOOSE) and a in by_id and b in by_id]  # fmt: skip
 
     def matches(self, pairs: Sequence[tuple[str, str]]) -> list[bool]:
         """Whether b surely matches a, for each (a, b). A pair that may be duplicates (too little
         evidence) connects nothing: it is shown only beside a group that sure matches made."""
-        return [text is not None and not text.startswith(UNCERTAIN) for text in self._verdicts(pairs)]
+        return [text is not None and not text.startswith(LOOSE) for text in self._verdicts(pairs)]
+
+    def overlaps(self, paths: Sequence[str]) -> list[tuple[str, str, Match]]:
+        """Pairs among `paths` verified (now or before) as two videos that share a part: (a, b, b against a)."""
+        by_id = {self.ids[p]: p for p in paths}
+        return [(by_id[a], by_id[b], from_json(text)) for (a, b), text in sorted(self.known.items())
+                if text and text.startswith(OVERLAPS) and a in by_id and b in by_id]  # fmt: skip
 
     def _verdicts(self, pairs: Sequence[tuple[str, str]]) -> list[str | None]:
         keys = [(self.ids[a], self.ids[b]) for a, b in pairs]

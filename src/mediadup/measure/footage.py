@@ -123,11 +123,13 @@ def transcode(
     bitrate: int | None = None,
     gop: int | None = None,
     rotation: int = 0,
+    speed: float = 1.0,
 ) -> None:
     """A copy of one video (or of several, one after the other): re-encoded, rescaled, at
-    another frame rate, keeping only the part from `start` to `end` (fractions of each source's
-    length), each frame passed through `frame_fn`. `rotation` (degrees counter-clockwise) stores
-    the frames turned the other way with rotation metadata, as phones do: it plays upright."""
+    another frame rate, played `speed` times as fast, keeping only the part from `start` to
+    `end` (fractions of each source's length), each frame passed through `frame_fn`. `rotation`
+    (degrees counter-clockwise) stores the frames turned the other way with rotation metadata,
+    as phones do: it plays upright."""
     if rotation:
         turn = frame_fn or (lambda im: im)
         frame_fn = lambda im: turn(im).rotate(-rotation, expand=True)  # noqa: E731
@@ -141,8 +143,8 @@ def transcode(
             w, h = (frame_fn(images[0]) if frame_fn else images[0]).size
             size = (max(16, round(w * scale)), max(16, round(h * scale)))
             sink = _Sink(path, size, out_fps, codec, bitrate, gop, rotation)
-        for k in range(int(len(images) * out_fps / rate)):
-            image = images[min(len(images) - 1, int(k * rate / out_fps))]
+        for k in range(int(len(images) * out_fps / rate / speed)):
+            image = images[min(len(images) - 1, int(k * speed * rate / out_fps))]
             sink.add(frame_fn(image) if frame_fn else image)
     if sink is not None:
         sink.close()

@@ -65,7 +65,9 @@ def _print_group(g: Group, head: Text, console: Console) -> None:
     console.print(line)
     _print_companion(g.keeper, console)
     for d in g.duplicates:
-        label = {Relation.SIMILAR: "  shot  ", Relation.UNCERTAIN: "  maybe "}.get(d.relation, "  dup   ")
+        label = {Relation.SIMILAR: "  shot  ", Relation.UNCERTAIN: "  maybe ", Relation.OVERLAPS: "  part  "}.get(
+            d.relation, "  dup   "
+        )
         line = Text(label, style="yellow")
         line.append(display_path(d.path))
         ev = d.evidence
@@ -74,8 +76,13 @@ def _print_group(g: Group, head: Text, console: Console) -> None:
             detail += f" {ev['transform']}"
         if "crop" in ev:
             detail += f" ({ev['crop']})"
-        if "range" in ev:
+        if "speed" in ev:
+            detail += f" played at {ev['speed']}"
+        if d.relation is Relation.OVERLAPS:
+            detail = f"overlaps: shares {ev['range']} of the keeper ({ev['other_range']} of this one), not a copy"
+        elif "range" in ev:
             detail += f" {ev['range']} of the keeper" if d.relation is Relation.CONTAINED else ""
+        if "frames" in ev:
             detail += f", frames {ev['frames']}"
         if "at" in ev:
             detail += f" at {ev['at']} of {ev['video']}"
@@ -107,10 +114,12 @@ def print_summary(result: ScanResult, console: Console) -> None:
         + (f"; {plural(s.companions, 'Live Photo')} (photo + motion clip, one item each)" if s.companions else ""),
         markup=False,
     )
-    dups = sum(len(g.duplicates) for g in result.groups)
+    shared = sum(d.relation is Relation.OVERLAPS for g in result.groups for d in g.duplicates)
+    dups = sum(len(g.duplicates) for g in result.groups) - shared
     console.print(
         f"{plural(len(result.groups), 'group')}, {plural(dups, 'duplicate')}, "
         f"{human_size(result.reclaimable)} reclaimable"
+        + (f"; {plural(shared, 'video')} sharing a part with another (never removed)" if shared else "")
         + (f"; {plural(len(result.similar), 'group')} of similar shots" if result.similar else "")
         + f"; {s.seconds:.1f} s",
         markup=False,

@@ -120,7 +120,13 @@ function fileElement(g, f, n) {
   card.append(el("div", { className: "muted" }, when.join(" · ")));
   if (!f.keeper && !f.scan_keeper && f.score) card.append(el("div", {}, `similarity ${f.score}`));
   const ev = f.evidence || {};
-  for (const k of ["crop", "transform", "range", "uncertain", "geometry"]) if (ev[k]) card.append(el("div", {}, ev[k]));
+  if (f.scanned_relation === "overlaps") {
+    card.append(el("div", {}, `shares ${ev.range} of the keeper (${ev.other_range} of this one): not a copy`));
+  } else if (ev.range) {
+    card.append(el("div", {}, `matched ${ev.range} of the keeper`));
+  }
+  if (ev.speed) card.append(el("div", {}, `played at ${ev.speed}`));
+  for (const k of ["crop", "transform", "uncertain", "geometry"]) if (ev[k]) card.append(el("div", {}, ev[k]));
   const buttons = el("div", { className: "buttons" });
   const keep = el("button", { type: "button" }, "Keep");
   keep.setAttribute("aria-pressed", String(f.keeper));
