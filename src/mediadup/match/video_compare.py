@@ -25,7 +25,7 @@ import numpy as np
 
 from ..fingerprint import phash
 from ..fingerprint.image import ImageFingerprint
-from ..fingerprint.video import N_DIHEDRAL, SHARED_WINDOWS, THUMB, WINDOWS, VideoFingerprint, timestamp
+from ..fingerprint.video import MIN_FRAME_STD, N_DIHEDRAL, SHARED_WINDOWS, THUMB, WINDOWS, VideoFingerprint, timestamp
 from ..records import Relation
 from .compare import Level, Match, similarities
 
@@ -107,14 +107,14 @@ MAX_SPEED_FIT = 0.05  # a fitted speed stays this close (relative) to the grid s
 
 
 def _offsets(long: VideoFingerprint, short: VideoFingerprint, t: FrameMapping, radius: int,
-             speeds: Sequence[float]) -> list[tuple[int, float, float]]:  # fmt: skip
+             speeds: Sequence[float], need: int) -> list[tuple[int, float, float]]:  # fmt: skip
     """The alignments most frames agree on, as (votes, speed, offset), most votes first: the
     longer video's time = speed x the shorter's + offset. Frames whose hashes are close vote at
     each speed of a grid; the best are fitted to their votes (a line through the matched times)."""
     cl, cs = t.columns
     i, j = np.nonzero(_hamming(long.hashes[:, cl], short.hashes[:, cs]) <= radius)
-    if len(i) == 0:
-        return []
+    if len(np.unique(j)) < need:
+        return []  # no alignment can gather enough votes
     tl, ts = long.times[i].astype(np.float64), short.times[j].astype(np.float64)
     middle = float(short.times[len(short.times) // 2])
     found: list[tuple[int, float, float]] = []
@@ -139,7 +139,7 @@ def _votes(d: np.ndarray, j: np.ndarray, width: float) -> list[tuple[int, float,
     best: list[tuple[int, float, np.ndarray]] = []
     for lo in np.argsort(-(ends - np.arange(len(ds))), kind="stable")[: 4 * OFFSETS_TRIED]:
         window = slice(lo, ends[lo])
-        offset = float(np.median(ds[window]))
+        offset = float(ds[(lo + ends[lo] - 1) // 2])  # the window's median: the offsets are sorted
         if all(abs(offset - o) > width for _, o, _ in best):
             best.append((len(np.unique(js[window])), offset, order[window]))
     best.sort(key=lambda b: -b[0])
@@ -182,6 +182,12 @@ class _Aligned:
         return float(self.times[last] - self.times[first]) + short.step if last >= first else 0.0
 
 
+def _clear(thumbs: np.ndarray | None) -> np.ndarray:
+    """Which frames show a clear picture: far from uniform (a faint one may be blank in a copy)."""
+    assert thumbs is not None
+    return thumbs.reshape(len(thumbs), -1).std(axis=1) >= 2 * MIN_FRAME_STD
+
+
 def _near(times: np.ndarray, at: np.ndarray, reach: float) -> np.ndarray:
     """For each time in `at`, whether a time of the sorted `times` lies within `reach` of it."""
     if len(times) == 0:
@@ -193,18 +199,29 @@ def _near(times: np.ndarray, at: np.ndarray, reach: float) -> np.ndarray:
 
 
 def _verify(long: VideoFingerprint, short: VideoFingerprint, t: FrameMapping, speed: float, offset: float,
-            vl: VideoLevel):  # fmt: skip
+            vl: VideoLevel, memo: dict):  # fmt: skip
     """Frame-by-frame check of one alignment: each frame of the shorter video against the longer
     video's frames nearest its time there. A uniform frame (black, a plain card) matches nothing,
-    but where one video has one and the other shows a picture, they disagree."""
-    gl = _grids(long.thumbs, t.window_long if t.shared is None else t.shared)
-    gs = _grids(short.thumbs, t.window_short if t.shared is None else t.shared, t.dihedral)
+    but where one video has one and the other shows a picture, they disagree. (`memo` keeps what
+    several alignments of one pair share.)"""
+
+    def once(key: tuple, make):
+        if key not in memo:
+            memo[key] = make()
+        return memo[key]
+
+    wl, ws = (t.window_long, t.window_short) if t.shared is None else (t.shared, t.shared)
+    gl = once(("long", wl), lambda: _grids(long.thumbs, wl))
+    gs = once(("short", ws, t.dihedral), lambda: _grids(short.thumbs, ws, t.dihedral))
+    clear_long = once(("clear", "long"), lambda: _clear(long.thumbs))
+    clear_short = once(("clear", "short"), lambda: _clear(short.thumbs))
     u = speed * short.times.astype(np.float64) + offset
     k = np.searchsorted(long.times, u)
     reach = 0.75 * (long.step + speed * short.step)
     inside = (u >= -reach) & (u <= long.info.duration + reach)
     sims = np.zeros(len(u))
-    known = _near(long.flat, u, reach)  # a picture where the longer video is blank: judged
+    # a clear picture where the longer video is blank: judged (a faint one may be blank in a copy)
+    known = _near(long.flat, u, reach) & clear_short
     for m in (k - 1, k):  # the longer video's frames just before and after each shifted time
         near = (m >= 0) & (m < len(long.times))
         near[near] &= np.abs(long.times[m[near]] - u[near]) <= reach
@@ -219,7 +236,7 @@ def _verify(long: VideoFingerprint, short: VideoFingerprint, t: FrameMapping, sp
     if len(short.flat):  # blank where the longer video shows a picture: judged, and no match
         uf = speed * short.flat.astype(np.float64) + offset
         outside = (uf < -reach) | (uf > long.info.duration + reach)
-        against = (_near(long.times, uf, reach) & ~_near(long.flat, uf, reach)) | outside
+        against = (_near(long.times[clear_long], uf, reach) & ~_near(long.flat, uf, reach)) | outside
         order = np.argsort(np.concatenate([times, short.flat]), kind="stable")
         times = np.concatenate([times, short.flat])[order]
         matched = np.concatenate([matched, np.zeros(len(uf), dtype=bool)])[order]
@@ -262,9 +279,10 @@ def compare_videos(a: VideoFingerprint, b: VideoFingerprint, level: Level) -> Ma
     # at the same speed every way of laying the frames over each other; then, unless that found
     # a copy of the same length, other speeds for frames as they are (a sped-up or slowed copy
     # is shorter or longer, like a trimmed one: the alignment whose frames agree best says which)
-    best, part = _search(long, short, MAPPINGS, (1.0,), need, level.radius, vl)
+    memo: dict = {}
+    best, part = _search(long, short, MAPPINGS, (1.0,), need, level.radius, vl, memo)
     if best is None or not _same_length(long, short, 1.0):
-        faster, other = _search(long, short, MAPPINGS[:1], OTHER_SPEEDS, need, level.radius, vl)
+        faster, other = _search(long, short, MAPPINGS[:1], OTHER_SPEEDS, need, level.radius, vl, memo)
         if faster is not None and (best is None or (faster.agree, faster.similarity) > (best.agree, best.similarity)):
             best = faster
         if other is not None and (part is None or other.shared(short) > part.shared(short)):
@@ -278,19 +296,19 @@ Found = tuple["_Aligned | None", "_Aligned | None"]
 
 
 def _search(long: VideoFingerprint, short: VideoFingerprint, mappings: Sequence[FrameMapping],
-            speeds: Sequence[float], need: int, radius: int, vl: VideoLevel) -> Found:  # fmt: skip
+            speeds: Sequence[float], need: int, radius: int, vl: VideoLevel, memo: dict) -> Found:  # fmt: skip
     """The best alignment under which the shorter video matches throughout, and the best one
     under which the two share a stretch (each None when there is none)."""
     candidates = []
     for t in mappings:
-        for votes, speed, offset in _offsets(long, short, t, radius, speeds):
+        for votes, speed, offset in _offsets(long, short, t, radius, speeds, need):
             if votes >= need:
                 candidates.append((votes, t, speed, offset))
     candidates.sort(key=lambda c: -c[0])
     best: _Aligned | None = None
     part: _Aligned | None = None  # the best stretch the two share, when neither holds the other whole
     for _votes, t, speed, offset in candidates[: 2 * OFFSETS_TRIED]:
-        al = _verify(long, short, t, speed, offset, vl)
+        al = _verify(long, short, t, speed, offset, vl, memo)
         if al.whole(need, vl):
             if best is None or (al.agree, al.similarity) > (best.agree, best.similarity):
                 best = al
