@@ -118,13 +118,10 @@ def similarities(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _highpass(grid: np.ndarray) -> np.ndarray:
-    """Fine detail: the picture minus its blur (edges and texture, not gradients)."""
-    blurred = grid
-    for axis in (0, 1):  # separable binomial blur [1 4 6 4 1] / 16, edges repeated
-        p = np.pad(blurred, [(2, 2) if i == axis else (0, 0) for i in range(2)], mode="edge")
-        n = grid.shape[axis]
-        blurred = sum(w * np.take(p, range(i, i + n), axis=axis) for i, w in enumerate(_BINOMIAL))
-    return grid - blurred
+    """Fine detail: the picture minus its blur (edges and texture, not gradients): a separable
+    binomial blur [1 4 6 4 1] / 16, edges repeated."""
+    grid = np.asarray(grid, dtype=np.float32)
+    return grid - cv2.sepFilter2D(grid, -1, _BINOMIAL, _BINOMIAL, borderType=cv2.BORDER_REPLICATE)
 
 
 def rmse(a: np.ndarray, b: np.ndarray) -> float:
@@ -143,27 +140,26 @@ def block_evidence(ha: np.ndarray, hb: np.ndarray) -> tuple[int, float]:
     (a slight tilt or warp moves detail a little from place to place)."""
     za, sa = _normalised(_blocks(ha))
     padded = np.pad(hb, 1, mode="edge")
-    best = np.full(len(za), -1.0)
-    for dy in (0, 1, 2):
-        for dx in (0, 1, 2):
-            zb, sb = _normalised(_blocks(padded[dy : dy + GRID, dx : dx + GRID]))
-            best = np.maximum(best, (za * zb).mean(axis=1))
-            if (dy, dx) == (1, 1):
-                informative = (sa >= BLOCK_DETAIL) & (sb >= BLOCK_DETAIL)  # detail where each lies
+    shifted = np.stack([padded[dy : dy + GRID, dx : dx + GRID] for dy in (0, 1, 2) for dx in (0, 1, 2)])
+    zb, sb = _normalised(_blocks(shifted))  # (9 shifts, blocks, pixels)
+    best = (za[None] * zb).mean(axis=2).max(axis=0)
+    informative = (sa >= BLOCK_DETAIL) & (sb[4] >= BLOCK_DETAIL)  # detail where each lies (no shift)
     count = int(informative.sum())
     return count, float(((best >= BLOCK_AGREE) & informative).sum() / count) if count else 0.0
 
 
-def _blocks(grid: np.ndarray) -> np.ndarray:
-    """The BLOCK x BLOCK blocks of a GRID x GRID array, one per row."""
+def _blocks(grids: np.ndarray) -> np.ndarray:
+    """The BLOCK x BLOCK blocks of a GRID x GRID array (or of a stack of them), one per row."""
     n = GRID // BLOCK
-    return grid.reshape(n, BLOCK, n, BLOCK).transpose(0, 2, 1, 3).reshape(n * n, -1)
+    lead = grids.shape[:-2]
+    blocks = grids.reshape(*lead, n, BLOCK, n, BLOCK)
+    return np.moveaxis(blocks, -3, -2).reshape(*lead, n * n, BLOCK * BLOCK)
 
 
 def _normalised(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each row with zero mean and unit spread, and the spreads."""
-    spread = rows.std(axis=1)
-    return (rows - rows.mean(axis=1, keepdims=True)) / np.maximum(spread, 1e-6)[:, None], spread
+    """Each row (along the last axis) with zero mean and unit spread, and the spreads."""
+    spread = rows.std(axis=-1)
+    return (rows - rows.mean(axis=-1, keepdims=True)) / np.maximum(spread, 1e-6)[..., None], spread
 
 
 def structure(grid: np.ndarray) -> float:
