@@ -42,6 +42,7 @@ SIZE = (480, 270)
 FPS = 30
 CLASSES = {
     "container-mkv": "easy", "container-webm": "easy", "low-bitrate": "easy", "scale-50": "easy", "fps-30-15": "easy",
+    "codec-mpeg4": "easy",
     "trim-10": "medium", "letterbox": "medium", "watermark": "medium", "grayscale": "medium", "mirror": "medium",
     "crop-15": "medium",
     "sub-clip": "hard", "compilation": "hard", "speed-1.25": "hard", "speed-0.8": "hard",
@@ -81,6 +82,7 @@ def transforms(rng: random.Random) -> dict[str, tuple[str, dict]]:
         "scale-50": (".mp4", {"scale": 0.5}),
         "container-mkv": (".mkv", {}),
         "container-webm": (".webm", {}),
+        "codec-mpeg4": (".mp4", {"codec": "mpeg4"}),  # MPEG-4 part 2, as old cameras and converters write
         "fps-30-15": (".mp4", {"fps": 15}),
         "trim-10": (".mp4", {"start": 0.1, "end": 0.9}),
         "letterbox": (".mp4", {"frame_fn": letterbox}),

@@ -324,3 +324,15 @@ def test_videos_are_served_with_a_strip_of_frames_and_ranges(tmp_path: Path) -> 
         assert server.request("GET", f"/thumb/{some}", token="query")[0] == 200
     finally:
         server.stop()
+
+
+def test_listening_beyond_loopback_warns_and_still_needs_the_token(served, tmp_path: Path) -> None:
+    _, catalog, env = served
+    server = Server(catalog, env, "--host", "0.0.0.0")
+    try:
+        assert server.host == "127.0.0.1"  # the address printed reaches this machine
+        assert server.request("GET", "/api/groups", token=None)[0] == 403
+        assert server.request("GET", "/api/groups", host="nas.local:8750")[0] == 200  # any name, with the token
+    finally:
+        server.stop()
+    assert "warning: listening on 0.0.0.0" in (server.proc.stderr.read() if server.proc.stderr else "")
