@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from conftest import mediadup, photo, save, tree_state, wait_for_journal
 from mediadup import Relation, scan
-from mediadup.act.plan import Copy, make_plan
+from mediadup.act.plan import Copy, make_plan, with_choices
 
 
 def small_library(root: Path) -> Path:
@@ -351,3 +351,46 @@ def test_uncertain_copies_frames_sub_clips_and_shots_stay_unless_asked() -> None
     assert [a.path for a in make_plan([group])] == ["/near-duplicate.jpg"]
     asked = make_plan([group], include_subclips=True, include_similar=True, include_uncertain=True)
     assert sorted(a.path for a in asked) == ["/contained.jpg", "/near-duplicate.jpg", "/similar.jpg", "/uncertain.jpg"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    relations=st.lists(
+        st.sampled_from([r for r in Relation if r not in (Relation.KEEPER, Relation.MOTION)]), min_size=1, max_size=5
+    ),
+    rules=st.lists(
+        st.sampled_from(
+            [
+                "quality",
+                "resolution",
+                "content-resolution",
+                "format",
+                "camera-original",
+                "largest",
+                "longest",
+                "oldest",
+                "newest",
+                "shortest-path",
+            ]
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    chosen=st.integers(0, 5),
+    sizes=st.lists(st.integers(1, 100), min_size=6, max_size=6),
+)
+def test_no_rule_or_choice_lets_a_part_a_frame_or_a_shot_outrank_the_keeper(relations, rules, chosen, sizes) -> None:
+    """Only the keeper or a copy of it may lead a group: keeping a video that only overlaps, a
+    clip, a frame, a similar shot or a possible duplicate would remove the keeper for a file that
+    is no copy of it, whatever the rules or the user's keep choice."""
+    keeper = Copy("/k.mp4", sizes[0], 1, Relation.KEEPER, format="MP4")
+    others = [Copy(f"/{n}.png", sizes[n + 1], 2 + n, r, pixels=10**7, duration=99.0, format="PNG")
+              for n, r in enumerate(relations)]  # fmt: skip
+    group = [keeper, *others]
+    choices = {group[chosen % len(group)].path: (group[chosen % len(group)].size, group[chosen % len(group)].mtime_ns,
+                                                 "keep")}  # fmt: skip
+    decided, _ = with_choices([group], choices)
+    for actions in (make_plan(decided, keep=",".join(rules)), make_plan([group], keep=",".join(rules))):
+        by_path = {c.path: c for c in group}
+        for a in actions:  # whatever is removed, its keeper is the scan's keeper or a copy of it
+            assert a.keeper == keeper.path or by_path[a.keeper].relation.removable, (a, rules)

@@ -117,7 +117,7 @@ def test_every_request_needs_the_token_the_right_host_and_a_file_of_the_scan(ser
     assert server.request("GET", "/", token="query")[0] == 200
     assert server.request("GET", f"/thumb/{some}", token="query")[0] == 200
     # changes need the token in a header: a page elsewhere can put it in no URL of a form it posts
-    assert server.request("POST", "/api/choose", {"id": some, "choice": "leave"}, token="query")[0] == 403
+    assert server.request("POST", "/api/choose", {"group": 1, "id": some, "choice": "leave"}, token="query")[0] == 403
     assert server.request("GET", "/api/groups", token="query")[0] == 403
     # a page of another site reached through a rebound DNS name
     assert server.request("GET", "/", token="query", host="attacker.example:80")[0] == 400
@@ -132,7 +132,8 @@ def test_every_request_needs_the_token_the_right_host_and_a_file_of_the_scan(ser
         assert b"root:" not in data
     status, data = server.request("GET", f"/file/{some}?path=/etc/passwd", token="query")
     assert status == 200 and b"root:" not in data  # the file of that id; a path in the request is never read
-    assert server.request("POST", "/api/choose", {"id": "/etc/passwd", "choice": "keep"})[0] == 400
+    assert server.request("POST", "/api/choose", {"group": 1, "id": "/etc/passwd", "choice": "keep"})[0] == 400
+    assert server.request("POST", "/api/choose", {"group": 1, "id": 999999, "choice": "keep"})[0] == 400
     assert server.request("POST", "/api/choose", {"path": alone, "choice": "keep"})[0] == 400
     assert server.request("POST", "/api/open", {"id": 999999})[0] == 400
     # the page can never delete for good
@@ -164,10 +165,10 @@ def test_choices_in_the_page_are_what_apply_does_and_last(served, tmp_path: Path
     apply follows the choices, and a new server shows them."""
     server, catalog, env = served
     groups = server.json("/api/groups")["groups"]
-    by_name = {os.path.basename(f["path"]): f for g in groups for f in g["files"]}
-    server.json("/api/choose", {"id": by_name["000 small.jpg"]["id"], "choice": "keep"})
-    server.json("/api/choose", {"id": by_name["000 crop.jpg"]["id"], "choice": "leave"})
-    differs = server.json("/api/choose", {"id": by_name[EVIL]["id"], "choice": "differs"})
+    by_name = {os.path.basename(f["path"]): {"group": g["number"], "id": f["id"]} for g in groups for f in g["files"]}
+    server.json("/api/choose", {**by_name["000 small.jpg"], "choice": "keep"})
+    server.json("/api/choose", {**by_name["000 crop.jpg"], "choice": "leave"})
+    differs = server.json("/api/choose", {**by_name[EVIL], "choice": "differs"})
     assert [f["choice"] for f in differs["files"] if f["path"].endswith(EVIL)] == ["differs"]
     plan = mediadup("apply", "--catalog", catalog, env=env)
     assert plan.returncode == 0, plan.stderr

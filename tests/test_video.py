@@ -378,3 +378,16 @@ def test_a_blank_stretch_is_no_wildcard(tmp_path: Path) -> None:
     claimed = [(os.path.basename(g.keeper.path), os.path.basename(m.path), m.relation) for g in result.groups
                for m in g.duplicates if m.relation is not Relation.OVERLAPS]  # fmt: skip
     assert claimed == []
+
+
+def test_the_first_half_of_still_footage_stays_a_part(tmp_path: Path) -> None:
+    """On still footage (a screen recording, a camera on a wall) every playback speed fits: the
+    first half of a recording stays `contained` (kept unless asked), never a 2x near-duplicate."""
+    still = photo(740, (480, 360)).resize(SIZE)
+    render(str(tmp_path / "moving.mp4"), [photo(741, (480, 360))], size=SIZE, fps=15, seconds=12.0)
+    transcode(str(tmp_path / "moving.mp4"), str(tmp_path / "recording.mp4"), frame_fn=lambda im: still)
+    transcode(str(tmp_path / "recording.mp4"), str(tmp_path / "first half.mp4"), end=0.5)
+    (tmp_path / "moving.mp4").unlink()
+    result = scan(tmp_path, catalog=tmp_path / "c.sqlite")
+    members = {os.path.basename(m.path): m for g in result.groups for m in g.members}
+    assert members["first half.mp4"].relation is Relation.CONTAINED, members["first half.mp4"].evidence

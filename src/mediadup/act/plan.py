@@ -89,8 +89,10 @@ def copy_of(f: ScannedFile, catalog: Catalog) -> Copy:
 def with_choices(groups: list[list[Copy]], chosen: dict[str, tuple[int, int, str]]) -> tuple[list[list[Copy]], int]:
     """The groups as the user decided in `mediadup review` (`chosen`: path -> size, mtime and
     "keep", "leave" or "differs", for files unchanged since): a file chosen to keep leads its group
-    and no rule overrides it; a file left out, or said not to be a duplicate, is not acted on; a
-    group whose keeper is left out stays whole. Also how many choices were used."""
+    and no rule overrides it (only a copy may: never a part, a frame, a similar shot or a possible
+    duplicate, whose keeper would then go); a file left out, said not to be a duplicate, or kept in
+    another group is not acted on; a group whose keeper is left out stays whole. Also how many
+    choices were used."""
     out, used = [], 0
 
     def choice(c: Copy) -> str | None:
@@ -100,14 +102,20 @@ def with_choices(groups: list[list[Copy]], chosen: dict[str, tuple[int, int, str
     for group in groups:
         decided = [choice(c) for c in group]
         used += sum(d is not None for d in decided)
-        keep = next((n for n, d in enumerate(decided) if d == "keep"), 0)
+        keep = next((n for n, d in enumerate(decided) if d == "keep" and can_lead(group, n)), 0)
         if decided[keep] in ("leave", "differs"):
             continue
         ordered = [replace(group[keep], chosen=decided[keep] == "keep")]
-        ordered += [c for n, (c, d) in enumerate(zip(group, decided)) if n != keep and d not in ("leave", "differs")]
+        ordered += [c for n, (c, d) in enumerate(zip(group, decided)) if n != keep and d is None]
         if len(ordered) > 1:
             out.append(ordered)
     return out, used
+
+
+def can_lead(group: Sequence[Copy], n: int) -> bool:
+    """Whether the group's n-th file may be its keeper: the scan's keeper, or a copy of it (a part,
+    a frame, a similar shot or a possible duplicate is no copy: the keeper would go for it)."""
+    return n == 0 or group[n].relation.removable
 
 
 def motion_clip(catalog: Catalog, path: str) -> Copy | None:
@@ -141,12 +149,14 @@ def not_linkable(groups: Iterable[Sequence[Copy]]) -> int:
 
 def choose_keeper(group: Sequence[Copy], policy: str) -> Copy:
     """The copy the keep rules keep (a copy the user chose first; ties go to the next rule, and
-    last to the scan's keeper, which is always first in the group)."""
+    last to the scan's keeper, which is always first in the group). Only the keeper or its copies
+    may be kept: a part, a frame, a similar shot or a possible duplicate never is."""
     chosen = [c for c in group if c.chosen]
     if chosen:
         return chosen[0]
     rules = [_rule(r, group[0]) for r in policy.split(",")]
-    return min(group, key=lambda c: (*(rule(c) for rule in rules), group.index(c)))
+    eligible = [c for n, c in enumerate(group) if can_lead(group, n)]  # never a part, a frame, a similar shot
+    return min(eligible, key=lambda c: (*(rule(c) for rule in rules), group.index(c)))
 
 
 def _rule(rule: str, first: Copy) -> Callable[[Copy], Any]:

@@ -103,6 +103,7 @@ def _hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 OTHER_SPEEDS = tuple(2 ** (k / 8) for k in range(-8, 9) if k)  # playback speeds searched, 0.5x-2x, 9 % apart
+SPEED_MARGIN = 0.01  # frame similarity by which another speed must beat 1x (noise on still footage)
 MAX_SPEED_FIT = 0.05  # a fitted speed stays this close (relative) to the grid speed that found it
 
 
@@ -283,7 +284,7 @@ def compare_videos(a: VideoFingerprint, b: VideoFingerprint, level: Level) -> Ma
     best, part = _search(long, short, MAPPINGS, (1.0,), need, level.radius, vl, memo)
     if best is None or not _same_length(long, short, 1.0):
         faster, other = _search(long, short, MAPPINGS[:1], OTHER_SPEEDS, need, level.radius, vl, memo)
-        if faster is not None and (best is None or (faster.agree, faster.similarity) > (best.agree, best.similarity)):
+        if faster is not None and (best is None or _better(faster, best, long, short)):
             best = faster
         if other is not None and (part is None or other.shared(short) > part.shared(short)):
             part = other
@@ -316,6 +317,16 @@ def _search(long: VideoFingerprint, short: VideoFingerprint, mappings: Sequence[
               and (part is None or al.shared(short) > part.shared(short))):  # fmt: skip
             part = al
     return best, part
+
+
+def _better(a: _Aligned, b: _Aligned, long: VideoFingerprint, short: VideoFingerprint) -> bool:
+    """Whether another speed's alignment `a` explains the frames better than the 1x one `b`. When
+    1x finds a part (not removed unless asked) and another speed a whole copy (removed), `a` must
+    be clearly better: on still footage every speed fits, and the first one found stays."""
+    if a.agree > b.agree + 0.05:
+        return True
+    margin = SPEED_MARGIN if short.info.duration < MIN_TRIMMED * long.info.duration else 0.0
+    return (a.agree, a.similarity) > (b.agree, b.similarity + margin)
 
 
 def _same_length(long: VideoFingerprint, short: VideoFingerprint, speed: float) -> bool:

@@ -189,8 +189,8 @@ class Review:
             "groups": [self.as_json(g) for g in chosen[page * PAGE : (page + 1) * PAGE]],
         }  # fmt: skip
 
-    def group_of(self, file_id: int) -> ReviewGroup | None:
-        return next((g for g in self.groups if any(m.id == file_id for m in g.members)), None)
+    def group(self, number: int) -> ReviewGroup | None:
+        return next((g for g in self.groups if g.number == number), None)
 
 
 def _unchanged(path: str, recorded: tuple[int, int]) -> bool:

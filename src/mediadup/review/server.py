@@ -154,15 +154,20 @@ def create_app(catalog_path: str, token: str, allowed_hosts: list[str]) -> Starl
         what = body.get("choice")
         if what not in ("keep", "leave", "include", "differs"):
             raise Refused("choice must be keep, leave, include or differs")
-        return _json(await _run(lambda: _choose(_int(body.get("id")), what)))
+        return _json(await _run(lambda: _choose(_int(body.get("group")), _int(body.get("id")), what)))
 
-    def _choose(file_id: int, what: str) -> dict:
-        m = member(file_id)
+    def _choose(number: int, file_id: int, what: str) -> dict:
         with lock:
             _idle(job)
-            group = review.group_of(file_id)
-            if m.copy is None or group is None:
+            group = review.group(number)
+            m = next((x for x in group.members if x.id == file_id), None) if group else None
+            if group is None or m is None:
+                raise Refused(f"no file {file_id} in group {number} of the scan")
+            if m.copy is None:
                 raise Refused(f"{m.path} is gone or changed since the scan: scan again")
+            if what == "keep" and m.role != "keep" and not Relation(m.relation).removable:
+                raise Refused(f"{os.path.basename(m.path)} is no copy of the keeper ({m.relation}): the keeper would "
+                              "go for it. Keep both: leave it out, or say it is not a duplicate")  # fmt: skip
             with review.catalog() as cat:
                 if what == "keep":
                     for other in group.members:  # one keeper per group
@@ -204,8 +209,10 @@ def create_app(catalog_path: str, token: str, allowed_hosts: list[str]) -> Starl
                     if what == "keep":
                         cat.choose(path, size, mtime, None)
                 for group in review.groups:
-                    copies = [m.copy for m in group.members if m.copy]
-                    if len(copies) < 2:
+                    # the files the user left in (left out and not duplicates stay so); the
+                    # scan's keeper first, as in a plan
+                    copies = [m.copy for m in group.members if m.copy and review.choice(m) in (None, "keep")]
+                    if len(copies) < 2 or copies[0].relation is not Relation.KEEPER:
                         continue
                     kept = choose_keeper(copies, policy)
                     if kept.relation is not Relation.KEEPER:
@@ -339,8 +346,10 @@ def _start(job: Job, lock: threading.RLock, what: str, run, review: Review) -> N
             job.result = {"error": f"{type(e).__name__}: {e}"}
         finally:
             with lock:
-                review.load()
-                job.running = False
+                try:
+                    review.load()
+                finally:
+                    job.running = False
 
     threading.Thread(target=work, name=f"mediadup {what}").start()
 

@@ -130,12 +130,12 @@ function fileElement(g, f, n) {
   const buttons = el("div", { className: "buttons" });
   const keep = el("button", { type: "button" }, "Keep");
   keep.setAttribute("aria-pressed", String(f.keeper));
-  keep.addEventListener("click", (e) => { e.stopPropagation(); choose(f.id, "keep"); });
+  keep.addEventListener("click", (e) => { e.stopPropagation(); choose(g.number, f.id, "keep"); });
   const differs = el("button", { type: "button" }, "Not a duplicate");
-  differs.addEventListener("click", (e) => { e.stopPropagation(); choose(f.id, "differs"); });
+  differs.addEventListener("click", (e) => { e.stopPropagation(); choose(g.number, f.id, "differs"); });
   const out = f.choice === "leave";
   const leave = el("button", { type: "button" }, out ? "Include" : "Leave out");
-  leave.addEventListener("click", (e) => { e.stopPropagation(); choose(f.id, out ? "include" : "leave"); });
+  leave.addEventListener("click", (e) => { e.stopPropagation(); choose(g.number, f.id, out ? "include" : "leave"); });
   const cmp = el("button", { type: "button" }, "Compare");
   cmp.addEventListener("click", (e) => { e.stopPropagation(); compare(g, f); });
   for (const b of [keep, differs, leave, cmp]) b.disabled = f.gone;
@@ -145,9 +145,9 @@ function fileElement(g, f, n) {
   return card;
 }
 
-async function choose(id, choice) {
+async function choose(number, id, choice) {
   try {
-    const group = await call("/api/choose", { id, choice });
+    const group = await call("/api/choose", { group: number, id, choice });
     const i = data.groups.findIndex((g) => g.number === group.number);
     if (i >= 0) data.groups[i] = group;
     const old = document.querySelector(`[data-group="${group.number}"]`);
@@ -481,11 +481,11 @@ function keys(e) {
     const previous = box.previousElementSibling;
     if (previous && previous.matches(".group")) { focusGroup(previous); e.preventDefault(); }
   } else if (/^[1-9]$/.test(e.key) && cards[Number(e.key) - 1]) {
-    choose(Number(cards[Number(e.key) - 1].dataset.id), "keep");
+    choose(Number(box.dataset.group), Number(cards[Number(e.key) - 1].dataset.id), "keep");
   } else if (e.key === "n" && chosen) {
-    choose(Number(chosen.dataset.id), "differs");
+    choose(Number(box.dataset.group), Number(chosen.dataset.id), "differs");
   } else if (e.key === "x" && chosen) {
-    choose(Number(chosen.dataset.id), chosen.classList.contains("out") ? "include" : "leave");
+    choose(Number(box.dataset.group), Number(chosen.dataset.id), chosen.classList.contains("out") ? "include" : "leave");
   } else if (e.key === "c" && chosen && group) {
     compare(group, group.files.find((f) => String(f.id) === chosen.dataset.id));
   } else if (e.key === "]") {
