@@ -6,6 +6,7 @@
     undo()                   put back what the last apply (or any, by id) removed
     ignore(paths)            remember that files are not duplicates (forget, ignored)
     write_review(out)        the HTML review page of the last scan
+    review()                 serve the review application in the browser (choices, apply, undo)
     calibrate(paths)         precision and recall of each level on the user's own media
 
 Every function takes `catalog` (a path; the user cache folder's catalog when None). Errors the

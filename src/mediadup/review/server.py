@@ -23,6 +23,7 @@ from importlib.resources import files as package_files
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
@@ -385,8 +386,6 @@ async def _body(request: Request) -> dict:
 
 async def _run(work):
     """Run blocking work (the catalog, hashing) off the event loop."""
-    from starlette.concurrency import run_in_threadpool
-
     return await run_in_threadpool(work)
 
 
