@@ -60,6 +60,7 @@ class Refused(MediadupError):
 class Job:
     """The apply or undo running (or last run) from the page."""
 
+    number: int = 0  # counts the jobs started, so the page reports each one once
     what: str = ""
     running: bool = False
     ended: int = 0
@@ -337,6 +338,7 @@ def _start(job: Job, lock: threading.RLock, what: str, run, review: Review) -> N
     with lock:
         _idle(job)
         job.what, job.running, job.ended, job.total, job.result = what, True, 0, 0, {}
+        job.number += 1
 
     def work() -> None:
         try:
@@ -360,7 +362,8 @@ def _progress(job: Job, ended: int, total: int) -> None:
 
 
 def _job_json(job: Job) -> dict:
-    return {"what": job.what, "running": job.running, "ended": job.ended, "total": job.total, "result": job.result}
+    return {"number": job.number, "what": job.what, "running": job.running, "ended": job.ended, "total": job.total,
+            "result": job.result}
 
 
 def _json(data: Any) -> Response:

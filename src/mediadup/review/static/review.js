@@ -398,20 +398,25 @@ async function undo() {
 }
 
 function follow(job) {
+  follow.number = job.number;  // the job to report when it ends (it may have ended already)
+  watch(job);
+}
+
+function watch(job) {
   showJob(job);
-  if (!job.running) return;
-  setTimeout(async () => {
-    try { follow((await call("/api/job")).job); } catch (e) { say(e.message, true); }
-  }, 300);
-  follow.waiting = true;
+  if (job.running) {
+    setTimeout(async () => {
+      try { watch((await call("/api/job")).job); } catch (e) { say(e.message, true); }
+    }, 300);
+  }
 }
 
 function showJob(job) {
   const bar = document.getElementById("progress");
   bar.hidden = !job.running;
   if (job.running) { bar.max = job.total || 1; bar.value = job.ended; return; }
-  if (follow.waiting) {
-    follow.waiting = false;
+  if (job.number === follow.number) {
+    follow.number = null;  // reported once, whichever answer saw the end first
     const r = job.result || {};
     if (r.error) say(`${job.what}: ${r.error}`, true);
     else say(r.message);
