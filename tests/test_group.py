@@ -43,7 +43,9 @@ def test_rank_prefers_resolution_then_colour_lossless_metadata_quality_size_age(
     cases = [
         (member("a", width=200, height=100, content_width=200), member("b"), "highest resolution (200x100)"),
         (member("a"), member("b", monochrome=True), "in full colour (not grayscale or toned)"),
-        (member("a", format="PNG"), member("b"), "lossless (PNG)"),
+        (member("a", format="PNG", jpeg_quality=None), member("b"), "lossless (PNG)"),
+        (member("a"), member("b", format="PNG"), "the JPEG, not a lossless file converted from it"),
+        (member("a", format="PNG"), member("b", jpeg_quality=80), "higher JPEG quality (q90, kept as PNG)"),
         (member("a", camera="Canon EOS"), member("b"), "keeps the camera metadata (EXIF)"),
         (member("a", jpeg_quality=95), member("b", jpeg_quality=80), "higher JPEG quality (q95)"),
         (member("a", size=2000), member("b", size=1000), "largest file (least compressed)"),

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from conftest import photo, save
 from mediadup import scan
@@ -130,11 +130,49 @@ def wallpaper(seed: int, size=(960, 540)) -> Image.Image:
     return im
 
 
+def fingerprinted(im: Image.Image, path: Path):
+    from mediadup.fingerprint.image import fingerprint_file
+
+    return fingerprint_file(str(save(im, path)))
+
+
+def gradient_design(size: tuple[int, int], hues: tuple[int, int], mark: float) -> Image.Image:
+    """A screen background: a vertical blend of two hues and a small bright star at `mark` of the
+    width, drawn for a screen of `size`."""
+    w, h = size
+    t = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
+    top, bottom = (np.array(Image.new("HSV", (1, 1), (hue, 200, 220)).convert("RGB"))[0, 0] for hue in hues)
+    px = np.broadcast_to(top * (1 - t) + bottom * t, (h, w, 3))
+    im = Image.fromarray(px.clip(0, 255).astype(np.uint8))
+    r, cx, cy = min(w, h) * 0.08, w * mark, h * 0.4
+    star = [(cx + r * (1 - 0.6 * (k % 2)) * np.cos(k * np.pi / 5), cy + r * (1 - 0.6 * (k % 2)) * np.sin(k * np.pi / 5))
+            for k in range(10)]  # fmt: skip
+    ImageDraw.Draw(im).polygon(star, fill=(250, 250, 250))
+    return im
+
+
+def test_one_design_drawn_for_other_screens_is_not_one_picture(tmp_path: Path) -> None:
+    """A background drawn again for a phone (portrait) and a monitor (landscape) has the same
+    colours everywhere, but a picture is not squeezed to 40 % of its width by copying: other
+    shapes are other pictures (or a crop, which the search finds), not even "may be duplicates".
+    A thumbnail squeezed from 4:3 to a square is still a copy."""
+    from mediadup.match.compare import LEVELS, compare
+
+    for n, hues in enumerate(((10, 160), (120, 200), (30, 90))):
+        wide = fingerprinted(gradient_design((1600, 1200), hues, 0.3), tmp_path / f"{n}-wide.png")
+        tall = fingerprinted(gradient_design((900, 1600), hues, 0.5), tmp_path / f"{n}-tall.png")
+        square = fingerprinted(photo(120 + n, (800, 600)).resize((400, 400)), tmp_path / f"{n}-square.jpg")
+        original = fingerprinted(photo(120 + n, (800, 600)), tmp_path / f"{n}-photo.jpg")
+        for level in LEVELS.values():
+            assert compare(wide, tall, level) is None, (n, level.name)  # was "may be duplicates"
+        assert compare(original, square, LEVELS["normal"]) is not None
+
+
 def test_different_drawings_in_one_style_are_never_sure_duplicates(tmp_path: Path) -> None:
     """Dark gradient wallpapers, each with its own thin logo: alike on the whole, with detail in
     only a few places, and those places disagree. Before local evidence, 6 of them were grouped
-    as duplicates. (Seed 13 is left out: a crop of one found inside another's gradient is a
-    known limit until geometry is checked with keypoints.)"""
+    as duplicates. (Seed 13 is left out: its logo is found as a part of seed 21's, with one side
+    nearly gray so that colour cannot tell them apart; see the README's limitations.)"""
     lib = tmp_path / "lib"
     for n in [*range(13), *range(14, 24)]:
         save(wallpaper(n), lib / f"w{n:02d}.png")
@@ -218,3 +256,90 @@ def test_a_colour_graded_copy_is_a_copy_and_a_repainted_edition_is_not(tmp_path:
     result = scan(tmp_path, catalog=str(tmp_path / "c.sqlite"))
     groups = sorted(sorted(Path(m.path).name for m in g.members) for g in result.groups)
     assert groups == [["graded.jpg", "original.jpg"]] * 3, groups
+
+
+def jpeg_pixels(im: Image.Image, quality: int) -> np.ndarray:
+    """The pixels a JPEG of `im` decodes to."""
+    import io
+
+    data = io.BytesIO()
+    im.save(data, "JPEG", quality=quality)
+    return np.asarray(Image.open(data))
+
+
+def test_the_trace_of_a_jpeg_is_found_in_lossless_pixels_and_only_there() -> None:
+    """Pixels decoded from a JPEG keep its quantisation on the 8x8 grid, whatever the quality up
+    to 95; photos that never were a JPEG, drawn gradients and flat drawings carry none."""
+    from mediadup.fingerprint.jpeg_trace import traced_quality
+
+    for seed, quality in ((1, 40), (2, 60), (3, 75), (4, 85), (5, 92), (6, 95)):
+        found = traced_quality(jpeg_pixels(photo(400 + seed, (800, 600)), quality))
+        assert found is not None and abs(found - quality) <= 2, (quality, found)
+    never = [photo(410 + n, (800, 600)) for n in range(3)]
+    never += [wallpaper(n) for n in range(4)] + [drawing((20, 20, 20), (230, 40, 40))]
+    never += [gradient_design((1600, 1200), (30 * n, 30 * n + 100), 0.3) for n in range(3)]
+    assert [traced_quality(np.asarray(im)) for im in never] == [None] * len(never)
+    assert traced_quality(np.asarray(photo(420, (800, 600)).convert("L"))) is None
+    assert traced_quality(jpeg_pixels(photo(421, (800, 600)).convert("L"), 80)) == 80  # a gray JPEG too
+
+
+def test_a_lossless_file_converted_from_a_jpeg_is_no_better_than_the_jpeg(tmp_path: Path) -> None:
+    """No EXIF anywhere, so the pixels tell: the JPEG a PNG was converted from is kept (before, the
+    PNG was, as "lossless"); a PNG of the picture itself (never a JPEG) is kept over a JPEG of it;
+    and a converted PNG still beats a JPEG worse than the one it came from."""
+    lib = tmp_path / "lib"
+    original = save(photo(430, (800, 600)), lib / "a" / "original.jpg", quality=90)
+    save(Image.open(original), lib / "a" / "converted.png")
+    save(photo(431, (800, 600)), lib / "b" / "master.png")
+    save(photo(431, (800, 600)), lib / "b" / "export.jpg", quality=90)
+    save(Image.fromarray(jpeg_pixels(photo(432, (800, 600)), 92)), lib / "c" / "from q92.png")
+    save(Image.open(lib / "c" / "from q92.png"), lib / "c" / "worse.jpg", quality=70)
+    result = scan(lib, catalog=str(tmp_path / "c.sqlite"))
+    kept = {Path(g.keeper.path).parent.name: (Path(g.keeper.path).name, g.reason) for g in result.groups}
+    assert kept["a"] == ("original.jpg", "the JPEG, not a lossless file converted from it")
+    assert kept["b"] == ("master.png", "lossless (PNG)")
+    assert kept["c"] == ("from q92.png", "higher JPEG quality (q92, kept as PNG)")
+
+
+def sky(seed: int, size=(1200, 900)) -> Image.Image:
+    """A smooth photo: a sky blending two colours over a darker ground, a few small silhouettes
+    in it (birds, planes), sensor noise. Edges cover less than a tenth of it."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    t = np.linspace(0, 1, h)[:, None, None]
+    px = np.broadcast_to(rng.uniform(60, 200, 3) * (1 - t) + rng.uniform(150, 250, 3) * t, (h, w, 3)).copy()
+    horizon = int(h * rng.uniform(0.6, 0.85))
+    px[horizon:] = rng.uniform(20, 90, 3) + rng.normal(0, 3, (h - horizon, w, 3))
+    im = Image.fromarray(px.clip(0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(im)
+    for _ in range(rng.integers(1, 4)):
+        cx, cy, r = rng.uniform(0.1, 0.9) * w, rng.uniform(0.1, 0.55) * h, rng.uniform(0.02, 0.06) * w
+        ink = tuple(int(v) for v in rng.uniform(0, 80, 3))
+        draw.ellipse((cx - r, cy - r / 3, cx + r, cy + r / 3), fill=ink)
+        draw.polygon([(cx - r / 3, cy), (cx, cy - r), (cx + r / 3, cy)], fill=ink)
+    noisy = np.asarray(im, np.float32) + rng.normal(0, 2, (h, w, 3))
+    return Image.fromarray(noisy.clip(0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(1.2))
+
+
+def test_smooth_photos_and_their_copies_are_sure_duplicates(tmp_path: Path) -> None:
+    """Skies have little detail, and a rule against flat drawings must not take their copies (a
+    brighter, a more contrasted, a cropped one) for look-alikes: they stay sure duplicates."""
+    from PIL import ImageEnhance
+
+    from mediadup.match.compare import LEVELS, compare
+
+    copies = {
+        "brighter": lambda im: ImageEnhance.Brightness(im).enhance(1.12),
+        "contrast": lambda im: ImageEnhance.Contrast(im).enhance(1.2),
+        "crop": lambda im: im.crop((im.width // 20, im.height // 20, im.width * 19 // 20, im.height * 19 // 20)),
+        "half": lambda im: im.resize((im.width // 2, im.height // 2)),
+    }
+    unsure = []
+    for seed in range(6):
+        original = sky(seed)
+        a = fingerprinted(original, tmp_path / f"{seed}.png")
+        for kind, make in copies.items():
+            m = compare(a, fingerprinted(make(original), tmp_path / f"{seed} {kind}.jpg"), LEVELS["normal"])
+            if m is None or not m.relation.removable:
+                unsure.append((seed, kind, m))
+    assert unsure == []

@@ -78,7 +78,7 @@ class ImageInfo:
     mode: str
     content_width: int
     content_height: int
-    jpeg_quality: int | None = None
+    jpeg_quality: int | None = None  # of a JPEG, or of the JPEG a lossless file was decoded from
     exif_date: str | None = None
     camera: str | None = None
     captured: str | None = None  # EXIF DateTimeOriginal: when the shot was taken (exif_date may be a save time)

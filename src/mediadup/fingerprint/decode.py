@@ -12,85 +12,17 @@ import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from ..find.discover import RAW_EXTENSIONS
+from .jpeg_trace import STANDARD_LUMA, traced_quality
 
 WORK_SIZE = 512  # longest side of the working copy every fingerprint is computed from
 DRAFT_SIZE = 256  # JPEGs are DCT-downscaled on load to no less than this on the short side
 DEFAULT_MAX_PIXELS = 300_000_000
+LOSSLESS = frozenset({"PNG", "TIFF", "BMP", "DIB", "PPM", "TGA", "QOI", "RAW"})  # formats that lose nothing
 
 Image.MAX_IMAGE_PIXELS = None  # mediadup checks the header size itself, with its own message
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
-_STD_LUMA_Q50 = (
-    1
-    + np.array(  # the JPEG standard's luminance table at quality 50, minus 1
-        [
-            15,
-            10,
-            9,
-            15,
-            23,
-            39,
-            50,
-            60,
-            11,
-            11,
-            13,
-            18,
-            25,
-            57,
-            59,
-            54,
-            13,
-            12,
-            15,
-            23,
-            39,
-            56,
-            68,
-            55,
-            13,
-            16,
-            21,
-            28,
-            50,
-            86,
-            79,
-            61,
-            17,
-            21,
-            36,
-            55,
-            67,
-            108,
-            102,
-            76,
-            23,
-            34,
-            54,
-            63,
-            80,
-            103,
-            112,
-            91,
-            48,
-            63,
-            77,
-            86,
-            102,
-            120,
-            119,
-            100,
-            71,
-            91,
-            94,
-            97,
-            111,
-            99,
-            102,
-            98,
-        ]
-    ).sum()
-)
+_STD_LUMA_Q50 = float(STANDARD_LUMA.sum())
 _TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
@@ -135,7 +67,7 @@ class Decoded:
     format: str
     mode: str
     bit_depth: int
-    jpeg_quality: int | None
+    jpeg_quality: int | None  # of a JPEG; of a lossless file, the JPEG it was decoded from (else None)
     exif_date: str | None
     camera: str | None
     captured: str | None = None  # EXIF DateTimeOriginal only: the moment of the shot
@@ -252,6 +184,8 @@ def _decode(path: str, max_pixels: int) -> Decoded:
         if fmt in ("JPEG", "MPO"):
             im.draft("RGB" if mode == "YCbCr" or mode == "RGB" else None, (DRAFT_SIZE, DRAFT_SIZE))
         im.load()  # the first frame of an animation
+        if fmt in LOSSLESS and mode in ("RGB", "L"):  # a JPEG once? (the full pixels, on JPEG's grid)
+            quality = traced_quality(np.asarray(im))
         work = im
         if max(work.size) > WORK_SIZE and work.mode in _RESIZABLE:  # shrink first: convert fewer pixels
             work = work.copy()

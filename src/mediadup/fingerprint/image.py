@@ -13,7 +13,7 @@ from . import phash
 from .decode import DEFAULT_MAX_PIXELS, Decoded, decode
 from .features import Features, features
 
-VERSION = 13  # bump when anything below changes what is stored: cached fingerprints are then recomputed
+VERSION = 14  # bump when anything below changes what is stored: cached fingerprints are then recomputed
 THUMB = 64
 COLOUR_GRID = 8  # the content's mean colours on a COLOUR_GRID x COLOUR_GRID grid, stored with the thumbnail
 WINDOW_SOURCE = 128  # window hashes are taken from the content resized to this square

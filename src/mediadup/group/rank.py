@@ -6,13 +6,13 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ..fingerprint.decode import LOSSLESS
 from ..fingerprint.video import CODEC_RANK, timestamp
 from ..records import GroupMember, ImageInfo, VideoInfo
 
 PADDED = 0.85  # content below this fraction of the frame: letterboxed, pillarboxed or a screenshot
 PADDED_MEASURE = 0.95
 GRAY_CHROMA = 4.0  # mean colourfulness below which a video is grayscale
-LOSSLESS = frozenset({"PNG", "TIFF", "BMP", "DIB", "PPM", "TGA", "RAW", "QOI"})
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,18 @@ def _codec(m: GroupMember) -> float:
 
 
 def _lossless(m: GroupMember) -> float:
-    return 1.0 if m.info and m.info.format.upper() in LOSSLESS else 0.0
+    """A lossless file, unless its pixels were decoded from a JPEG (then it is no better than one)."""
+    return 1.0 if m.info and m.info.format.upper() in LOSSLESS and not m.info.jpeg_quality else 0.0
+
+
+def _unconverted(m: GroupMember) -> float:
+    """Not a lossless file converted from a JPEG: between the two, the JPEG is the original."""
+    return 0.0 if m.info and m.info.format.upper() in LOSSLESS and m.info.jpeg_quality else 1.0
+
+
+def _say_quality(m: GroupMember) -> str:
+    converted = "" if m.info.format.upper() not in LOSSLESS else f", kept as {m.info.format}"
+    return f"higher JPEG quality (q{m.info.jpeg_quality}{converted})"
 
 
 def _camera_original(m: GroupMember) -> float:
@@ -103,7 +114,8 @@ CRITERIA: tuple[Criterion, ...] = (
     Criterion(_camera_original, 0.0, lambda m: f"camera original (EXIF: {m.info.camera}, taken {m.info.captured})"),
     Criterion(_lossless, 0.0, lambda m: f"lossless ({m.info.format})"),
     Criterion(_metadata, 0.0, lambda m: "keeps the camera metadata (EXIF)"),
-    Criterion(_jpeg_quality, 0.0, lambda m: f"higher JPEG quality (q{m.info.jpeg_quality})"),
+    Criterion(_jpeg_quality, 0.0, _say_quality),
+    Criterion(_unconverted, 0.0, lambda m: "the JPEG, not a lossless file converted from it"),
     LARGEST,
     OLDEST,
     SHORTEST_PATH,

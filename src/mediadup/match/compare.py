@@ -22,7 +22,7 @@ from ..fingerprint.image import THUMB, ImageFingerprint
 from ..records import ImageInfo, Relation
 from .geometry import OVERLAP, Geometry, fit
 
-VERSION = 16  # bump when a change can turn a verdict: remembered verdicts are then recomputed
+VERSION = 17  # bump when a change can turn a verdict: remembered verdicts are then recomputed
 GRID = 32  # pixels compared per side
 MIN_DETAIL = 0.7  # similarity of fine detail that crops and unhashed turns need
 MIN_STRUCTURE = 0.12  # ...and the fraction of the picture that must show edges or texture
@@ -36,6 +36,7 @@ MIN_BLOCKS = 3  # fewer blocks of evidence than this: too little to be sure
 MIN_AGREEMENT = 0.6  # most blocks of evidence must agree
 THIN_DETAIL = 0.3  # fine detail agreeing less than this on the whole is no evidence of a copy
 SAME_PIXELS = 12.0  # with too little evidence, a sure copy differs by at most this much (gray levels, 99th pct)
+MAX_STRETCH = 1.4  # a copy in the same framing keeps its shape within this factor (a squeezed thumbnail)
 GEOMETRY_BLOCKS = 6  # laid over each other by keypoints, at least this many places with detail...
 GEOMETRY_AGREEMENT = 0.75  # ...of which this share must agree
 GRADE_MISFIT = 10.0  # colour levels a place may stray from the one mapping of a colour grade...
@@ -81,9 +82,9 @@ class Match:
 
 def _zscore(x: np.ndarray) -> np.ndarray | None:
     """Zero mean, unit deviation; None for nearly uniform pixels (nothing to compare)."""
-    centred = x.astype(np.float32) - x.mean()
-    s = float(np.sqrt(np.mean(centred * centred)))
-    return None if s < 2.0 else centred / s
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    mean, spread = (float(v[0, 0]) for v in cv2.meanStdDev(x))
+    return None if spread < 2.0 else (x - mean) / spread
 
 
 def _similar_z(za: np.ndarray | None, zb: np.ndarray | None) -> float:
@@ -180,7 +181,7 @@ def _aspect(fp: ImageFingerprint, transpose: bool) -> float:
 
 def _ncc(big: np.ndarray, small: np.ndarray) -> tuple[float, int, int]:
     """Best normalised cross-correlation of `small` slid over `big`: (score, x, y)."""
-    if float(small.std()) < 1e-3:
+    if float(cv2.meanStdDev(small)[1][0, 0]) < 1e-3:
         return -1.0, 0, 0
     score = cv2.matchTemplate(big, small, cv2.TM_CCOEFF_NORMED)
     _, best, _, (x, y) = cv2.minMaxLoc(score)
@@ -195,23 +196,22 @@ def crop_search(big: np.ndarray, small: np.ndarray, ratio: float, min_side: floa
     Returns the best similarity and the box in big's thumbnail.
     """
     coarse = THUMB // 2
-    big_c = np.asarray(Image.fromarray(big).resize((coarse, coarse), Image.Resampling.BOX), dtype=np.float32)
+    big_c = cv2.resize(big.astype(np.float32), (coarse, coarse), interpolation=cv2.INTER_AREA)
+    small_f = small.astype(np.float32)
     boxes = []
     for sx in np.linspace(min(1.0, ratio), min_side, 9):
         sy = sx / ratio
         if min(sx, sy) < min_side or sy > 1.0001 or min(sx, sy) > 0.97:
             continue
         w, h = max(4, round(coarse * min(sx, 1.0))), max(4, round(coarse * min(sy, 1.0)))
-        tmpl = np.asarray(Image.fromarray(small).resize((w, h), Image.Resampling.BILINEAR), dtype=np.float32)
-        ncc, x, y = _ncc(big_c, tmpl)
+        ncc, x, y = _ncc(big_c, cv2.resize(small_f, (w, h), interpolation=cv2.INTER_AREA))
         f = THUMB / coarse
         boxes.append((ncc, (x * f, y * f, (x + w) * f, (y + h) * f)))
     best: tuple[float, Box] = (-1.0, FULL)
-    small_grid = _grid(small)
     for ncc, box in sorted(boxes, reverse=True)[:REFINED]:
         if ncc < MIN_NCC:
             break
-        score, box = refine_box(big, small_grid, box, min_side)
+        score, box = refine_box(big, _grid(small), box, min_side)
         if score > best[0]:
             best = (score, box)
     return best
@@ -295,6 +295,9 @@ def align(a: ImageFingerprint, b: ImageFingerprint, level: Level, variants: int 
     b_grid = _grid(b.thumb)
     best = (-1.0, 0, "", FULL)
     for k in tried:
+        stretch = _aspect(b, False) / _aspect(a, phash.DIHEDRAL[k].transpose)
+        if max(stretch, 1 / stretch) > MAX_STRETCH:
+            continue  # other shapes: not one picture resized (one design redrawn for another screen)
         sim = similarity(_grid(turn(k)), b_grid)
         if sim > best[0]:
             best = (sim, k, "", FULL)
@@ -345,18 +348,27 @@ def same_pixels(a: ImageFingerprint, b: ImageFingerprint, al: Alignment) -> bool
     return float(np.abs(_turned_colours(a, al.dihedral) - b.colours).max()) <= 2 * SAME_PIXELS
 
 
-def one_grade(a: ImageFingerprint, b: ImageFingerprint, dihedral: int) -> bool:
-    """Whether one colour mapping (an affine map of RGB: a grade, a filter, a white balance)
-    turns a's colours into b's at nearly every place. Repainting parts (a colour edition, a
-    product in another colour) leaves places no single mapping explains."""
-    if a.colours is None or b.colours is None:
-        return False
-    ca = _turned_colours(a, dihedral).reshape(-1, 3).astype(np.float64)
-    cb = b.colours.reshape(-1, 3).astype(np.float64)
-    x = np.c_[ca, np.ones(len(ca))]
-    mapping, *_ = np.linalg.lstsq(x, cb, rcond=None)
-    misfit = np.sqrt(((x @ mapping - cb) ** 2).mean(axis=1))
+def one_grade(source: np.ndarray, target: np.ndarray) -> bool:
+    """Whether one colour mapping (an affine map of RGB: a grade, a filter, a white balance, a
+    conversion to gray, sepia or a tint) turns the source's colours into the target's at nearly
+    every place. Repainting parts (a colour edition, a product in another colour) or another
+    picture drawn alike leaves places no single mapping explains."""
+    x = np.c_[source.reshape(-1, 3).astype(np.float64), np.ones(source.size // 3)]
+    y = target.reshape(-1, 3).astype(np.float64)
+    mapping, *_ = np.linalg.lstsq(x, y, rcond=None)
+    misfit = np.sqrt(((x @ mapping - y) ** 2).mean(axis=1))
     return float(np.mean(misfit > GRADE_MISFIT)) <= GRADE_OUTLIERS
+
+
+def colours_explained(a: ImageFingerprint, b: ImageFingerprint, al: Alignment) -> bool:
+    """Whether colours that disagree (`al.recoloured`) may still belong to a copy: a gray, sepia or
+    tinted side (its palette says little), or two colourful pictures in the same framing that
+    one colour grade explains place by place (a part of a regraded picture is not believed)."""
+    if not (min(a.chroma, b.chroma) > COLOURFUL and not (a.info.monochrome or b.info.monochrome)):
+        return True
+    if al.side or a.colours is None or b.colours is None:
+        return False
+    return one_grade(_turned_colours(a, al.dihedral), b.colours)
 
 
 def distinct_shots(a: ImageInfo, b: ImageInfo) -> bool:
@@ -381,9 +393,8 @@ def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level) -> Match | N
     al = align(a, b, level)
     if al is None:
         return None  # blank or nearly uniform pictures: only identical bytes can tell them apart
-    colourful = min(a.chroma, b.chroma) > COLOURFUL and not (a.info.monochrome or b.info.monochrome)
-    if al.recoloured and colourful and not (al.side == "" and one_grade(a, b, al.dihedral)):
-        return None  # two colourful pictures with different palettes: colour editions, not copies
+    if al.recoloured and not colours_explained(a, b, al):
+        return None  # other colours, and no grade or toning explains them: colour editions, not copies
     match = _by_thumbnails(a, b, al, level)
     if match is not None and not al.cropped:
         return match

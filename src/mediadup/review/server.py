@@ -362,8 +362,14 @@ def _progress(job: Job, ended: int, total: int) -> None:
 
 
 def _job_json(job: Job) -> dict:
-    return {"number": job.number, "what": job.what, "running": job.running, "ended": job.ended, "total": job.total,
-            "result": job.result}
+    return {
+        "number": job.number,
+        "what": job.what,
+        "running": job.running,
+        "ended": job.ended,
+        "total": job.total,
+        "result": job.result,
+    }
 
 
 def _json(data: Any) -> Response:

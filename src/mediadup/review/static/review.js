@@ -254,7 +254,7 @@ function paneElement(f, label, dup) {
 
 function facts(f) {
   const rows = [["path", f.path], ["size", f.size_text], ["dimensions", f.dims], ["content", f.content],
-                ["format", f.format], ["JPEG quality", f.jpeg_quality], ["duration", f.duration],
+                ["format", f.format], ["JPEG quality", f.jpeg_quality && f.format !== "JPEG" ? `${f.jpeg_quality} (a JPEG once)` : f.jpeg_quality], ["duration", f.duration],
                 ["frame rate", f.fps && `${f.fps} fps`], ["codec", f.codec], ["modified", date(f.mtime)],
                 ["camera", f.camera], ["taken", f.captured], ["relation", f.relation],
                 ["similarity", f.keeper ? "" : f.score]];
