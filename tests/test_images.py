@@ -343,3 +343,38 @@ def test_smooth_photos_and_their_copies_are_sure_duplicates(tmp_path: Path) -> N
             if m is None or not m.relation.removable:
                 unsure.append((seed, kind, m))
     assert unsure == []
+
+
+def cells_of_light(seed: int, hues: np.ndarray) -> Image.Image:
+    """Colour cells, blended: the same light and dark for a seed, the colours from `hues` (8 x 8)."""
+    light = np.random.default_rng(seed).integers(20, 236, (8, 8))
+    hsv = np.stack([hues, np.full((8, 8), 170), light], axis=-1).astype(np.uint8)
+    rgb = np.asarray(Image.fromarray(hsv, "HSV").convert("RGB"), dtype=np.float32)
+    gray = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+    rgb = (rgb * (light / np.maximum(gray, 1))[..., None]).clip(0, 255)  # every cell at its light, whatever its hue
+    return Image.fromarray(rgb.astype(np.uint8)).resize((64, 64), Image.Resampling.BICUBIC)
+
+
+def test_pictures_alike_in_light_but_not_in_colour_place_by_place_are_different(tmp_path: Path) -> None:
+    """Two colour fields with the same light and dark everywhere and the same palette, each
+    colour in other places: the luminance cannot tell them apart, the colours place by place can.
+    (Before, such pairs were sure duplicates: the library benchmark's smooth pictures had two.)
+    A copy with a sticker over a tenth of it still is a copy."""
+    from mediadup.match.compare import LEVELS, compare
+
+    sure = []
+    for seed in range(12):
+        rng = np.random.default_rng(100 + seed)
+        hues = rng.integers(0, 256, (8, 8))
+        a = fingerprinted(cells_of_light(seed, hues), tmp_path / f"{seed}a.png")
+        b = fingerprinted(cells_of_light(seed, rng.permutation(hues.ravel()).reshape(8, 8)), tmp_path / f"{seed}b.png")
+        for level in LEVELS.values():
+            if (m := compare(a, b, level)) and m.relation.removable:
+                sure.append((seed, level.name, m.evidence))
+    assert sure == []
+    original = photo(440, (800, 600))
+    stickered = original.copy()
+    ImageDraw.Draw(stickered).ellipse((500, 80, 700, 280), fill=(250, 210, 40))
+    o, s = fingerprinted(original, tmp_path / "o.jpg"), fingerprinted(stickered, tmp_path / "s.jpg")
+    m = compare(o, s, LEVELS["normal"])
+    assert m is not None and m.relation.removable

@@ -40,3 +40,90 @@ def test_the_summary_says_when_the_candidate_limit_left_pairs_out(tmp_path: Path
     out = mediadup("scan", str(tmp_path / "lib"), "--catalog", str(tmp_path / "c.sqlite"))
     assert out.returncode == 0, out.stderr
     assert "had more look-alikes than the candidate limit: only the nearest were compared" in out.stdout
+
+
+def test_the_first_look_never_turns_away_a_copy_that_verification_accepts(tmp_path: Path) -> None:
+    """Featureless pictures (no keypoints to check) get a cheap first look before verification:
+    every copy that verification accepts (resized, recompressed, brighter, cropped, turned,
+    mirrored) passes it, and most different look-alikes do not."""
+    import io
+
+    from PIL import ImageEnhance
+
+    from mediadup.fingerprint.image import fingerprint_file
+    from mediadup.match import screen
+    from mediadup.match.compare import LEVELS, compare
+
+    def jpeg(im: Image.Image) -> Image.Image:
+        data = io.BytesIO()
+        im.resize((96, 96), Image.Resampling.BICUBIC).save(data, "JPEG", quality=85)
+        return Image.open(data)
+
+    kinds = {
+        "bigger": lambda im: im.resize((48, 48), Image.Resampling.BICUBIC),
+        "jpeg": jpeg,
+        "brighter": lambda im: ImageEnhance.Brightness(im).enhance(1.15),
+        "cropped": lambda im: im.resize((128, 128), Image.Resampling.BICUBIC).crop((0, 0, 100, 100)),
+        "turned": lambda im: im.transpose(Image.Transpose.ROTATE_90),
+        "mirrored": lambda im: im.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+    }
+    rng = np.random.default_rng(7)
+
+    def fingerprinted(im: Image.Image, name: str):
+        im.save(tmp_path / f"{name}.png")
+        return fingerprint_file(str(tmp_path / f"{name}.png"))
+
+    originals, accepted = [], 0
+    for n in range(20):
+        im = Image.fromarray(rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)).resize((32, 32), Image.Resampling.BICUBIC)
+        a = fingerprinted(im, str(n))
+        originals.append(a)
+        for kind, make in kinds.items():
+            b = fingerprinted(make(im), f"{n} {kind}")
+            assert not screen.checkable(a, b)
+            if compare(a, b, LEVELS["loose"]) is not None:
+                accepted += 1
+                assert screen.may_match(screen.views(a), screen.views(b)), (n, kind)
+    assert accepted >= 100
+    others = [(a, b) for i, a in enumerate(originals) for b in originals[i + 1 :]]
+    turned_away = sum(not screen.may_match(screen.views(a), screen.views(b)) for a, b in others)
+    assert turned_away > 0.8 * len(others)
+
+
+def test_ctrl_c_while_look_alikes_are_verified_stops_at_once_and_keeps_the_verdicts(tmp_path: Path) -> None:
+    """SIGINT to the whole process group during verification: the scan ends within seconds, says
+    so, and the verdicts reached so far are in the catalog for the next scan to resume from."""
+    import contextlib
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    rng = np.random.default_rng(3)
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    for n in range(1500):  # crowded hashes: several thousand candidate pairs to verify
+        cells = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
+        Image.fromarray(cells).resize((32, 32), Image.Resampling.BICUBIC).save(lib / f"{n:04}.png")
+    catalog = str(tmp_path / "c.sqlite")
+    command = [sys.executable, "-m", "mediadup", "scan", str(lib), "--catalog", catalog, "-j", "2"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+    def count(table: str) -> int:
+        with contextlib.suppress(sqlite3.Error), contextlib.closing(sqlite3.connect(catalog, timeout=5)) as db:
+            return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        return 0
+
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and proc.poll() is None and count("image_fingerprints") < 1500:
+        time.sleep(0.2)
+    time.sleep(2.0)  # verifying by now
+    assert proc.poll() is None, "the scan ended before it could be interrupted"
+    asked = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert time.monotonic() - asked < 10, "Ctrl-C waited for the verification to end"
+    assert proc.returncode == 130 and "verdicts are kept" in err and "Traceback" not in err, err
+    assert count("verdicts") > 0

@@ -493,8 +493,8 @@ def main() -> None:
     except (click.exceptions.Abort, KeyboardInterrupt):
         # apply and undo stop between two actions on their own; here no file was being changed
         scanning = sys.argv[1:2] in (["scan"], ["calibrate"])
-        click.echo("\ninterrupted: " + ("no scanned file was changed; finished fingerprints are kept" if scanning
-                   else "stopped before changing any file"), err=True)  # fmt: skip
+        kept = "no scanned file was changed; finished fingerprints and verdicts are kept"
+        click.echo("\ninterrupted: " + (kept if scanning else "stopped before changing any file"), err=True)
         sys.exit(EXIT_INTERRUPTED)
     except sqlite3.Error as e:
         click.echo(f"mediadup: the catalog cannot be used: {e}", err=True)

@@ -317,12 +317,13 @@ class Scanner:
 
 
 class _Verdicts:
-    """Verdicts reach the catalog even when matching is interrupted."""
+    """Verdicts reach the catalog as they come (in batches) and when matching is interrupted."""
 
     def __init__(self, catalog: Catalog, level: str, version: int, verifier: Verifier):
         self.catalog, self.level, self.version, self.verifier = catalog, level, version, verifier
 
     def __enter__(self) -> _Verdicts:
+        self.verifier.store = lambda rows: self.catalog.store_verdicts(self.level, self.version, rows)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -22,7 +22,7 @@ from ..fingerprint.image import THUMB, ImageFingerprint
 from ..records import ImageInfo, Relation
 from .geometry import OVERLAP, Geometry, fit
 
-VERSION = 17  # bump when a change can turn a verdict: remembered verdicts are then recomputed
+VERSION = 18  # bump when a change can turn a verdict: remembered verdicts are then recomputed
 GRID = 32  # pixels compared per side
 MIN_DETAIL = 0.7  # similarity of fine detail that crops and unhashed turns need
 MIN_STRUCTURE = 0.12  # ...and the fraction of the picture that must show edges or texture
@@ -41,6 +41,8 @@ GEOMETRY_BLOCKS = 6  # laid over each other by keypoints, at least this many pla
 GEOMETRY_AGREEMENT = 0.75  # ...of which this share must agree
 GRADE_MISFIT = 10.0  # colour levels a place may stray from the one mapping of a colour grade...
 GRADE_OUTLIERS = 0.05  # ...at most this share of places
+PLACE_MISFIT = 30.0  # colour levels a place may stray from the best mapping when the palettes agree...
+PLACE_OUTLIERS = 0.3  # ...at most this share of places (a sticker, a caption, a vignette's corners)
 REFINED = 2  # crop scales whose best position is refined
 MIN_NCC = 0.8  # coarse cross-correlation below which a crop scale is not worth refining (refining gains
 # little: a crop is accepted from a similarity of 0.90-0.96 on, and a true crop correlates at 0.86+ coarsely)
@@ -348,27 +350,30 @@ def same_pixels(a: ImageFingerprint, b: ImageFingerprint, al: Alignment) -> bool
     return float(np.abs(_turned_colours(a, al.dihedral) - b.colours).max()) <= 2 * SAME_PIXELS
 
 
-def one_grade(source: np.ndarray, target: np.ndarray) -> bool:
-    """Whether one colour mapping (an affine map of RGB: a grade, a filter, a white balance, a
-    conversion to gray, sepia or a tint) turns the source's colours into the target's at nearly
-    every place. Repainting parts (a colour edition, a product in another colour) or another
-    picture drawn alike leaves places no single mapping explains."""
+def grade_misfit(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """How far each place's colour strays from the one colour mapping (an affine map of RGB: a
+    grade, a filter, a white balance) that best turns the source's colours into the target's."""
     x = np.c_[source.reshape(-1, 3).astype(np.float64), np.ones(source.size // 3)]
     y = target.reshape(-1, 3).astype(np.float64)
     mapping, *_ = np.linalg.lstsq(x, y, rcond=None)
-    misfit = np.sqrt(((x @ mapping - y) ** 2).mean(axis=1))
-    return float(np.mean(misfit > GRADE_MISFIT)) <= GRADE_OUTLIERS
+    return np.sqrt(((x @ mapping - y) ** 2).mean(axis=1))
 
 
-def colours_explained(a: ImageFingerprint, b: ImageFingerprint, al: Alignment) -> bool:
-    """Whether colours that disagree (`al.recoloured`) may still belong to a copy: a gray, sepia or
-    tinted side (its palette says little), or two colourful pictures in the same framing that
-    one colour grade explains place by place (a part of a regraded picture is not believed)."""
+def colours_agree(a: ImageFingerprint, b: ImageFingerprint, al: Alignment) -> bool:
+    """Whether two pictures' colours allow a copy. A gray, sepia or tinted side says little. Two
+    colourful pictures in the same framing must agree place by place after one colour mapping:
+    nearly everywhere when their palettes differ (a grade, not a repainted edition), and over
+    most of the picture when they share a palette (a sticker, a caption or a vignette changes a
+    part; two different pictures in the same colours disagree almost everywhere). Of a part, only
+    the palette is compared (a part of a regraded picture is not believed)."""
     if not (min(a.chroma, b.chroma) > COLOURFUL and not (a.info.monochrome or b.info.monochrome)):
         return True
     if al.side or a.colours is None or b.colours is None:
-        return False
-    return one_grade(_turned_colours(a, al.dihedral), b.colours)
+        return not al.recoloured
+    misfit = grade_misfit(_turned_colours(a, al.dihedral), b.colours)
+    if al.recoloured:
+        return float(np.mean(misfit > GRADE_MISFIT)) <= GRADE_OUTLIERS
+    return float(np.mean(misfit > PLACE_MISFIT)) <= PLACE_OUTLIERS
 
 
 def distinct_shots(a: ImageInfo, b: ImageInfo) -> bool:
@@ -393,8 +398,8 @@ def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level) -> Match | N
     al = align(a, b, level)
     if al is None:
         return None  # blank or nearly uniform pictures: only identical bytes can tell them apart
-    if al.recoloured and not colours_explained(a, b, al):
-        return None  # other colours, and no grade or toning explains them: colour editions, not copies
+    if not colours_agree(a, b, al):
+        return None  # other colours, place by place: another picture or a colour edition, not a copy
     match = _by_thumbnails(a, b, al, level)
     if match is not None and not al.cropped:
         return match

@@ -11,19 +11,37 @@ from ..fingerprint.image import ImageFingerprint
 from ..fingerprint.video import VideoFingerprint
 from ..fingerprint.workers import Workers
 from ..records import Relation
-from . import video_compare
+from . import screen, video_compare
 from .compare import VERSION, Level, Match, compare
 
 Fingerprint = ImageFingerprint | VideoFingerprint
 
 
-def _compare(task: tuple[Fingerprint, Fingerprint, Level]) -> Match | None:
-    a, b, level = task
+STREAM = 5000  # new verdicts kept in memory before they are written to the catalog
+BATCH = 48  # pairs a worker compares at once: their fingerprints travel and are looked at once
+
+
+def _compare(a: Fingerprint, b: Fingerprint, level: Level, first_look: Callable[[], bool]) -> Match | None:
     if isinstance(a, VideoFingerprint) and isinstance(b, VideoFingerprint):
         return video_compare.compare_videos(a, b, level)
     if isinstance(a, ImageFingerprint) and isinstance(b, ImageFingerprint):
-        return compare(a, b, level)
+        return compare(a, b, level) if screen.checkable(a, b) or first_look() else None
     return None  # an image and a video are never copies of each other (see frame_of)
+
+
+def _compare_batch(task: tuple[list[Fingerprint], list[tuple[int, int]], Level]) -> list[Match | None]:
+    """Verdicts for pairs (i, j) of the batch's fingerprints; pictures that keypoints cannot check
+    get the screen's cheap first look (each picture's views made once)."""
+    fingerprints, pairs, level = task
+    views: dict[int, tuple] = {}
+
+    def seen(i: int) -> tuple:
+        if i not in views:
+            views[i] = screen.views(fingerprints[i])
+        return views[i]
+
+    return [_compare(fingerprints[i], fingerprints[j], level, lambda i=i, j=j: screen.may_match(seen(i), seen(j)))
+            for i, j in pairs]  # fmt: skip
 
 
 UNCERTAIN = json.dumps([Relation.UNCERTAIN.value])[:-1]  # how a stored "may be duplicates" verdict starts
@@ -60,6 +78,7 @@ class Verifier:
         self.load = load
         self.known = known
         self.new: list[tuple[int, int, str | None]] = []
+        self.store: Callable[[list[tuple[int, int, str | None]]], None] | None = None  # where new verdicts go
         self.compared = 0
 
     def many(self, pairs: Sequence[tuple[str, str]]) -> list[Match | None]:
@@ -88,13 +107,21 @@ class Verifier:
         todo = sorted({i for i, k in enumerate(keys) if k not in self.known}, key=lambda i: keys[i])
         needed = sorted({p for i in todo for p in pairs[i]})
         whole = self.load(needed, self.fingerprints) if self.load and needed else self.fingerprints
-        tasks = [(whole[pairs[i][0]], whole[pairs[i][1]], self.level) for i in todo]
-        for i, match in zip(todo, self.workers.map(_compare, tasks)):
+        tasks = []
+        for start in range(0, len(todo), BATCH):
+            names: dict[str, int] = {}
+            batch = [tuple(names.setdefault(p, len(names)) for p in pairs[i]) for i in todo[start : start + BATCH]]
+            tasks.append(([whole[p] for p in names], batch, self.level))
+        verdicts = [m for found in self.workers.map(_compare_batch, tasks, chunksize=1) for m in found]
+        for i, match in zip(todo, verdicts):
             text = to_json(match)
             if keys[i] not in self.known:
                 self.new.append((*keys[i], text))
             self.known[keys[i]] = text
         self.compared += len(todo)
+        if self.store and len(self.new) >= STREAM:  # to the catalog as they come: bounded memory, a killed scan resumes
+            self.store(self.new)
+            self.new = []
         return [self.known[k] for k in keys]
 
 

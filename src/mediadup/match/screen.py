@@ -1,0 +1,81 @@
+"""A cheap first look at candidate pictures that keypoints cannot check.
+
+Look-alikes (skies, fog, flat graphics, smooth colour fields) crowd the hash indexes: each
+picture has many candidates and almost none is a copy. Pictures with too few keypoints can only
+be verified by their thumbnails, and a thumbnail verdict needs the two to be alike as a whole or
+as a part of one another. So the two are first compared as 16 x 16 views — each picture whole,
+turned, and cut to the windows its hashes were taken from — and a pair whose views all
+correlate less than FLOOR is no copy, without the full alignment and crop search. The floor
+lies well below what a copy's thumbnails reach (a copy correlates at 0.84 or more there; a
+verdict needs 0.85 after alignment at the loosest level).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from ..fingerprint import phash
+from ..fingerprint.image import SHARED_WINDOWS, THUMB, WINDOWS, ImageFingerprint
+from .geometry import MIN_KEYPOINTS
+
+VIEW = 16  # pixels per side of a view
+FLOOR = 0.75  # best correlation of any two views below which a pair is no copy
+
+
+SOURCE = THUMB // 2  # views are taken from the thumbnail halved (a quarter of the arithmetic)
+
+
+@lru_cache(maxsize=1)
+def _resamplers() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Area-averaging matrices from the halved thumbnail: whole, and each window, to VIEW x VIEW
+    (the windows' rows stacked, so that one product does them all)."""
+    whole = phash.area_weights(0, SOURCE, SOURCE, VIEW).astype(np.float32)
+    rows = np.concatenate([phash.area_weights(y0 * SOURCE, y1 * SOURCE, SOURCE, VIEW) for _, y0, _, y1 in WINDOWS])
+    cols = np.stack([phash.area_weights(x0 * SOURCE, x1 * SOURCE, SOURCE, VIEW) for x0, _, x1, _ in WINDOWS])
+    return whole, rows.astype(np.float32), cols.transpose(0, 2, 1).astype(np.float32)
+
+
+@lru_cache(maxsize=1)
+def _turns() -> np.ndarray:
+    """For each of the 8 turns, where its pixels come from in the unturned view (flat indices)."""
+    return np.stack([d.apply(np.arange(VIEW * VIEW).reshape(VIEW, VIEW)).ravel() for d in phash.DIHEDRAL])
+
+
+def _unit(views: np.ndarray) -> np.ndarray:
+    """Each view with zero mean and unit length (a nearly uniform one: zeros, alike to nothing)."""
+    flat = views.reshape(len(views), -1)
+    centred = flat - flat.mean(axis=1, keepdims=True)
+    norm = np.sqrt(np.einsum("ij,ij->i", centred, centred))
+    return centred * np.where(norm > 2.0 * VIEW, 1.0 / np.maximum(norm, 1e-6), 0.0).astype(np.float32)[:, None]
+
+
+def views(f: ImageFingerprint) -> tuple[np.ndarray, np.ndarray]:
+    """The picture's views: its 8 turns (identity first), and its windows (in WINDOWS order)."""
+    assert f.thumb is not None
+    whole, rows, cols = _resamplers()
+    half = cv2.resize(f.thumb.astype(np.float32), (SOURCE, SOURCE), interpolation=cv2.INTER_AREA)
+    small = (whole @ half @ whole.T).ravel()
+    windows = (rows @ half).reshape(len(WINDOWS), VIEW, SOURCE) @ cols
+    return _unit(small[_turns()]), _unit(windows)
+
+
+def checkable(a: ImageFingerprint, b: ImageFingerprint) -> bool:
+    """Whether keypoints can check the pair's geometry (then the screen does not apply)."""
+    return a.features is not None and b.features is not None and min(len(a.features), len(b.features)) >= MIN_KEYPOINTS
+
+
+def may_match(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> bool:
+    """Whether any alignment the thumbnails could verify is in reach: a turn of one over the
+    other, a window of either (turned or not) over the other, or the same window of both."""
+    (turns_a, windows_a), (turns_b, windows_b) = a, b
+    shared = list(SHARED_WINDOWS)
+    best = max(
+        float((turns_a @ turns_b[0]).max()),  # the same framing, turned
+        float((windows_a @ turns_b.T).max()),  # b is a part of a (either turned)
+        float((windows_b @ turns_a.T).max()),  # a is a part of b
+        float((windows_a[shared] * windows_b[shared]).sum(axis=1).max()),  # alike but for a local edit
+    )
+    return best >= FLOOR
