@@ -6,8 +6,9 @@ be verified by their thumbnails, and a thumbnail verdict needs the two to be ali
 as a part of one another. So the two are first compared as 16 x 16 views — each picture whole,
 turned, and cut to the windows its hashes were taken from — and a pair whose views all
 correlate less than FLOOR is no copy, without the full alignment and crop search. The floor
-lies well below what a copy's thumbnails reach (a copy correlates at 0.84 or more there; a
-verdict needs 0.85 after alignment at the loosest level).
+lies below what copies reach: copies of smooth pictures correlate at 0.98 or more, a flat
+drawing cropped between two window sizes at 0.79 or more (a verdict needs 0.85 after alignment
+at the loosest level); among smooth look-alikes it turns away about two pairs in three.
 """
 
 from __future__ import annotations
