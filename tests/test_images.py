@@ -299,6 +299,10 @@ def test_a_lossless_file_converted_from_a_jpeg_is_no_better_than_the_jpeg(tmp_pa
     assert kept["a"] == ("original.jpg", "the JPEG, not a lossless file converted from it")
     assert kept["b"] == ("master.png", "lossless (PNG)")
     assert kept["c"] == ("from q92.png", "higher JPEG quality (q92, kept as PNG)")
+    from mediadup import plan
+
+    removed = {Path(a.path).name for a in plan(str(tmp_path / "c.sqlite"), keep="format").removals}
+    assert "original.jpg" not in removed and "converted.png" in removed  # "format" ranks it as the JPEG it was
 
 
 def sky(seed: int, size=(1200, 900)) -> Image.Image:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ..fingerprint.decode import LOSSLESS
 from ..records import MediadupError, Relation
 from ..store.catalog import Catalog
 from ..store.scans import ScannedFile
@@ -25,7 +26,7 @@ RULES = {
     "quality": "the scan's keeper (best quality, with its reason)",
     "resolution": "most pixels",
     "content-resolution": "most pixels of the picture itself (added borders and bands not counted)",
-    "format": "best format: RAW, then lossless, then HEIC/AVIF, JPEG, WebP, GIF",
+    "format": "best format: RAW, then lossless (not converted from a JPEG), then HEIC/AVIF, JPEG, WebP, GIF",
     "camera-original": "has the camera's EXIF (camera and capture time)",
     "largest": "largest file",
     "longest": "longest video",
@@ -82,8 +83,11 @@ def copy_of(f: ScannedFile, catalog: Catalog) -> Copy:
     content = info.get("content_width", 0) * info.get("content_height", 0) or pixels
     relation = Relation.KEEPER if f.role == "keep" else Relation(f.relation)
     motion = motion_clip(catalog, f.companion) if f.companion else None
+    fmt = str(info.get("format", ""))
+    if fmt.upper() in LOSSLESS and info.get("jpeg_quality"):
+        fmt = "JPEG"  # a lossless file decoded from a JPEG is as good as that JPEG, no better
     return Copy(f.path, size, mtime_ns, relation, digest, pixels, info.get("duration", 0.0), motion, content,
-                str(info.get("format", "")), bool(info.get("camera") and info.get("captured")))  # fmt: skip
+                fmt, bool(info.get("camera") and info.get("captured")))  # fmt: skip
 
 
 def with_choices(groups: list[list[Copy]], chosen: dict[str, tuple[int, int, str]]) -> tuple[list[list[Copy]], int]:
