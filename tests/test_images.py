@@ -382,3 +382,25 @@ def test_pictures_alike_in_light_but_not_in_colour_place_by_place_are_different(
     o, s = fingerprinted(original, tmp_path / "o.jpg"), fingerprinted(stickered, tmp_path / "s.jpg")
     m = compare(o, s, LEVELS["normal"])
     assert m is not None and m.relation.removable
+
+
+def test_a_frame_as_light_as_the_picture_but_of_another_colour_is_not_content(tmp_path: Path) -> None:
+    """A frame whose colour has the grey level of the picture's edges shows no step in luminance,
+    only in colour: it is peeled all the same, so the framed copy joins its original, which stays
+    the keeper (before, the frame counted as picture and the original was "a crop" of it)."""
+    from PIL import ImageOps
+
+    lib = tmp_path / "lib"
+    for n in range(3):
+        original = photo(450 + n, (800, 600))
+        edge = np.asarray(original.convert("L"))[:8].mean()  # the grey level along its top edge
+        hue = ((0, 200, 255), (255, 0, 200), (0, 255, 80))[n]
+        rgb = np.asarray(Image.new("HSV", (1, 1), (hue[0], hue[1], hue[2])).convert("RGB"), np.float32)[0, 0]
+        rgb = (rgb * edge / max(float(rgb @ np.array([0.299, 0.587, 0.114])), 1)).clip(0, 255)
+        save(original, lib / f"p{n}" / "original.jpg", quality=92)
+        framed = ImageOps.expand(original, border=60, fill=tuple(int(v) for v in rgb))
+        save(framed, lib / f"p{n}" / "framed.jpg", quality=90)
+    result = scan(lib, catalog=str(tmp_path / "c.sqlite"))
+    groups = sorted(sorted(Path(m.path).name for m in g.members) for g in result.groups)
+    assert groups == [["framed.jpg", "original.jpg"]] * 3, groups
+    assert all(Path(g.keeper.path).name == "original.jpg" for g in result.groups), [g.reason for g in result.groups]

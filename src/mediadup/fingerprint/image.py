@@ -13,7 +13,7 @@ from . import phash
 from .decode import DEFAULT_MAX_PIXELS, Decoded, decode
 from .features import Features, features
 
-VERSION = 14  # bump when anything below changes what is stored: cached fingerprints are then recomputed
+VERSION = 15  # bump when anything below changes what is stored: cached fingerprints are then recomputed
 THUMB = 64
 COLOUR_GRID = 8  # the content's mean colours on a COLOUR_GRID x COLOUR_GRID grid, stored with the thumbnail
 WINDOW_SOURCE = 128  # window hashes are taken from the content resized to this square
@@ -122,10 +122,13 @@ def _band(lines: np.ndarray, limit: float) -> int:
     blended = 2 * EDGE_LINES  # lines that may blend with what was peeled before
     if len(outer) <= blended + EDGE_LINES:
         return 0
-    colour = float(np.median(outer[blended]))
-    share = (np.abs(outer - colour) <= BAND_TOLERANCE).mean(axis=1)  # of each line, the band's colour
+    colour = np.median(outer[blended], axis=0)  # a grey level, or a colour
+    gap = np.abs(outer - colour)
+    if gap.ndim == 3:  # in colour: the channel that differs most (a red band on green has no luminance step)
+        gap = gap.max(axis=2)
+    share = (gap <= BAND_TOLERANCE).mean(axis=1)  # of each line, the band's colour
     share[:blended] = np.maximum(share[:blended], share[blended])
-    far = (np.abs(outer - colour) > 2 * BAND_TOLERANCE).mean(axis=1)  # clearly not the band's colour
+    far = (gap > 2 * BAND_TOLERANCE).mean(axis=1)  # clearly not the band's colour
     m = len(share) - EDGE_LINES
     plain = share[:m] >= UNIFORM_SHARE
     # the picture starts within a few lines (the luminance is blurred), with a step, not a drift:
@@ -137,17 +140,19 @@ def _band(lines: np.ndarray, limit: float) -> int:
     return int(ends.max()) if len(ends) else 0
 
 
-def content_box(luma: np.ndarray) -> tuple[int, int, int, int]:
+def content_box(pixels: np.ndarray) -> tuple[int, int, int, int]:
     """The box inside bands added around the picture, of any colour, with or without text on them
-    (letterbox, pillarbox, screenshot canvas, meme captions, frames): (x0, y0, x1, y1)."""
-    h, w = luma.shape
+    (letterbox, pillarbox, screenshot canvas, meme captions, frames): (x0, y0, x1, y1). `pixels`
+    are grey levels (H x W) or colours (H x W x 3)."""
+    h, w = pixels.shape[:2]
     x0, y0, x1, y1 = 0, 0, w, h
     for _ in range(2):  # bands of several colours (title bar, then canvas) peel in two passes
-        region = luma[y0:y1, x0:x1]
+        region = pixels[y0:y1, x0:x1]
         if region.shape[0] < 8 or region.shape[1] < 8:
             break
+        columns = region.swapaxes(0, 1)
         top, bottom = _band(region, 0.45), _band(region[::-1], 0.45)
-        left, right = _band(region.T, 0.45), _band(region.T[::-1], 0.45)
+        left, right = _band(columns, 0.45), _band(columns[::-1], 0.45)
         if not (top or bottom or left or right):
             break
         x0, y0, x1, y1 = x0 + left, y0 + top, x1 - right, y1 - bottom
@@ -188,7 +193,7 @@ def shot_signals(gray: Image.Image) -> tuple[float, float]:
 def fingerprint(d: Decoded) -> ImageFingerprint:
     """Hashes, thumbnail, colours and quality signals of a decoded image."""
     gray = d.image.convert("L")
-    x0, y0, x1, y1 = content_box(np.asarray(gray.filter(ImageFilter.BoxBlur(2))))  # blur: noise is not content
+    x0, y0, x1, y1 = content_box(np.asarray(d.image.filter(ImageFilter.BoxBlur(2))))  # blur: noise is not content
     cw, ch = x1 - x0, y1 - y0
     box = (x0, y0, x1, y1)
     luma32 = np.asarray(gray.resize((phash.SAMPLE, phash.SAMPLE), Image.Resampling.LANCZOS, box=box))
