@@ -283,6 +283,16 @@ def test_the_trace_of_a_jpeg_is_found_in_lossless_pixels_and_only_there() -> Non
     assert traced_quality(jpeg_pixels(photo(421, (800, 600)).convert("L"), 80)) == 80  # a gray JPEG too
 
 
+def test_a_large_png_converted_from_a_jpeg_is_found_from_its_centre(tmp_path: Path) -> None:
+    """Only the centre of a large picture is searched (bounded memory), on JPEG's grid."""
+    from mediadup.fingerprint.decode import decode
+
+    big = photo(422, (800, 600)).resize((2600, 1950))
+    png = save(Image.fromarray(jpeg_pixels(big, 85)), tmp_path / "big.png")
+    assert decode(str(png)).jpeg_quality == 85
+    assert decode(str(save(big, tmp_path / "never.png"))).jpeg_quality is None
+
+
 def test_a_lossless_file_converted_from_a_jpeg_is_no_better_than_the_jpeg(tmp_path: Path) -> None:
     """No EXIF anywhere, so the pixels tell: the JPEG a PNG was converted from is kept (before, the
     PNG was, as "lossless"); a PNG of the picture itself (never a JPEG) is kept over a JPEG of it;

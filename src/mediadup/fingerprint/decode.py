@@ -17,6 +17,7 @@ from .jpeg_trace import STANDARD_LUMA, traced_quality
 WORK_SIZE = 512  # longest side of the working copy every fingerprint is computed from
 DRAFT_SIZE = 256  # JPEGs are DCT-downscaled on load to no less than this on the short side
 DEFAULT_MAX_PIXELS = 300_000_000
+TRACE_SIDE = 2048  # pixels per side of the centre of a lossless picture searched for a JPEG's trace
 LOSSLESS = frozenset({"PNG", "TIFF", "BMP", "DIB", "PPM", "TGA", "QOI", "RAW"})  # formats that lose nothing
 
 Image.MAX_IMAGE_PIXELS = None  # mediadup checks the header size itself, with its own message
@@ -184,8 +185,10 @@ def _decode(path: str, max_pixels: int) -> Decoded:
         if fmt in ("JPEG", "MPO"):
             im.draft("RGB" if mode == "YCbCr" or mode == "RGB" else None, (DRAFT_SIZE, DRAFT_SIZE))
         im.load()  # the first frame of an animation
-        if fmt in LOSSLESS and mode in ("RGB", "L"):  # a JPEG once? (the full pixels, on JPEG's grid)
-            quality = traced_quality(np.asarray(im))
+        if fmt in LOSSLESS and mode in ("RGB", "L"):  # a JPEG once? (full pixels on JPEG's grid, at the centre)
+            x0, y0 = (max(0, (side - TRACE_SIDE) // 2) // 8 * 8 for side in im.size)
+            centre = (x0, y0, min(width, x0 + TRACE_SIDE), min(height, y0 + TRACE_SIDE))
+            quality = traced_quality(np.asarray(im.crop(centre)))
         work = im
         if max(work.size) > WORK_SIZE and work.mode in _RESIZABLE:  # shrink first: convert fewer pixels
             work = work.copy()
