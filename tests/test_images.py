@@ -283,11 +283,11 @@ def test_the_trace_of_a_jpeg_is_found_in_lossless_pixels_and_only_there() -> Non
     assert traced_quality(jpeg_pixels(photo(421, (800, 600)).convert("L"), 80)) == 80  # a gray JPEG too
 
 
-def test_a_large_png_converted_from_a_jpeg_is_found_from_its_centre(tmp_path: Path) -> None:
+def test_a_large_png_converted_from_a_jpeg_is_found_from_its_centre(tmp_path: Path) -> None:  # 2200 > 2048
     """Only the centre of a large picture is searched (bounded memory), on JPEG's grid."""
     from mediadup.fingerprint.decode import decode
 
-    big = photo(422, (800, 600)).resize((2600, 1950))
+    big = photo(422, (800, 600)).resize((2200, 1650))
     png = save(Image.fromarray(jpeg_pixels(big, 85)), tmp_path / "big.png")
     assert decode(str(png)).jpeg_quality == 85
     assert decode(str(save(big, tmp_path / "never.png"))).jpeg_quality is None
@@ -349,8 +349,8 @@ def test_smooth_photos_and_their_copies_are_sure_duplicates(tmp_path: Path) -> N
         "half": lambda im: im.resize((im.width // 2, im.height // 2)),
     }
     unsure = []
-    for seed in range(6):
-        original = sky(seed)
+    for seed in range(4):
+        original = sky(seed, (900, 675))
         a = fingerprinted(original, tmp_path / f"{seed}.png")
         for kind, make in copies.items():
             m = compare(a, fingerprinted(make(original), tmp_path / f"{seed} {kind}.jpg"), LEVELS["normal"])
