@@ -125,7 +125,7 @@ def _band(lines: np.ndarray, limit: float) -> int:
     colour = np.median(outer[blended], axis=0)  # a grey level, or a colour
     gap = np.abs(outer - colour)
     if gap.ndim == 3:  # in colour: the channel that differs most (a red band on green has no luminance step)
-        gap = gap.max(axis=2)
+        gap = np.maximum(np.maximum(gap[..., 0], gap[..., 1]), gap[..., 2])  # (much faster than .max(axis=2))
     share = (gap <= BAND_TOLERANCE).mean(axis=1)  # of each line, the band's colour
     share[:blended] = np.maximum(share[:blended], share[blended])
     far = (gap > 2 * BAND_TOLERANCE).mean(axis=1)  # clearly not the band's colour
