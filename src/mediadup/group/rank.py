@@ -53,18 +53,27 @@ def _codec(m: GroupMember) -> float:
     return float(CODEC_RANK.get(m.info.codec, 0)) if isinstance(m.info, VideoInfo) else 0.0
 
 
+def _lossless_format(m: GroupMember) -> bool:
+    return bool(m.info and m.info.format.upper() in LOSSLESS)
+
+
+def _converted(m: GroupMember) -> bool:
+    """A lossless file whose pixels were decoded from a JPEG (its trace found: `jpeg_quality`)."""
+    return _lossless_format(m) and bool(m.info.jpeg_quality)
+
+
 def _lossless(m: GroupMember) -> float:
-    """A lossless file, unless its pixels were decoded from a JPEG (then it is no better than one)."""
-    return 1.0 if m.info and m.info.format.upper() in LOSSLESS and not m.info.jpeg_quality else 0.0
+    """A lossless file, unless converted from a JPEG (then it is no better than one)."""
+    return float(_lossless_format(m) and not _converted(m))
 
 
 def _unconverted(m: GroupMember) -> float:
     """Not a lossless file converted from a JPEG: between the two, the JPEG is the original."""
-    return 0.0 if m.info and m.info.format.upper() in LOSSLESS and m.info.jpeg_quality else 1.0
+    return float(not _converted(m))
 
 
 def _say_quality(m: GroupMember) -> str:
-    converted = "" if m.info.format.upper() not in LOSSLESS else f", kept as {m.info.format}"
+    converted = f", kept as {m.info.format}" if _converted(m) else ""
     return f"higher JPEG quality (q{m.info.jpeg_quality}{converted})"
 
 

@@ -350,7 +350,7 @@ def same_pixels(a: ImageFingerprint, b: ImageFingerprint, al: Alignment) -> bool
     return float(np.abs(_turned_colours(a, al.dihedral) - b.colours).max()) <= 2 * SAME_PIXELS
 
 
-def grade_misfit(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+def _grade_misfit(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     """How far each place's colour strays from the one colour mapping (an affine map of RGB: a
     grade, a filter, a white balance) that best turns the source's colours into the target's."""
     x = np.c_[source.reshape(-1, 3).astype(np.float64), np.ones(source.size // 3)]
@@ -370,7 +370,7 @@ def colours_agree(a: ImageFingerprint, b: ImageFingerprint, al: Alignment) -> bo
         return True
     if al.side or a.colours is None or b.colours is None:
         return not al.recoloured
-    misfit = grade_misfit(_turned_colours(a, al.dihedral), b.colours)
+    misfit = _grade_misfit(_turned_colours(a, al.dihedral), b.colours)
     if al.recoloured:
         return float(np.mean(misfit > GRADE_MISFIT)) <= GRADE_OUTLIERS
     return float(np.mean(misfit > PLACE_MISFIT)) <= PLACE_OUTLIERS

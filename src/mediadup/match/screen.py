@@ -23,10 +23,8 @@ from ..fingerprint.image import SHARED_WINDOWS, THUMB, WINDOWS, ImageFingerprint
 from .geometry import MIN_KEYPOINTS
 
 VIEW = 16  # pixels per side of a view
-FLOOR = 0.75  # best correlation of any two views below which a pair is no copy
-
-
 SOURCE = THUMB // 2  # views are taken from the thumbnail halved (a quarter of the arithmetic)
+FLOOR = 0.75  # best correlation of any two views below which a pair is no copy
 
 
 @lru_cache(maxsize=1)
