@@ -5,7 +5,9 @@ its copies are re-encoded, rescaled, re-muxed, slowed in frame rate, trimmed, le
 watermarked, grayscale, cut to a sub-clip, mirrored, cropped, played faster or slower, or placed
 inside a compilation. Negatives must not be grouped as copies: a distinct video made from the
 same pictures in another order, two episodes that share only their intro, and two compilations
-that share only their two long filler clips (they may be shown as `overlaps`).
+that share only their two long filler clips (they may be shown as `overlaps`). `--phone N` builds
+apart the everyday copy: N single-shot phone clips (1080p, landscape or portrait, 5-8 s at 30 fps,
+x264's defaults: one key frame) and the copy a messenger sends of each (half size, 450 kb/s).
 
 The pictures come from this project's own image benchmark sources (`image_bench.py`: Debian
 packages, never the shared bench), split in the same two halves: tune on one, report the other
@@ -13,7 +15,7 @@ packages, never the shared bench), split in the same two halves: tune on one, re
 traps grouped as copies, and per kind and class the recall against the original, with the cost
 per video and per minute of footage.
 
-    python benchmarks/video_accuracy.py [--half report|tune|both] [--videos 15] [--levels normal]
+    python benchmarks/video_accuracy.py [--half report|tune|both] [--videos 15] [--levels normal] [--phone 8]
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from PIL import Image, ImageDraw, ImageOps
 
 from mediadup import scan
 from mediadup.match.components import UnionFind
-from mediadup.measure.footage import render, transcode
+from mediadup.measure.footage import reencode, render, transcode
 from mediadup.records import Relation
 
 DEFAULT_WORK = "/tmp/mediadup-bench2/work"  # image_bench.py's downloaded sources
@@ -46,6 +48,7 @@ CLASSES = {
     "trim-10": "medium", "letterbox": "medium", "watermark": "medium", "grayscale": "medium", "mirror": "medium",
     "crop-15": "medium",
     "sub-clip": "hard", "compilation": "hard", "speed-1.25": "hard", "speed-0.8": "hard",
+    "messenger": "easy",
 }  # fmt: skip
 TRAPS = ("reordered", "shared-intro", "shared-fillers")  # must not be grouped as copies
 
@@ -166,7 +169,20 @@ def own_pictures(half: str, out: str) -> list[str]:
     return sorted(os.path.join(folder, f) for f in os.listdir(folder))
 
 
-def build(pics: list[str], out: str, videos: int, jobs: int) -> dict[str, tuple[str, str]]:
+def make_phone(task: tuple[int, str, str]) -> list[tuple[str, str, str]]:
+    """One phone clip (a single shot, one key frame) and the copy a messenger sends of it."""
+    n, picture, out = task
+    rng = random.Random(n)
+    group = f"p{n:03d}"
+    size = (1920, 1080) if n % 2 == 0 else (1080, 1920)
+    original = os.path.join(out, f"VID_{n:04d}.mp4")
+    render(original, [_load(picture)], size=size, fps=FPS, seconds=rng.uniform(5.0, 8.0), seed=n)
+    sent = os.path.join(out, "sent", f"VID-2026-WA{n:04d}.mp4")
+    reencode(original, sent, scale=0.5, bitrate=450_000)
+    return [(original, group, "original"), (sent, group, "messenger")]
+
+
+def build(pics: list[str], out: str, videos: int, jobs: int, phone: bool = False) -> dict[str, tuple[str, str]]:
     truth_file = os.path.join(out, "truth.json")
     if os.path.exists(truth_file):
         with open(truth_file) as f:
@@ -175,14 +191,17 @@ def build(pics: list[str], out: str, videos: int, jobs: int) -> dict[str, tuple[
         if entry != "_pictures":
             shutil.rmtree(os.path.join(out, entry), ignore_errors=True)
     rng = random.Random(0)
-    tasks = []
-    for n in range(videos):
+    tasks: list = []
+    if phone:
+        os.makedirs(os.path.join(out, "sent"), exist_ok=True)
+        tasks = [(n, p, out) for n, p in enumerate(rng.sample(pics, videos))]
+    for n in range(0 if phone else videos):
         chosen = rng.sample(pics, rng.randint(3, 5))
         filler = rng.sample([p for p in pics if p not in chosen], 7)
         tasks.append((n, chosen, filler, out))
     started = time.time()
     with Pool(jobs) as pool:
-        rows = [r for rs in pool.imap_unordered(make_one, tasks) for r in rs]
+        rows = [r for rs in pool.imap_unordered(make_phone if phone else make_one, tasks) for r in rs]
     truth = {os.path.relpath(p, out): (g, t) for p, g, t in rows}
     with open(truth_file, "w") as f:
         json.dump(truth, f, indent=1)
@@ -216,7 +235,8 @@ def score(truth: dict[str, tuple[str, str]], groups: list[list[str]]) -> None:
         print(f"  {t:32} {sum(hits) / len(hits):.3f}  ({sum(hits)}/{len(hits)})")
     for level in ("easy", "medium", "hard"):
         hits = [h for t, hs in by_kind.items() if CLASSES.get(t) == level for h in hs]
-        print(f"  class {level:26} {sum(hits) / len(hits):.3f}  ({sum(hits)}/{len(hits)})")
+        if hits:
+            print(f"  class {level:26} {sum(hits) / len(hits):.3f}  ({sum(hits)}/{len(hits)})")
 
 
 def run(out: str, truth: dict[str, tuple[str, str]], levels: list[str], jobs: int, label: str) -> None:
@@ -259,6 +279,8 @@ def main() -> None:
     ap.add_argument("--videos", type=int, default=15, help="originals per half (or in all, with --sources shared)")
     ap.add_argument("--levels", nargs="+", default=["normal"], choices=["strict", "normal", "loose"])
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--phone", type=int, default=0, metavar="N",
+                    help="instead: N phone clips per half and the copies a messenger sent")  # fmt: skip
     args = ap.parse_args()
     if args.sources == "shared":
         out = args.out + "-shared"
@@ -267,7 +289,13 @@ def main() -> None:
         return
     for half in ("tune", "report") if args.half == "both" else (args.half,):
         out = f"{args.out}-{half}"
-        truth = build(own_pictures(half, out), out, args.videos, args.jobs)
+        pictures_of_half = own_pictures(half, out)
+        if args.phone:
+            out = f"{args.out}-phone-{half}"
+            truth = build(pictures_of_half, out, args.phone, args.jobs, phone=True)
+            run(out, truth, args.levels, args.jobs, f"{half} half, phone clips")
+            continue
+        truth = build(pictures_of_half, out, args.videos, args.jobs)
         run(out, truth, args.levels, args.jobs, f"{half} half")
 
 

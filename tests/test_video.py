@@ -391,3 +391,37 @@ def test_the_first_half_of_still_footage_stays_a_part(tmp_path: Path) -> None:
     result = scan(tmp_path, catalog=tmp_path / "c.sqlite")
     members = {os.path.basename(m.path): m for g in result.groups for m in g.members}
     assert members["first half.mp4"].relation is Relation.CONTAINED, members["first half.mp4"].evidence
+
+
+def test_a_watermarked_copy_an_old_codec_copy_and_a_compilation_holding_the_clip(tmp_path: Path) -> None:
+    """A logo burnt in and an MPEG-4 part 2 re-encode are the same video; a compilation that
+    holds the clip between other footage contains it (never the other way round)."""
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    for name, seed in (("before", 760), ("after", 761)):
+        render(str(clips / f"{name}.mp4"), [photo(seed, (480, 360))], size=SIZE, fps=15, seconds=3.0, seed=seed)
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    clip = str(lib / "clip.mp4")
+    render(clip, [photo(750, (480, 360)), photo(751, (480, 360))], size=SIZE, fps=15, seconds=[2.5, 2.5], seed=7)
+
+    def logo(im: Image.Image) -> Image.Image:
+        im = im.copy()
+        im.paste((255, 255, 255), (im.width - 60, im.height - 24, im.width - 8, im.height - 8))
+        return im
+
+    transcode(clip, str(lib / "watermarked.mp4"), frame_fn=logo)
+    transcode(clip, str(lib / "old camera.avi"), codec="mpeg4")
+    transcode([str(clips / "before.mp4"), clip, str(clips / "after.mp4")], str(lib / "compilation.mp4"))
+    result = scan(lib, catalog=tmp_path / "c.sqlite")
+    name = os.path.basename
+    groups = {name(g.keeper.path): {name(m.path): m for m in g.duplicates} for g in result.groups}
+    whole = groups.pop("compilation.mp4")  # the longest holds the others
+    for copy in ("clip.mp4", "watermarked.mp4", "old camera.avi"):
+        assert whole[copy].relation is Relation.CONTAINED
+        assert whole[copy].evidence["range"] == "00:03-00:08"
+    # the copies among themselves: the MPEG-4 part 2 re-encode has the higher bitrate (38 against
+    # 29 kb/s) but not for its codec, so an H.264 copy is kept over it
+    ((keeper, copies),) = groups.items()
+    assert keeper in ("clip.mp4", "watermarked.mp4"), (keeper, groups)
+    assert copies["old camera.avi"].relation is Relation.NEAR_DUPLICATE

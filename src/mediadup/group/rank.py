@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..fingerprint.decode import LOSSLESS
-from ..fingerprint.video import CODEC_RANK, timestamp
+from ..fingerprint.video import CODEC_EFFICIENCY, timestamp
 from ..records import GroupMember, ImageInfo, VideoInfo
 
 PADDED = 0.85  # content below this fraction of the frame: letterboxed, pillarboxed or a screenshot
@@ -49,8 +49,20 @@ def _video(m: GroupMember, field: str) -> float:
     return float(getattr(m.info, field)) if isinstance(m.info, VideoInfo) else 0.0
 
 
-def _codec(m: GroupMember) -> float:
-    return float(CODEC_RANK.get(m.info.codec, 0)) if isinstance(m.info, VideoInfo) else 0.0
+def _efficiency(m: GroupMember) -> float:
+    return CODEC_EFFICIENCY.get(m.info.codec, 1.0) if isinstance(m.info, VideoInfo) else 0.0
+
+
+def _bitrate(m: GroupMember) -> float:
+    """The bitrate as H.264 would need it for the same quality: a re-encode in an older codec at a
+    higher bitrate is no better than the H.264 original."""
+    return _video(m, "bitrate") * _efficiency(m)
+
+
+def _say_bitrate(m: GroupMember) -> str:
+    rate = f"{m.info.bitrate // 1000} kb/s"
+    weight = _efficiency(m)
+    return f"highest bitrate ({rate})" if weight == 1.0 else f"highest bitrate for its codec ({rate} {m.info.codec})"
 
 
 def _lossless_format(m: GroupMember) -> bool:
@@ -135,9 +147,9 @@ VIDEO_CRITERIA: tuple[Criterion, ...] = (
     RESOLUTION,
     UNPADDED,
     COLOUR,
-    Criterion(lambda m: _video(m, "bitrate"), 0.1, lambda m: f"highest bitrate ({m.info.bitrate // 1000} kb/s)"),
+    Criterion(_bitrate, 0.1, _say_bitrate),
     Criterion(lambda m: _video(m, "fps"), 0.02, lambda m: f"highest frame rate ({m.info.fps:g} fps)"),
-    Criterion(_codec, 0.0, lambda m: f"better codec ({m.info.codec})"),
+    Criterion(_efficiency, 0.0, lambda m: f"better codec ({m.info.codec})"),
     LARGEST,
     OLDEST,
     SHORTEST_PATH,
