@@ -20,7 +20,7 @@ from PIL import Image
 from ..fingerprint import phash
 from ..fingerprint.image import THUMB, ImageFingerprint
 from ..records import ImageInfo, Relation
-from .geometry import OVERLAP, Geometry, fit
+from .geometry import OVERLAP, Geometry, checkable, fit
 
 VERSION = 18  # bump when a change can turn a verdict: remembered verdicts are then recomputed
 GRID = 32  # pixels compared per side
@@ -276,8 +276,11 @@ class Alignment:
         return bool(self.side) and self.kept < 0.97
 
 
-def align(a: ImageFingerprint, b: ImageFingerprint, level: Level, variants: int = 2) -> Alignment | None:
-    """Find how `b` lies over `a` (turned, cropped or as is); None when either is nearly uniform."""
+def align(a: ImageFingerprint, b: ImageFingerprint, level: Level, parts: str = "ab", give_up: float = -1.0,
+          variants: int = 2) -> Alignment | None:  # fmt: skip
+    """Find how `b` lies over `a` (turned, cropped or as is); None when either is nearly uniform,
+    or when the best alignment is less alike than `give_up`. The crop search looks for the
+    pictures named in `parts` inside the other ("b": b is a part of a; "a": a is a part of b)."""
     if _zscore(a.thumb) is None or _zscore(b.thumb) is None:
         return None
     hist = histogram_similarity(a, b)
@@ -308,10 +311,14 @@ def align(a: ImageFingerprint, b: ImageFingerprint, level: Level, variants: int 
             turned = turn(k)
             ratio = _aspect(b, False) / _aspect(a, phash.DIHEDRAL[k].transpose)
             for side, big, small, r in (("b", turned, b.thumb, ratio), ("a", b.thumb, turned, 1 / ratio)):
+                if side not in parts:
+                    continue
                 sim, box = crop_search(big, small, r, level.min_crop_side)
                 if sim > best[0]:
                     best = (sim, k, side, box)
     sim, k, side, box = best
+    if sim < give_up:
+        return None
     big, small = (b.thumb, turn(k)) if side == "a" else (turn(k), b.thumb)
     region, other = _grid(big, box if side else None), _grid(small)
     detail_a, detail_b = _highpass(region), _highpass(other)
@@ -387,17 +394,21 @@ def distinct_shots(a: ImageInfo, b: ImageInfo) -> bool:
     return ta is not None and tb is not None and ta != tb and (ta - tb) % TIME_ZONE_STEP != 0
 
 
-def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level) -> Match | None:
+def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level, parts: str = "ab") -> Match | None:
     """A verified match of `b` (a candidate duplicate) against `a` (its keeper), or None.
 
-    Thumbnails first (same framing, a turn by quarters, a crop found by cross-correlation); then
-    keypoint geometry, for what thumbnails cannot align (tilts, rotated crops, perspective, a
-    picture inside a screenshot) and to check a crop: two shots that only overlap are no copies."""
+    Thumbnails first (same framing, a turn by quarters, a crop found by cross-correlation, for the
+    pictures named in `parts` inside the other: see `align`); then keypoint geometry, for what
+    thumbnails cannot align (tilts, rotated crops, perspective, a picture inside a screenshot) and
+    to check a crop: two shots that only overlap are no copies."""
     if distinct_shots(a.info, b.info):
         return None  # similar shots at most (scan --similar)
-    al = align(a, b, level)
+    # without keypoints the thumbnails decide alone: a pair less alike than any verdict accepts
+    # needs no more evidence (look-alikes stop here)
+    give_up = -1.0 if checkable(a.features, b.features) else min(level.min_similarity, level.min_recolour_similarity)
+    al = align(a, b, level, parts, give_up)
     if al is None:
-        return None  # blank or nearly uniform pictures: only identical bytes can tell them apart
+        return None  # blank or nearly uniform pictures, or nothing alike enough
     if not colours_agree(a, b, al):
         return None  # other colours, place by place: another picture or a colour edition, not a copy
     match = _by_thumbnails(a, b, al, level)

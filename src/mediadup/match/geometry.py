@@ -97,9 +97,14 @@ def _area(quad: np.ndarray) -> float:
     return float(abs(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))) / 2)
 
 
+def checkable(a: Features | None, b: Features | None) -> bool:
+    """Whether the two have keypoints enough for their geometry to be checked."""
+    return a is not None and b is not None and min(len(a), len(b)) >= MIN_KEYPOINTS
+
+
 def fit(a: Features, b: Features) -> Geometry | None:
     """How `b` lies over `a`, when keypoints show it surely (see the module's rules); else None."""
-    if len(a) < MIN_KEYPOINTS or len(b) < MIN_KEYPOINTS:
+    if not checkable(a, b):
         return None
     pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(b.descriptors, a.descriptors, k=2)
     good = [m[0] for m in pairs if len(m) == 2 and m[0].distance < RATIO * m[1].distance]

@@ -5,7 +5,8 @@ picture has many candidates and almost none is a copy. Pictures with too few key
 be verified by their thumbnails, and a thumbnail verdict needs the two to be alike as a whole or
 as a part of one another. So the two are first compared as 16 x 16 views — each picture whole,
 turned, and cut to the windows its hashes were taken from — and a pair whose views all
-correlate less than FLOOR is no copy, without the full alignment and crop search. The floor
+correlate less than FLOOR is no copy, without the full alignment and crop search; and the crop
+search looks for one picture inside the other only when a window of the other is in reach. The floor
 lies below what copies reach: copies of smooth pictures correlate at 0.98 or more, a flat
 drawing cropped between two window sizes at 0.79 or more (a verdict needs 0.85 after alignment
 at the loosest level); among smooth look-alikes it turns away about two pairs in three.
@@ -20,7 +21,7 @@ import numpy as np
 
 from ..fingerprint import phash
 from ..fingerprint.image import SHARED_WINDOWS, THUMB, WINDOWS, ImageFingerprint
-from .geometry import MIN_KEYPOINTS
+from . import geometry
 
 VIEW = 16  # pixels per side of a view
 SOURCE = THUMB // 2  # views are taken from the thumbnail halved (a quarter of the arithmetic)
@@ -63,18 +64,23 @@ def views(f: ImageFingerprint) -> tuple[np.ndarray, np.ndarray]:
 
 def checkable(a: ImageFingerprint, b: ImageFingerprint) -> bool:
     """Whether keypoints can check the pair's geometry (then the screen does not apply)."""
-    return a.features is not None and b.features is not None and min(len(a.features), len(b.features)) >= MIN_KEYPOINTS
+    return geometry.checkable(a.features, b.features)
 
 
-def may_match(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> bool:
-    """Whether any alignment the thumbnails could verify is in reach: a turn of one over the
-    other, a window of either (turned or not) over the other, or the same window of both."""
+def within_reach(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> str | None:
+    """Whether any alignment the thumbnails could verify is in reach — a turn of one over the
+    other, a window of either (turned or not) over the other, or the same window of both — and
+    which picture may be a part of the other: "b" (of a), "a" (of b), both or neither ("").
+    None: nothing is in reach, no copy."""
     (turns_a, windows_a), (turns_b, windows_b) = a, b
     shared = list(SHARED_WINDOWS)
-    best = max(
+    whole = max(
         float((turns_a @ turns_b[0]).max()),  # the same framing, turned
-        float((windows_a @ turns_b.T).max()),  # b is a part of a (either turned)
-        float((windows_b @ turns_a.T).max()),  # a is a part of b
         float((windows_a[shared] * windows_b[shared]).sum(axis=1).max()),  # alike but for a local edit
     )
-    return best >= FLOOR
+    parts = "".join(
+        side
+        for side, windows, turns in (("b", windows_a, turns_b), ("a", windows_b, turns_a))
+        if float((windows @ turns.T).max()) >= FLOOR  # a window of one over the other, either turned
+    )
+    return parts if parts or whole >= FLOOR else None

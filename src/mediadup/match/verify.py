@@ -21,11 +21,14 @@ STREAM = 5000  # new verdicts kept in memory before they are written to the cata
 BATCH = 48  # pairs a worker compares at once: their fingerprints travel and are looked at once
 
 
-def _compare(a: Fingerprint, b: Fingerprint, level: Level, first_look: Callable[[], bool]) -> Match | None:
+def _compare(a: Fingerprint, b: Fingerprint, level: Level, first_look: Callable[[], str | None]) -> Match | None:
     if isinstance(a, VideoFingerprint) and isinstance(b, VideoFingerprint):
         return video_compare.compare_videos(a, b, level)
     if isinstance(a, ImageFingerprint) and isinstance(b, ImageFingerprint):
-        return compare(a, b, level) if screen.checkable(a, b) or first_look() else None
+        if screen.checkable(a, b):
+            return compare(a, b, level)
+        parts = first_look()
+        return None if parts is None else compare(a, b, level, parts)
     return None  # an image and a video are never copies of each other (see frame_of)
 
 
@@ -40,7 +43,7 @@ def _compare_batch(task: tuple[list[Fingerprint], list[tuple[int, int]], Level])
             views[i] = screen.views(fingerprints[i])
         return views[i]
 
-    return [_compare(fingerprints[i], fingerprints[j], level, lambda i=i, j=j: screen.may_match(seen(i), seen(j)))
+    return [_compare(fingerprints[i], fingerprints[j], level, lambda i=i, j=j: screen.within_reach(seen(i), seen(j)))
             for i, j in pairs]  # fmt: skip
 
 
