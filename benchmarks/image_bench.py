@@ -528,6 +528,17 @@ def report(name: str, folder: Path, s: dict, seconds: float | None = None) -> No
             print(f"    {what} pairs by kinds: " + ", ".join(f"{a}~{b} {n}" for (a, b), n in kinds.most_common(8)))
 
 
+def keepers(folder: Path, groups: list[list[str]]) -> str:
+    """Whether each group that holds an original keeps it (a group's first file is its keeper)."""
+    truth = json.loads((folder / "truth.json").read_text())
+    kind = {str(folder / p): t["kind"] for p, t in truth.items()}
+    holding = [g for g in groups if any(kind.get(p) == "original" for p in g)]
+    others = Counter(kind.get(g[0], "?") for g in holding if kind.get(g[0]) != "original")
+    said = ", ".join(f"{k} {n}" for k, n in others.most_common()) or "none"
+    kept = len(holding) - sum(others.values())
+    return f"the original kept in {kept} of {len(holding)} groups holding one; else: {said}"
+
+
 def run(out: Path, halves: list[str], levels: list[str], baseline: bool) -> None:
     for half in halves:
         folder = out / half
@@ -536,6 +547,7 @@ def run(out: Path, halves: list[str], levels: list[str], baseline: bool) -> None
                 groups, seconds, maybe = scan_groups(folder, level, Path(tmp, "catalog.sqlite"))
                 report(f"{half} {level}", folder, score(folder, groups), seconds)
                 print(f"    verdicts: {stages(Path(tmp, 'catalog.sqlite'), level)}")
+                print(f"    keepers: {keepers(folder, groups)}")
                 if maybe:
                     m = score(folder, maybe)
                     print(f"    may be duplicates (never removed unless asked): {m['true']} true pairs, "

@@ -29,14 +29,15 @@ import time
 
 import numpy as np
 
-from mediadup.fingerprint.image import FIRST_WINDOW, N_DIHEDRAL, WINDOWS
+from mediadup.fingerprint.image import FIRST_WINDOW, INNER, N_DIHEDRAL, NO_INNER, WINDOWS
 from mediadup.fingerprint.phash import DIHEDRAL
 from mediadup.match.candidates import candidate_pairs, connect
 from mediadup.match.compare import LEVELS, Level
 from mediadup.match.components import UnionFind
 from mediadup.match.index import HammingIndex
 
-VIEWS = FIRST_WINDOW + len(WINDOWS)
+VIEWS = INNER + 1
+SCREENSHOTS = 0.01  # items with a picture inside window chrome (an inner view)
 
 
 def compose_table() -> np.ndarray:
@@ -67,6 +68,7 @@ def synthetic(n: int, near: float, rotated: float, cropped: float, level: Level,
     n_near, n_rot, n_crop = int(n * near), int(n * rotated), int(n * cropped)
     n_orig = n - n_near - n_rot - n_crop
     hashes = rng.integers(0, 2**64, size=(n, VIEWS), dtype=np.uint64, endpoint=False)
+    hashes[rng.random(n) >= SCREENSHOTS, INNER] = NO_INNER
     near_src = rng.choice(n_orig, n_near, replace=False)
     near_dst = np.arange(n_orig, n_orig + n_near)
     hashes[near_dst] = flip(rng, hashes[near_src], radius)  # every view a little changed

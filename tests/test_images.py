@@ -414,3 +414,114 @@ def test_a_frame_as_light_as_the_picture_but_of_another_colour_is_not_content(tm
     groups = sorted(sorted(Path(m.path).name for m in g.members) for g in result.groups)
     assert groups == [["framed.jpg", "original.jpg"]] * 3, groups
     assert all(Path(g.keeper.path).name == "original.jpg" for g in result.groups), [g.reason for g in result.groups]
+
+
+def in_a_viewer(im: Image.Image, scale: float, name: str) -> Image.Image:
+    """A screenshot of a desktop photo viewer: a menu bar, the picture on a dark canvas, a side
+    panel of details, a status line."""
+    shown = im.resize((round(im.width * scale), round(im.height * scale)), Image.Resampling.LANCZOS)
+    out = Image.new("RGB", (shown.width + 300, shown.height + 120), (40, 42, 48))
+    draw = ImageDraw.Draw(out)
+    draw.rectangle((0, 0, out.width, 36), fill=(225, 225, 228))
+    for n, word in enumerate(("File", "Edit", "View", "Image", "Help")):
+        draw.text((12 + 70 * n, 12), word, fill=(30, 30, 30))
+    draw.rectangle((shown.width + 40, 60, out.width - 10, out.height - 30), fill=(55, 58, 66))
+    for n in range(8):
+        draw.text((shown.width + 52, 72 + 22 * n), f"Exposure {n}: 1/{125 * (n + 1)} s", fill=(200, 200, 200))
+    out.paste(shown, (20, 60))
+    draw.text((20, out.height - 24), f"{name}  {im.width} x {im.height}", fill=(180, 180, 180))
+    return out
+
+
+def in_a_phone_app(im: Image.Image, name: str) -> Image.Image:
+    """A phone screenshot of a social app: status bar, title, the picture across the screen, a
+    caption and a row of buttons under it."""
+    width = 720
+    shown = im.resize((width, round(im.height * width / im.width)), Image.Resampling.LANCZOS)
+    out = Image.new("RGB", (width, shown.height + 420), (255, 255, 255))
+    draw = ImageDraw.Draw(out)
+    draw.rectangle((0, 0, width, 48), fill=(0, 0, 0))
+    draw.text((20, 16), "9:41", fill=(255, 255, 255))
+    draw.text((24, 70), f"@friend shared {name}", fill=(20, 20, 20), font=ImageFont.load_default(28))
+    out.paste(shown, (0, 130))
+    y = 130 + shown.height + 20
+    for n in range(4):
+        draw.ellipse((24 + 80 * n, y, 64 + 80 * n, y + 40), outline=(40, 40, 40), width=4)
+    draw.text((24, y + 70), "What a view! #holiday #nofilter", fill=(20, 20, 20), font=ImageFont.load_default(26))
+    return out
+
+
+def test_screenshots_of_a_photo_join_it_and_the_photo_is_kept(tmp_path: Path) -> None:
+    """A photo shown in a viewer's window (whole and at 70 %) and in a phone app: the window
+    chrome is not content, so each screenshot is a copy of the photo, which is kept; two
+    screenshots of other photos in the same window are not copies of each other."""
+    lib = tmp_path / "lib"
+    for n in range(2):
+        im = photo(900 + n, (1280, 960))
+        save(im, lib / f"IMG_{n}.jpg", quality=92)
+        small = im.resize((640, 480), Image.Resampling.LANCZOS)  # as a screen shows it
+        save(in_a_viewer(small, 1.0, f"IMG_{n}.jpg"), lib / "screens" / f"Screenshot {n}.png")
+        save(in_a_viewer(small, 0.7, f"IMG_{n}.jpg"), lib / "screens" / f"Screenshot {n} small.jpg", quality=85)
+        save(in_a_phone_app(small, f"IMG_{n}"), lib / "screens" / f"phone {n}.png")
+    result = scan(lib, catalog=str(tmp_path / "c.sqlite"))
+    groups = sorted(result.groups, key=lambda g: g.keeper.path)
+    assert [Path(g.keeper.path).name for g in groups] == ["IMG_0.jpg", "IMG_1.jpg"], [
+        [(Path(m.path).name, m.relation.value) for m in g.members] for g in result.groups
+    ]
+    for n, g in enumerate(groups):
+        names = {Path(m.path).name: m for m in g.duplicates}
+        assert names.keys() == {f"Screenshot {n}.png", f"Screenshot {n} small.jpg", f"phone {n}.png"}, names.keys()
+        assert g.reason.startswith("highest resolution"), g.reason
+        assert all(m.relation.removable for m in names.values())
+
+
+def test_the_picture_inside_window_chrome_is_found_and_a_plain_background_is_no_chrome() -> None:
+    from mediadup.fingerprint.inner import inner_box
+
+    def gray(im: Image.Image) -> np.ndarray:
+        im = im.convert("L")
+        scale = 512 / max(im.size)  # the working copy fingerprints are made from
+        return np.asarray(im.resize((round(im.width * scale), round(im.height * scale)), Image.Resampling.BOX))
+
+    shot = in_a_viewer(photo(910, (640, 480)), 1.0, "IMG.jpg")  # the picture at (20, 60)-(660, 540) of 940 x 600
+    box = inner_box(gray(shot))
+    assert box is not None and np.allclose(box, (20 / 940, 60 / 600, 660 / 940, 540 / 600), atol=0.015), box
+    assert inner_box(gray(photo(911, (640, 480)))) is None
+    clip_art = Image.new("RGB", (640, 480), (255, 255, 255))  # an object photographed on white
+    subject = Image.new("L", (300, 260), 0)
+    ImageDraw.Draw(subject).ellipse((0, 0, 300, 260), fill=255)
+    clip_art.paste(photo(912, (300, 260)), (170, 110), mask=subject)
+    shadow = Image.new("L", (640, 480), 0)
+    ImageDraw.Draw(shadow).ellipse((150, 375, 490, 425), fill=60)
+    clip_art.paste((0, 0, 0), mask=shadow.filter(ImageFilter.GaussianBlur(12)))  # its soft shadow
+    assert inner_box(gray(clip_art)) is None
+    ImageDraw.Draw(clip_art).text((20, 20), "ACME cameras", fill=(20, 20, 120), font=ImageFont.load_default(30))
+    assert inner_box(gray(clip_art)) is None  # a logo beside the subject: marks, but no window around it
+    sky = photo(913, (640, 480))
+    sky.paste(Image.linear_gradient("L").resize((640, 240)).convert("RGB"), (0, 0))  # a smooth, cloudless sky
+    assert inner_box(gray(sky)) is None
+
+
+def test_the_camera_original_is_kept_over_graded_framed_and_captioned_copies(tmp_path: Path) -> None:
+    """An original of one dominant hue (a sunset) has fewer hues than its teal-and-orange graded
+    copy, and a thin frame or a caption band adds pixels around the picture: none of these makes
+    a copy better than the camera's own file."""
+    from PIL import ImageOps
+
+    lib = tmp_path / "lib"
+    for n in range(2):
+        gray = photo(930 + n, (800, 600)).convert("L")
+        sunset = ImageOps.colorize(gray, black=(40, 12, 0), white=(255, 214, 140))  # one warm hue
+        save(sunset, lib / f"IMG_{n}.jpg", quality=92, exif=camera_exif(taken=f"2021:05:0{n + 1} 19:00:00"))
+        px = np.asarray(sunset, dtype=np.float32)
+        shadow = 1 - px.mean(axis=2, keepdims=True) / 255
+        graded = px * (1 - 0.45 * shadow) + np.array([0, 140, 150], np.float32) * 0.45 * shadow
+        save(Image.fromarray(graded.clip(0, 255).astype(np.uint8)), lib / "edits" / f"graded {n}.jpg", quality=90)
+        framed = Image.new("RGB", (800 + 2 * 22, 600 + 2 * 22), (250, 250, 250))
+        framed.paste(sunset, (22, 22))
+        save(framed, lib / "edits" / f"framed {n}.jpg", quality=90)
+        save(captioned(sunset, (255, 255, 255), "golden hour"), lib / "edits" / f"caption {n}.jpg", quality=90)
+    result = scan(lib, catalog=str(tmp_path / "c.sqlite"))
+    kept = sorted(Path(g.keeper.path).name for g in result.groups)
+    assert kept == ["IMG_0.jpg", "IMG_1.jpg"], [(Path(g.keeper.path).name, g.reason) for g in result.groups]
+    assert all(len(g.duplicates) == 3 for g in result.groups)

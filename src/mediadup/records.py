@@ -87,10 +87,24 @@ class ImageInfo:
     monochrome: bool = False  # gray, sepia or duotone: all colour in one narrow band of hues
     sharpness: float | None = None  # fine detail of the working copy (the spread of its Laplacian)
     clipped: float | None = None  # fraction of pure black or white pixels (lost to exposure)
+    inner: tuple[float, float, float, float] | None = None  # the picture inside window chrome (a
+    # screenshot), as fractions (x0, y0, x1, y1) of the content; None when there is none
 
     @property
     def pixels(self) -> int:
         return self.content_width * self.content_height
+
+    def __post_init__(self) -> None:
+        if self.inner is not None:
+            self.inner = tuple(self.inner)  # read back from JSON as a list
+
+    @property
+    def inner_pixels(self) -> int:
+        """Pixels of the picture inside window chrome (0 when there is none)."""
+        if not self.inner:
+            return 0
+        x0, y0, x1, y1 = self.inner
+        return round((x1 - x0) * self.content_width) * round((y1 - y0) * self.content_height)
 
     @property
     def taken(self) -> float | None:

@@ -12,8 +12,9 @@ from ..records import ImageInfo
 from . import phash
 from .decode import DEFAULT_MAX_PIXELS, Decoded, decode
 from .features import Features, features
+from .inner import inner_box
 
-VERSION = 15  # bump when anything below changes what is stored: cached fingerprints are then recomputed
+VERSION = 16  # bump when anything below changes what is stored: cached fingerprints are then recomputed
 THUMB = 64
 COLOUR_GRID = 8  # the content's mean colours on a COLOUR_GRID x COLOUR_GRID grid, stored with the thumbnail
 WINDOW_SOURCE = 128  # window hashes are taken from the content resized to this square
@@ -48,11 +49,13 @@ N_DIHEDRAL = len(phash.DIHEDRAL)  # 0: the picture's pHash, 1-7: its rotations a
 FULL_VIEW = N_DIHEDRAL  # pHash of the whole frame, borders included
 AVERAGE = N_DIHEDRAL + 1  # 8x8 average hash: each bit is one region, so a local edit flips few bits
 FIRST_WINDOW = N_DIHEDRAL + 2  # pHashes of WINDOWS
+INNER = FIRST_WINDOW + len(WINDOWS)  # pHash of the picture inside window chrome (inner.py); NO_INNER when none
+NO_INNER = 0  # never a pHash: half of a pHash's bits are set
 
 
 @dataclass
 class ImageFingerprint:
-    hashes: np.ndarray  # uint64 columns: see N_DIHEDRAL, FULL_VIEW, AVERAGE, FIRST_WINDOW
+    hashes: np.ndarray  # uint64 columns: see N_DIHEDRAL, FULL_VIEW, AVERAGE, FIRST_WINDOW, INNER
     thumb: np.ndarray | None  # THUMB x THUMB uint8 luminance of the content (borders trimmed); None when light
     histogram: np.ndarray  # hue histogram of the content, float32, sums to 1 (0 for grayscale)
     info: ImageInfo
@@ -203,6 +206,9 @@ def fingerprint(d: Decoded) -> ImageFingerprint:
     thumb = np.asarray(content.resize((THUMB, THUMB), Image.Resampling.LANCZOS))
     hashes.append(phash.average_hash(thumb))
     hashes.extend(phash.window_hashes(np.asarray(content), WINDOWS))
+    content_gray = gray.crop(box)
+    inner = inner_box(np.asarray(content_gray))
+    hashes.append(NO_INNER if inner is None else phash.window_hashes(np.asarray(content), (inner,))[0])
     small = d.image.resize((THUMB, THUMB), Image.Resampling.BILINEAR, box=box)
     colours = np.asarray(small.resize((COLOUR_GRID, COLOUR_GRID), Image.Resampling.BOX))
     rgb = np.asarray(small).reshape(-1, 3)
@@ -224,7 +230,7 @@ def fingerprint(d: Decoded) -> ImageFingerprint:
         chroma=round(chroma, 2),
         monochrome=is_monochrome(histogram, chroma),
     )
-    content_gray = gray.crop(box)
+    info.inner = None if inner is None else tuple(round(v, 4) for v in inner)
     info.sharpness, info.clipped = shot_signals(content_gray)
     keypoints = features(np.asarray(content_gray))
     return ImageFingerprint(np.array(hashes, dtype=np.uint64), thumb, histogram, info, None, keypoints, colours)

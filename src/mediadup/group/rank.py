@@ -10,7 +10,7 @@ from ..fingerprint.decode import LOSSLESS
 from ..fingerprint.video import CODEC_EFFICIENCY, timestamp
 from ..records import GroupMember, ImageInfo, VideoInfo
 
-PADDED = 0.85  # content below this fraction of the frame: letterboxed, pillarboxed or a screenshot
+PADDED = 0.97  # content below this fraction of the frame: framed, captioned, letterboxed or a screenshot
 PADDED_MEASURE = 0.95
 GRAY_CHROMA = 4.0  # mean colourfulness below which a video is grayscale
 
@@ -24,19 +24,29 @@ class Criterion:
     say: Callable[[GroupMember], str]
 
 
+def _shown(m: GroupMember) -> int:
+    """Pixels of the picture a file shows: its content, or the picture inside its window chrome
+    (a screenshot) when that is clearly smaller."""
+    info = m.info
+    if isinstance(info, ImageInfo) and info.inner_pixels and info.inner_pixels < PADDED * info.pixels:
+        return info.inner_pixels
+    return info.pixels
+
+
 def _pixels(m: GroupMember) -> float:
-    """Pixels of the picture: the whole frame, or only the content when wide borders pad it
-    (a letterboxed copy or a screenshot is not a higher resolution of the picture)."""
+    """Pixels of the picture: the whole frame, or only the content when wide borders or window
+    chrome pad it (a letterboxed copy or a screenshot is not a higher resolution of the picture)."""
     if not m.info:
         return 0
     full = m.info.width * m.info.height
     # measured content is a little generous (edges blur into the borders): a padded copy must
     # measure clearly larger to outrank one without borders
-    return m.info.pixels * PADDED_MEASURE if m.info.pixels < PADDED * full else full
+    shown = _shown(m)
+    return shown * PADDED_MEASURE if shown < PADDED * full else full
 
 
 def _unpadded(m: GroupMember) -> float:
-    return float(bool(m.info and m.info.pixels >= PADDED * m.info.width * m.info.height))
+    return float(bool(m.info and _shown(m) >= PADDED * m.info.width * m.info.height))
 
 
 def _colour(m: GroupMember) -> float:
@@ -122,7 +132,7 @@ def _say_shot(m: GroupMember) -> str:
 
 
 RESOLUTION = Criterion(_pixels, 0.02, lambda m: f"highest resolution ({m.info.width}x{m.info.height})")
-UNPADDED = Criterion(_unpadded, 0.0, lambda m: "no added borders (letterbox, canvas)")
+UNPADDED = Criterion(_unpadded, 0.0, lambda m: "no added borders (letterbox, canvas, window chrome)")
 COLOUR = Criterion(_colour, 0.0, lambda m: "in full colour (not grayscale or toned)")
 LARGEST = Criterion(lambda m: float(m.stat.size), 0.05, lambda m: "largest file (least compressed)")
 OLDEST = Criterion(lambda m: -float(m.stat.mtime_ns), 0.0, lambda m: "oldest copy")
@@ -130,9 +140,11 @@ SHORTEST_PATH = Criterion(lambda m: -float(len(m.path)), 0.0, lambda m: "shortes
 CRITERIA: tuple[Criterion, ...] = (
     RESOLUTION,
     UNPADDED,
-    COLOUR,
     Criterion(_deep, 0.0, lambda m: f"{m.info.bit_depth}-bit"),
+    # the camera's own file before colour: a graded or filtered copy may hold more hues than an
+    # original of one dominant hue (a sunset, a forest), and a toned copy rarely keeps the EXIF
     Criterion(_camera_original, 0.0, lambda m: f"camera original (EXIF: {m.info.camera}, taken {m.info.captured})"),
+    COLOUR,
     Criterion(_lossless, 0.0, lambda m: f"lossless ({m.info.format})"),
     Criterion(_metadata, 0.0, lambda m: "keeps the camera metadata (EXIF)"),
     Criterion(_jpeg_quality, 0.0, _say_quality),

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..fingerprint.image import AVERAGE, FIRST_WINDOW, SHARED_WINDOWS
+from ..fingerprint.image import AVERAGE, FIRST_WINDOW, INNER, NO_INNER, SHARED_WINDOWS
 from ..fingerprint.video import N_DIHEDRAL as VIDEO_DIHEDRAL
 from ..fingerprint.video import SHARED_WINDOWS as SHARED_VIDEO_WINDOWS
 from .compare import Level
@@ -94,7 +94,8 @@ def candidate_pairs(hashes: np.ndarray, level: Level) -> Candidates:
 
     index = picture_index(level.radius)
     gathered.add(*both_ways(*index.pairs(level.radius, PER_PICTURE)), index)
-    for views, radius in ((hashes[:, 1:AVERAGE], level.view_radius), (hashes[:, FIRST_WINDOW:], level.window_radius)):
+    turns, windows = hashes[:, 1:AVERAGE], hashes[:, FIRST_WINDOW:INNER]
+    for views, radius in ((turns, level.view_radius), (windows, level.window_radius)):
         index, per = picture_index(radius), views.shape[1]
         for start in range(0, n, QUERY_ROWS):  # in slices: a picture's own windows hit it, and
             vq, vi, vd = index.search(
@@ -108,7 +109,22 @@ def candidate_pairs(hashes: np.ndarray, level: Level) -> Candidates:
     aq, ai, ad = index.pairs(level.view_radius, PER_PICTURE)
     close = np.bitwise_count(hashes[aq, 0] ^ hashes[ai, 0]) <= 3 * level.radius
     gathered.add(*both_ways(aq[close], ai[close], ad[close]), index)
+    shots = np.flatnonzero(hashes[:, INNER] != NO_INNER)
+    if len(shots):
+        # a screenshot's inner picture: close to the other's picture, or to the other's inner picture
+        index = picture_index(level.view_radius)
+        gathered.add(*both_ways(*_owned(shots, index.search(hashes[shots, INNER], level.view_radius, PER_PICTURE))),
+                     index, lambda q: shots[q])  # fmt: skip
+        index = HammingIndex(hashes[shots, INNER], level.view_radius)
+        sq, si, sd = index.pairs(level.view_radius, PER_PICTURE)
+        gathered.add(*both_ways(shots[sq], shots[si], sd), index, lambda q: shots[q])
     return gathered.result()
+
+
+def _owned(rows: np.ndarray, found: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, ...]:
+    """A search's (query, item, distance) with each query numbered as the row it came from."""
+    q, i, d = found
+    return rows[q], i, d
 
 
 def video_candidate_pairs(frames: list[np.ndarray], radius: int) -> np.ndarray:

@@ -36,6 +36,7 @@ MIN_BLOCKS = 3  # fewer blocks of evidence than this: too little to be sure
 MIN_AGREEMENT = 0.6  # most blocks of evidence must agree
 THIN_DETAIL = 0.3  # fine detail agreeing less than this on the whole is no evidence of a copy
 SAME_PIXELS = 12.0  # with too little evidence, a sure copy differs by at most this much (gray levels, 99th pct)
+INNER_SIDE = 0.3  # the picture inside a screenshot's chrome keeps at least this fraction of each side
 MAX_STRETCH = 1.4  # a copy in the same framing keeps its shape within this factor (a squeezed thumbnail)
 GEOMETRY_BLOCKS = 6  # laid over each other by keypoints, at least this many places with detail...
 GEOMETRY_AGREEMENT = 0.75  # ...of which this share must agree
@@ -266,6 +267,7 @@ class Alignment:
     blocks: int = 0  # blocks with detail on both sides (local evidence)
     agreement: float = 0.0  # share of them whose detail agrees
     worst: float = 0.0  # 99th percentile of the raw pixel difference (gray levels)
+    shown: bool = False  # the part is the picture inside the bigger one's window chrome (a screenshot)
 
     @property
     def kept(self) -> float:
@@ -299,6 +301,7 @@ def align(a: ImageFingerprint, b: ImageFingerprint, level: Level, parts: str = "
 
     b_grid = _grid(b.thumb)
     best = (-1.0, 0, "", FULL)
+    shown = False  # the best is the picture inside a screenshot's window chrome
     for k in tried:
         stretch = _aspect(b, False) / _aspect(a, phash.DIHEDRAL[k].transpose)
         if max(stretch, 1 / stretch) > MAX_STRETCH:
@@ -316,6 +319,12 @@ def align(a: ImageFingerprint, b: ImageFingerprint, level: Level, parts: str = "
                 sim, box = crop_search(big, small, r, level.min_crop_side)
                 if sim > best[0]:
                     best = (sim, k, side, box)
+        for side, holder, small in (("b", a, b.thumb), ("a", b, a.thumb)):
+            if holder.info.inner and side in parts:  # a screenshot: the picture inside its window chrome
+                start = tuple(v * THUMB for v in holder.info.inner)
+                sim, box = refine_box(holder.thumb, _grid(small), start, INNER_SIDE)  # type: ignore[arg-type]
+                if sim > best[0]:
+                    best, shown = (sim, 0, side, box), True
     sim, k, side, box = best
     if sim < give_up:
         return None
@@ -337,6 +346,7 @@ def align(a: ImageFingerprint, b: ImageFingerprint, level: Level, parts: str = "
         blocks=blocks,
         agreement=agreement,
         worst=float(np.percentile(np.abs(region - other), 99)),
+        shown=shown,
     )
 
 
@@ -476,6 +486,9 @@ def _by_thumbnails(a: ImageFingerprint, b: ImageFingerprint, al: Alignment, leve
     if al.cropped:
         evidence["crop"] = _crop_words(al.side, al.kept)
         evidence["box"] = [round(v / THUMB, 3) for v in al.box]
+    if al.shown:
+        holder = "the duplicate" if al.side == "a" else "the keeper"
+        evidence["screenshot"] = f"{holder} shows the picture inside window chrome"
     return Match(relation, al.similarity, evidence)
 
 
