@@ -68,7 +68,6 @@ def synthetic(n: int, near: float, rotated: float, cropped: float, level: Level,
     n_near, n_rot, n_crop = int(n * near), int(n * rotated), int(n * cropped)
     n_orig = n - n_near - n_rot - n_crop
     hashes = rng.integers(0, 2**64, size=(n, VIEWS), dtype=np.uint64, endpoint=False)
-    hashes[rng.random(n) >= SCREENSHOTS, INNER] = NO_INNER
     near_src = rng.choice(n_orig, n_near, replace=False)
     near_dst = np.arange(n_orig, n_orig + n_near)
     hashes[near_dst] = flip(rng, hashes[near_src], radius)  # every view a little changed
@@ -82,6 +81,7 @@ def synthetic(n: int, near: float, rotated: float, cropped: float, level: Level,
     crop_dst = np.arange(n - n_crop, n)
     window = FIRST_WINDOW + rng.integers(0, len(WINDOWS), size=n_crop)  # the copy shows that window
     hashes[crop_dst, 0] = flip(rng, hashes[crop_src, window], level.window_radius)
+    hashes[rng.random(n) >= SCREENSHOTS, INNER] = NO_INNER  # the others have no picture inside window chrome
     pairs = (np.stack(p, 1) for p in ((near_src, near_dst), (rot_src, rot_dst), (crop_src, crop_dst)))
     return hashes, *pairs
 
