@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -101,10 +102,7 @@ class ImageInfo:
     @property
     def inner_pixels(self) -> int:
         """Pixels of the picture inside window chrome (0 when there is none)."""
-        if not self.inner:
-            return 0
-        x0, y0, x1, y1 = self.inner
-        return round((x1 - x0) * self.content_width) * round((y1 - y0) * self.content_height)
+        return inner_pixels(self.inner, self.content_width, self.content_height)
 
     @property
     def taken(self) -> float | None:
@@ -113,6 +111,14 @@ class ImageInfo:
             return datetime.strptime(self.captured or "", "%Y:%m:%d %H:%M:%S").timestamp()
         except ValueError:
             return None
+
+
+def inner_pixels(inner: Sequence[float] | None, content_width: int, content_height: int) -> int:
+    """Pixels of the picture inside window chrome (`inner`: fractions of the content), 0 for none."""
+    if not inner:
+        return 0
+    x0, y0, x1, y1 = inner
+    return round((x1 - x0) * content_width) * round((y1 - y0) * content_height)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..fingerprint.decode import LOSSLESS
-from ..records import MediadupError, Relation
+from ..records import MediadupError, Relation, inner_pixels
 from ..store.catalog import Catalog
 from ..store.scans import ScannedFile
 from .actions import REMOVALS, Action, same_entry
@@ -81,6 +81,7 @@ def copy_of(f: ScannedFile, catalog: Catalog) -> Copy:
     info = f.info
     pixels = info.get("width", 0) * info.get("height", 0)
     content = info.get("content_width", 0) * info.get("content_height", 0) or pixels
+    content = inner_pixels(info.get("inner"), info.get("content_width", 0), info.get("content_height", 0)) or content
     relation = Relation.KEEPER if f.role == "keep" else Relation(f.relation)
     motion = motion_clip(catalog, f.companion) if f.companion else None
     fmt = str(info.get("format", ""))

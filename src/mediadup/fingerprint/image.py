@@ -50,7 +50,7 @@ FULL_VIEW = N_DIHEDRAL  # pHash of the whole frame, borders included
 AVERAGE = N_DIHEDRAL + 1  # 8x8 average hash: each bit is one region, so a local edit flips few bits
 FIRST_WINDOW = N_DIHEDRAL + 2  # pHashes of WINDOWS
 INNER = FIRST_WINDOW + len(WINDOWS)  # pHash of the picture inside window chrome (inner.py); NO_INNER when none
-NO_INNER = 0  # never a pHash: half of a pHash's bits are set
+NO_INNER = 0  # the pHash of a flat picture only (half of any other's bits are set): a flat inner picture is none
 
 
 @dataclass

@@ -45,7 +45,8 @@ def inner_box(gray: np.ndarray) -> Box | None:
         return None
     regions = stats[1:]
     x0, y0, x1, y1 = _grown(regions, int(np.argmax(regions[:, cv2.CC_STAT_AREA])))
-    x0, y0, x1, y1 = x0 + 1, y0 + 1, x1 - 1, y1 - 1  # the busy neighbourhood reaches one pixel out
+    # the busy neighbourhood reaches one pixel out, except at the content's own edges
+    x0, y0, x1, y1 = x0 + (x0 > 0), y0 + (y0 > 0), x1 - (x1 < w), y1 - (y1 < h)
     if not MIN_SHARE <= (x1 - x0) * (y1 - y0) / (w * h) <= MAX_SHARE:
         return None
     if _outlined(busy.astype(bool), x0, y0, x1, y1) < OUTLINE:

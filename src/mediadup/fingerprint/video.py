@@ -33,6 +33,9 @@ FORWARD_BUDGET = 0.05  # fraction of a video's frames that may be decoded to rea
 MIN_FORWARD = 50e6  # ...or this many pixels' worth of frames, if more (short clips are decoded densely)
 SHORT_CLIP = 15.0  # seconds: a clip this short may decode up to SHORT_FORWARD pixels' worth of frames...
 SHORT_FORWARD = 600e6  # ...(a 10-s 1080p clip whole, 2.4 s of 4K) to reach its whole time grid
+# codecs whose "non-reference" frames no other frame refers to (HEVC's sub-layer non-reference
+# pictures may be referred to by higher temporal layers, as phones write them: not skipped)
+NONREF_CODECS = frozenset({"h264", "mpeg4", "mpeg2video", "mpeg1video"})
 POSTER_FRAMES = 300  # frames decoded at most to reach the middle of a video for its picture
 MIN_FRAME_STD = 6.0  # luminance spread below which a frame is near-uniform (black, fade, plain card)
 # hash columns per frame: the 8 dihedral pHashes of the content, then pHashes of these windows
@@ -269,11 +272,12 @@ def _sample(container, stream, packets, tb: float, start: float, step: float, du
 
     last = max(feed)
     targets = {order[t] for t in wanted}
+    skippable = ctx.name in NONREF_CODECS
     for n, packet in enumerate(container.demux(stream)):
         if n in feed:
             # on the way to a planned frame, frames that no other frame refers to are skipped (a
             # third to a half of H.264's): the planned frame decodes exactly as in a full decode
-            ctx.skip_frame = "DEFAULT" if n in targets else "NONREF"
+            ctx.skip_frame = "NONREF" if skippable and n not in targets else "DEFAULT"
             try:
                 keep(ctx.decode(packet))
             except _av().error.InvalidDataError:

@@ -10,7 +10,8 @@ from ..fingerprint.decode import LOSSLESS
 from ..fingerprint.video import CODEC_EFFICIENCY, timestamp
 from ..records import GroupMember, ImageInfo, VideoInfo
 
-PADDED = 0.97  # content below this fraction of the frame: framed, captioned, letterboxed or a screenshot
+PADDED = 0.97  # content below this fraction of the frame: framed, captioned or a screenshot...
+PADDED_VIDEO = 0.85  # ...and of a video's frame: letterboxed or pillarboxed (bars measured on few frames)
 PADDED_MEASURE = 0.95
 GRAY_CHROMA = 4.0  # mean colourfulness below which a video is grayscale
 
@@ -22,6 +23,11 @@ class Criterion:
     value: Callable[[GroupMember], float]
     margin: float  # relative step: values within one step of a fixed logarithmic grid are equal
     say: Callable[[GroupMember], str]
+
+
+def _padded(m: GroupMember) -> float:
+    """The share of the frame below which a file's content is padded (see PADDED)."""
+    return PADDED_VIDEO if isinstance(m.info, VideoInfo) else PADDED
 
 
 def _shown(m: GroupMember) -> int:
@@ -42,11 +48,11 @@ def _pixels(m: GroupMember) -> float:
     # measured content is a little generous (edges blur into the borders): a padded copy must
     # measure clearly larger to outrank one without borders
     shown = _shown(m)
-    return shown * PADDED_MEASURE if shown < PADDED * full else full
+    return shown * PADDED_MEASURE if shown < _padded(m) * full else full
 
 
 def _unpadded(m: GroupMember) -> float:
-    return float(bool(m.info and _shown(m) >= PADDED * m.info.width * m.info.height))
+    return float(bool(m.info and _shown(m) >= _padded(m) * m.info.width * m.info.height))
 
 
 def _colour(m: GroupMember) -> float:

@@ -36,7 +36,7 @@ MIN_BLOCKS = 3  # fewer blocks of evidence than this: too little to be sure
 MIN_AGREEMENT = 0.6  # most blocks of evidence must agree
 THIN_DETAIL = 0.3  # fine detail agreeing less than this on the whole is no evidence of a copy
 SAME_PIXELS = 12.0  # with too little evidence, a sure copy differs by at most this much (gray levels, 99th pct)
-INNER_SIDE = 0.3  # the picture inside a screenshot's chrome keeps at least this fraction of each side
+INNER_SIDE = 0.3  # the picture inside a screenshot's chrome, refined, keeps this fraction of each side (or its own)
 MAX_STRETCH = 1.4  # a copy in the same framing keeps its shape within this factor (a squeezed thumbnail)
 GEOMETRY_BLOCKS = 6  # laid over each other by keypoints, at least this many places with detail...
 GEOMETRY_AGREEMENT = 0.75  # ...of which this share must agree
@@ -322,7 +322,8 @@ def align(a: ImageFingerprint, b: ImageFingerprint, level: Level, parts: str = "
         for side, holder, small in (("b", a, b.thumb), ("a", b, a.thumb)):
             if holder.info.inner and side in parts:  # a screenshot: the picture inside its window chrome
                 start = tuple(v * THUMB for v in holder.info.inner)
-                sim, box = refine_box(holder.thumb, _grid(small), start, INNER_SIDE)  # type: ignore[arg-type]
+                least = min(INNER_SIDE, (start[2] - start[0]) / THUMB, (start[3] - start[1]) / THUMB)
+                sim, box = refine_box(holder.thumb, _grid(small), start, least)  # type: ignore[arg-type]
                 if sim > best[0]:
                     best, shown = (sim, 0, side, box), True
     sim, k, side, box = best
