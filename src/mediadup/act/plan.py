@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..fingerprint.decode import LOSSLESS
+from ..fingerprint.decode import converted_from_jpeg
 from ..records import MediadupError, Relation, inner_pixels
 from ..store.catalog import Catalog
 from ..store.scans import ScannedFile
@@ -85,7 +85,7 @@ def copy_of(f: ScannedFile, catalog: Catalog) -> Copy:
     relation = Relation.KEEPER if f.role == "keep" else Relation(f.relation)
     motion = motion_clip(catalog, f.companion) if f.companion else None
     fmt = str(info.get("format", ""))
-    if fmt.upper() in LOSSLESS and info.get("jpeg_quality"):
+    if converted_from_jpeg(fmt, info.get("jpeg_quality")):
         fmt = "JPEG"  # a lossless file decoded from a JPEG is as good as that JPEG, no better
     return Copy(f.path, size, mtime_ns, relation, digest, pixels, info.get("duration", 0.0), motion, content,
                 fmt, bool(info.get("camera") and info.get("captured")))  # fmt: skip

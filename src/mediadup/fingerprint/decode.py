@@ -20,6 +20,13 @@ DEFAULT_MAX_PIXELS = 300_000_000
 TRACE_SIDE = 2048  # pixels per side of the centre of a lossless picture searched for a JPEG's trace
 LOSSLESS = frozenset({"PNG", "TIFF", "BMP", "DIB", "PPM", "TGA", "QOI", "RAW"})  # formats that lose nothing
 
+
+def converted_from_jpeg(fmt: str, jpeg_quality: int | None) -> bool:
+    """A file of a lossless format whose pixels were decoded from a JPEG (its trace found, so it
+    carries that JPEG's quality): no better than the JPEG."""
+    return fmt.upper() in LOSSLESS and bool(jpeg_quality)
+
+
 Image.MAX_IMAGE_PIXELS = None  # mediadup checks the header size itself, with its own message
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 

@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ..fingerprint.decode import LOSSLESS
+from ..fingerprint.decode import LOSSLESS, converted_from_jpeg
 from ..fingerprint.video import CODEC_EFFICIENCY, timestamp
 from ..records import GroupMember, ImageInfo, VideoInfo
 
@@ -86,8 +86,7 @@ def _lossless_format(m: GroupMember) -> bool:
 
 
 def _converted(m: GroupMember) -> bool:
-    """A lossless file whose pixels were decoded from a JPEG (its trace found: `jpeg_quality`)."""
-    return _lossless_format(m) and bool(m.info.jpeg_quality)
+    return bool(m.info) and converted_from_jpeg(m.info.format, getattr(m.info, "jpeg_quality", None))
 
 
 def _lossless(m: GroupMember) -> float:

@@ -319,11 +319,12 @@ def align(a: ImageFingerprint, b: ImageFingerprint, level: Level, parts: str = "
                 sim, box = crop_search(big, small, r, level.min_crop_side)
                 if sim > best[0]:
                     best = (sim, k, side, box)
-        for side, holder, small in (("b", a, b.thumb), ("a", b, a.thumb)):
+        for side, holder in (("b", a), ("a", b)):
             if holder.info.inner and side in parts:  # a screenshot: the picture inside its window chrome
                 start = tuple(v * THUMB for v in holder.info.inner)
                 least = min(INNER_SIDE, (start[2] - start[0]) / THUMB, (start[3] - start[1]) / THUMB)
-                sim, box = refine_box(holder.thumb, _grid(small), start, least)  # type: ignore[arg-type]
+                shown_grid = b_grid if side == "b" else _grid(a.thumb)
+                sim, box = refine_box(holder.thumb, shown_grid, start, least)  # type: ignore[arg-type]
                 if sim > best[0]:
                     best, shown = (sim, 0, side, box), True
     sim, k, side, box = best
