@@ -114,7 +114,9 @@ r = mediadup.scan(sys.argv[1], catalog=sys.argv[2], jobs=int(sys.argv[3]))
 s = r.summary
 own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(f"  {s.files_seen} files, {s.images} images, {s.fingerprinted} fingerprinted, {s.from_cache} cached, "
-      f"{len(r.groups)} groups, {len(r.skipped)} skipped, {s.compared} pairs compared; scan {time.time() - t:.1f} s; "
+      f"{len(r.groups)} groups, {len(r.skipped)} skipped, {s.compared} pairs compared, {s.turned_away} turned away "
+      f"at a first look, {s.left_out} left out by the limit ({s.crowded} crowded pictures); "
+      f"scan {time.time() - t:.1f} s; "
       f"peak RSS of the main process {own:.0f} MB")
 """
 

@@ -105,6 +105,70 @@ def test_the_first_look_never_turns_away_a_copy_that_verification_accepts(tmp_pa
     assert turned_away > 0.8 * len(others)
 
 
+def test_sketches_keep_every_copy_the_search_proposes_and_turn_away_most_look_alikes(tmp_path: Path) -> None:
+    """Before any pair travels to a worker, pictures that keypoints cannot check are looked at in
+    the alignment their hashes proposed (sketches kept in memory). Every copy the search proposes
+    and verification accepts (resized, recompressed, brighter, darker, cropped at a corner and in
+    the middle, turned, mirrored, a caption band) is still proposed; most look-alikes are not."""
+    import io
+
+    from PIL import ImageEnhance
+
+    from mediadup.fingerprint.image import THUMB, fingerprint_file
+    from mediadup.match import screen
+    from mediadup.match.candidates import candidate_pairs
+    from mediadup.match.compare import LEVELS, compare
+
+    def jpeg(im: Image.Image) -> Image.Image:
+        data = io.BytesIO()
+        im.resize((80, 80), Image.Resampling.BICUBIC).save(data, "JPEG", quality=80)
+        return Image.open(data)
+
+    def captioned(im: Image.Image) -> Image.Image:
+        big = im.resize((120, 120), Image.Resampling.BICUBIC)
+        out = Image.new("RGB", (120, 150), "white")
+        out.paste(big, (0, 30))
+        ImageDraw.Draw(out).text((8, 8), "when the sky", fill="black")
+        return out
+
+    kinds = {
+        "bigger": lambda im: im.resize((48, 48), Image.Resampling.BICUBIC),
+        "jpeg": jpeg,
+        "brighter": lambda im: ImageEnhance.Brightness(im).enhance(1.2),
+        "darker": lambda im: ImageEnhance.Contrast(im).enhance(0.8),
+        "corner": lambda im: im.resize((128, 128), Image.Resampling.BICUBIC).crop((0, 0, 100, 100)),
+        "middle": lambda im: im.resize((128, 128), Image.Resampling.BICUBIC).crop((12, 10, 120, 116)),
+        "turned": lambda im: im.transpose(Image.Transpose.ROTATE_270),
+        "mirrored": lambda im: im.transpose(Image.Transpose.FLIP_TOP_BOTTOM),
+        "captioned": captioned,
+    }
+    rng = np.random.default_rng(11)
+    prints, copies = [], []
+    for n in range(40):
+        im = Image.fromarray(rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)).resize((32, 32), Image.Resampling.BICUBIC)
+        im.save(tmp_path / f"{n}.png")
+        original = len(prints)
+        prints.append(fingerprint_file(str(tmp_path / f"{n}.png")))
+        for kind, make in kinds.items():
+            make(im).convert("RGB").save(tmp_path / f"{n} {kind}.png")
+            copies.append((original, len(prints), kind))
+            prints.append(fingerprint_file(str(tmp_path / f"{n} {kind}.png")))
+    hashes = np.stack([f.hashes for f in prints]).astype(np.uint64)
+    sketches = screen.Sketches(np.stack([screen.sketch(f.thumb) for f in prints]), np.zeros(len(prints), dtype=bool))
+    for name, level in LEVELS.items():
+        every = {tuple(p) for p in candidate_pairs(hashes, level).pairs.tolist()}
+        looked = candidate_pairs(hashes, level, sketches.reachable)
+        kept = {tuple(p) for p in looked.pairs.tolist()}
+        assert kept <= every and looked.turned_away == len(every - kept)
+        missed = [(a, kind) for a, b, kind in copies if (a, b) in every - kept and compare(prints[a], prints[b], level)]
+        assert not missed, (name, missed)
+        found = sum((a, b) in kept for a, b, _ in copies)
+        assert found >= 0.8 * len(copies), (name, found)
+        strangers = {(a, b) for a, b in every if a // 10 != b // 10}  # of two different pictures
+        assert len(strangers & kept) < 0.3 * len(strangers), (name, len(strangers & kept), len(strangers))
+    assert THUMB % screen.SKETCH == 0
+
+
 def test_ctrl_c_while_look_alikes_are_verified_stops_at_once_and_keeps_the_verdicts(tmp_path: Path) -> None:
     """SIGINT to the whole process group during verification: the scan ends within seconds, says
     so, and the verdicts reached so far are in the catalog for the next scan to resume from."""
@@ -119,9 +183,12 @@ def test_ctrl_c_while_look_alikes_are_verified_stops_at_once_and_keeps_the_verdi
     rng = np.random.default_rng(3)
     lib = tmp_path / "lib"
     lib.mkdir()
-    for n in range(1500):  # crowded hashes: several thousand candidate pairs to verify
-        cells = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
-        Image.fromarray(cells).resize((32, 32), Image.Resampling.BICUBIC).save(lib / f"{n:04}.png")
+    for n in range(1500):  # families of look-alikes, alike but for their grain: thousands of pairs to verify
+        if n % 25 == 0:
+            cells = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
+            base = np.asarray(Image.fromarray(cells).resize((64, 64), Image.Resampling.BICUBIC), dtype=np.int16)
+        grain = rng.integers(-14, 15, (64, 64, 1), dtype=np.int16)
+        Image.fromarray(np.clip(base + grain, 0, 255).astype(np.uint8)).save(lib / f"{n:04}.png")
     catalog = str(tmp_path / "c.sqlite")
     command = [sys.executable, "-m", "mediadup", "scan", str(lib), "--catalog", catalog, "-j", "2"]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)

@@ -193,6 +193,7 @@ class ScanSummary:
     compared: int = 0  # pairs of images compared (verdicts of earlier scans are remembered)
     crowded: int = 0  # pictures with more look-alikes than the candidate limit: only their nearest were compared
     left_out: int = 0  # candidate pairs the limit left out
+    turned_away: int = 0  # candidate pairs whose sketches were not alike in the views that proposed them
     forgotten: int = 0  # catalog entries of files gone from the scanned folders, removed
     companions: int = 0  # photos with a motion clip (Live Photos), each pair one item
     similar: int = 0  # groups of similar shots (with --similar)

@@ -36,10 +36,15 @@ class Features:
         points = np.round(self.points * _SCALE).astype(np.uint16).tobytes()
         return head + points + self.descriptors.astype(np.uint8).tobytes()
 
+    @staticmethod
+    def stored_count(size: int | None) -> int:
+        """How many keypoints a stored blob of `size` bytes holds (none: 0)."""
+        return 0 if not size else (size - 4) // (4 + DESCRIPTOR)
+
     @classmethod
     def from_bytes(cls, blob: bytes) -> Features:
         aspect = float(np.frombuffer(blob[:4], dtype=np.float32)[0])
-        n = (len(blob) - 4) // (4 + DESCRIPTOR)
+        n = cls.stored_count(len(blob))
         points = np.frombuffer(blob[4 : 4 + 4 * n], dtype=np.uint16).reshape(n, 2).astype(np.float32) / _SCALE
         descriptors = np.frombuffer(blob[4 + 4 * n :], dtype=np.uint8).reshape(n, DESCRIPTOR)
         return cls(points, descriptors, aspect)

@@ -13,6 +13,7 @@ from ..fingerprint.video import N_DIHEDRAL as VIDEO_DIHEDRAL
 from ..fingerprint.video import SHARED_WINDOWS as SHARED_VIDEO_WINDOWS
 from .compare import Level
 from .components import UnionFind
+from .screen import ANY_VIEW, TURNED
 
 if TYPE_CHECKING:
     from .index import HammingIndex
@@ -28,27 +29,35 @@ PER_PICTURE = 24  # candidate pairs a picture brings, at most, per kind of evide
 class Candidates:
     """Candidate pairs (i, j), i < j, and what the limit per picture left out: the pictures whose
     neighbourhood was crowded (look-alikes: skies, fog, product shots on white) and how many of
-    their farther neighbours were not proposed."""
+    their farther neighbours were not proposed; and how many pairs the sketches turned away."""
 
     pairs: np.ndarray
     crowded: int = 0
     left_out: int = 0
+    turned_away: int = 0
+
+
+Screen = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]  # see screen.Sketches.reachable
 
 
 class _Gathered:
-    """Candidate pairs as one int64 each (min * n + max), each kind of evidence limited per picture."""
+    """Candidate pairs as one int64 each (min * n + max), each kind of evidence limited per picture
+    and, with a `screen`, looked at in the alignment that proposed it."""
 
-    def __init__(self, n: int):
-        self.n, self.keys, self.crowded, self.left_out = n, [np.zeros(0, dtype=np.int64)], set(), 0
+    def __init__(self, n: int, screen: Screen | None):
+        self.n, self.screen, self.crowded, self.left_out = n, screen, set(), 0
+        self.keys, self.dropped = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
 
-    def add(self, a: np.ndarray, b: np.ndarray, distance: np.ndarray, index: HammingIndex | None = None,
+    def add(self, a: np.ndarray, b: np.ndarray, distance: np.ndarray, views: tuple, index: HammingIndex | None = None,
             owner: Callable[[np.ndarray], np.ndarray] = lambda q: q) -> None:  # fmt: skip
-        """Pairs (a[k], b[k]) at `distance[k]`; `index` (the search that found them) tells which
-        queries were cut, `owner` turns its query numbers into pictures."""
+        """Pairs (a[k], b[k]) at `distance[k]`, proposed by view views[0][k] of a over views[1][k] of
+        b (view codes as in screen.Sketches; scalars for all); `index` (the search that found them)
+        tells which queries were cut, `owner` turns its query numbers into pictures."""
+        view_a, view_b = (np.broadcast_to(np.asarray(v, dtype=np.int64), a.shape) for v in views)
         keep = a != b
-        a, b, distance = a[keep], b[keep], distance[keep]
-        order = np.lexsort((distance, a))  # each picture's pairs, nearest first
-        a, b = a[order], b[order]
+        order = np.lexsort((distance[keep], a[keep]))  # each picture's pairs, nearest first
+        a, b = a[keep][order], b[keep][order]
+        view_a, view_b = view_a[keep][order], view_b[keep][order]
         first = np.searchsorted(a, a)  # where each picture's run starts
         near = np.arange(len(a)) - first < PER_PICTURE
         if index is not None:
@@ -56,15 +65,22 @@ class _Gathered:
             self.left_out += index.cut.left_out
         self.crowded.update(np.unique(a[~near]).tolist())
         self.left_out += int((~near).sum())
-        lo, hi = np.minimum(a[near], b[near]), np.maximum(a[near], b[near])
-        self.keys.append(np.unique(lo * self.n + hi))
+        a, b, view_a, view_b = a[near], b[near], view_a[near], view_b[near]
+        key = np.minimum(a, b) * self.n + np.maximum(a, b)
+        if self.screen is not None:
+            seen = self.screen(a, b, view_a, view_b)
+            self.dropped.append(np.unique(key[~seen]))
+            key = key[seen]
+        self.keys.append(np.unique(key))
 
     def result(self) -> Candidates:
         keys = np.unique(np.concatenate(self.keys))
-        return Candidates(np.stack([keys // self.n, keys % self.n], axis=1), len(self.crowded), self.left_out)
+        away = np.setdiff1d(np.concatenate(self.dropped), keys)  # turned away by every view that proposed it
+        pairs = np.stack([keys // self.n, keys % self.n], axis=1)
+        return Candidates(pairs, len(self.crowded), self.left_out, len(away))
 
 
-def candidate_pairs(hashes: np.ndarray, level: Level) -> Candidates:
+def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = None) -> Candidates:
     """Pairs of pictures that may show the same picture. `hashes` is (N, views) uint64 as in
     ImageFingerprint.hashes. Kinds of evidence, each a Hamming-radius search:
     - the pictures' hashes are close (re-encoded, resized, recoloured, ...);
@@ -73,11 +89,12 @@ def candidate_pairs(hashes: np.ndarray, level: Level) -> Candidates:
     - the average hashes are close, a local edit flipping few of their bits, and the pHashes
       are not far apart (average hashes alone match too many different pictures).
     Each picture brings at most PER_PICTURE pairs of each kind, its nearest: among look-alikes
-    (a folder of skies) a copy is nearer than the others, and the work stays bounded."""
+    (a folder of skies) a copy is nearer than the others, and the work stays bounded. `screen`
+    (screen.Sketches.reachable) then looks at each pair in the views that proposed it."""
     from .index import HammingIndex, best_chunks
 
     n = len(hashes)
-    gathered = _Gathered(n)
+    gathered = _Gathered(n, screen)
     if n < 2:
         return gathered.result()
     indexes: dict[int, HammingIndex] = {}  # by chunk count: radii that want the same tables share them
@@ -93,31 +110,32 @@ def candidate_pairs(hashes: np.ndarray, level: Level) -> Candidates:
         return np.concatenate([a, b]), np.concatenate([b, a]), np.concatenate([d, d])
 
     index = picture_index(level.radius)
-    gathered.add(*both_ways(*index.pairs(level.radius, PER_PICTURE)), index)
+    gathered.add(*both_ways(*index.pairs(level.radius, PER_PICTURE)), (0, 0), index)
     turns, windows = hashes[:, 1:AVERAGE], hashes[:, FIRST_WINDOW:INNER]
-    for views, radius in ((turns, level.view_radius), (windows, level.window_radius)):
+    for views, radius, first in ((turns, level.view_radius, 1), (windows, level.window_radius, TURNED)):
         index, per = picture_index(radius), views.shape[1]
         for start in range(0, n, QUERY_ROWS):  # in slices: a picture's own windows hit it, and
             vq, vi, vd = index.search(
                 views[start : start + QUERY_ROWS].ravel(), radius, PER_PICTURE
             )  # must not pile up
-            gathered.add(vq // per + start, vi, vd, index, lambda q, per=per, start=start: q // per + start)
+            gathered.add(vq // per + start, vi, vd, (vq % per + first, 0), index,
+                         lambda q, per=per, start=start: q // per + start)  # fmt: skip
     for w in SHARED_WINDOWS:
         index = HammingIndex(hashes[:, FIRST_WINDOW + w], level.view_radius)
-        gathered.add(*both_ways(*index.pairs(level.view_radius, PER_PICTURE)), index)
+        gathered.add(*both_ways(*index.pairs(level.view_radius, PER_PICTURE)), (TURNED + w, TURNED + w), index)
     index = HammingIndex(hashes[:, AVERAGE], level.view_radius)
     aq, ai, ad = index.pairs(level.view_radius, PER_PICTURE)
     close = np.bitwise_count(hashes[aq, 0] ^ hashes[ai, 0]) <= 3 * level.radius
-    gathered.add(*both_ways(aq[close], ai[close], ad[close]), index)
+    gathered.add(*both_ways(aq[close], ai[close], ad[close]), (0, 0), index)
     shots = np.flatnonzero(hashes[:, INNER] != NO_INNER)
     if len(shots):
         # a screenshot's inner picture: close to the other's picture, or to the other's inner picture
         index = picture_index(level.view_radius)
-        gathered.add(*both_ways(*_owned(shots, index.search(hashes[shots, INNER], level.view_radius, PER_PICTURE))),
-                     index, lambda q: shots[q])  # fmt: skip
+        found = both_ways(*_owned(shots, index.search(hashes[shots, INNER], level.view_radius, PER_PICTURE)))
+        gathered.add(*found, (ANY_VIEW, ANY_VIEW), index, lambda q: shots[q])
         index = HammingIndex(hashes[shots, INNER], level.view_radius)
         sq, si, sd = index.pairs(level.view_radius, PER_PICTURE)
-        gathered.add(*both_ways(shots[sq], shots[si], sd), index, lambda q: shots[q])
+        gathered.add(*both_ways(shots[sq], shots[si], sd), (ANY_VIEW, ANY_VIEW), index, lambda q: shots[q])
     return gathered.result()
 
 

@@ -131,6 +131,13 @@ def print_summary(result: ScanResult, console: Console) -> None:
             markup=False,
             style="dim",
         )
+    if s.turned_away:
+        console.print(
+            f"{plural(s.turned_away, 'candidate pair')} of featureless pictures turned away at a first look "
+            "(their sketches not alike in the views their hashes matched)",
+            markup=False,
+            style="dim",
+        )
     if result.skipped:
         reasons = Counter(sk.reason.split(" (")[0].split(":")[0] for sk in result.skipped)
         n = len(result.skipped)

@@ -8,8 +8,11 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+import numpy as np
+
+from ..fingerprint.features import Features
+from ..fingerprint.image import THUMB, ImageFingerprint
 from ..fingerprint.image import VERSION as IMAGE_VERSION
-from ..fingerprint.image import ImageFingerprint
 from ..fingerprint.video import VERSION as VIDEO_VERSION
 from ..fingerprint.video import VideoFingerprint
 from ..records import FileStat, Kind
@@ -180,6 +183,16 @@ class Files:
         if learnt:
             with self.db:
                 self.db.executemany("UPDATE image_fingerprints SET usable = ? WHERE file_id = ?", learnt)
+
+    def thumbnails(self, ids: Iterable[int]) -> Iterator[tuple[int, np.ndarray, int]]:
+        """Stored pictures' thumbnails (THUMB x THUMB uint8) and how many keypoints each has, by file id."""
+        size = THUMB * THUMB
+        for chunk in chunks(list(ids)):
+            q = f"SELECT file_id, substr(thumb, 1, {size}), length(features) FROM image_fingerprints \
+                WHERE file_id IN ({','.join('?' * len(chunk))})"
+            for file_id, thumb, features in self.db.execute(q, chunk).fetchall():
+                pixels = np.frombuffer(thumb, dtype=np.uint8).reshape(THUMB, THUMB)
+                yield file_id, pixels, Features.stored_count(features)
 
     def meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
