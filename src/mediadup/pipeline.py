@@ -25,10 +25,10 @@ from .group.build import attach_frames, attach_overlaps, build_groups
 from .group.companions import find_companions
 from .group.similar import similar_groups
 from .match.candidates import candidate_pairs, connect, frame_candidates, video_candidate_pairs
-from .match.compare import LEVELS
+from .match.compare import COLOURFUL, LEVELS
 from .match.geometry import MIN_KEYPOINTS
 from .match.index import compiled
-from .match.screen import SKETCH, Sketches, sketch
+from .match.sketches import Sketches
 from .match.verify import Fingerprint, Verifier, verdict_version
 from .match.video_compare import frame_of, frame_radius
 from .progress import QUIET, Reporter
@@ -226,7 +226,8 @@ class Scanner:
                 first = "" if compiled() else " (compiling the search, once)"
                 with self.reporter.stage("matching" + first) as bar:
                     hashes = np.stack([fingerprints[p].hashes for p in images]) if images else np.zeros((0, 2))
-                    candidates = candidate_pairs(hashes.astype(np.uint64), self.level, self._sketches(images).reachable)
+                    sketches = self._sketches(images, fingerprints)
+                    candidates = candidate_pairs(hashes.astype(np.uint64), self.level, sketches.reachable)
                     self.summary.crowded, self.summary.left_out = candidates.crowded, candidates.left_out
                     self.summary.turned_away = candidates.turned_away
                     found = connect(candidates.pairs, verifies(images), bar.set)
@@ -298,15 +299,18 @@ class Scanner:
                 out.update((p, fp) for p in wanted[i])
         return out
 
-    def _sketches(self, images: list[str]) -> Sketches:
-        """The pictures' sketches and whether keypoints can check them (see screen.Sketches)."""
-        rows = {i: (sketch(thumb), keypoints >= MIN_KEYPOINTS)
-                for i, thumb, keypoints in self.catalog.thumbnails({self.cache.stored[p] for p in images})}  # fmt: skip
-        sketches = np.zeros((len(images), SKETCH, SKETCH), dtype=np.uint8)
-        checkable = np.zeros(len(images), dtype=bool)
+    def _sketches(self, images: list[str], fingerprints: dict[str, Fingerprint]) -> Sketches:
+        """The pictures' sketches, for a first look at their candidates (see match/sketches.py)."""
+        at: dict[int, list[int]] = {}  # catalog row -> the pictures whose fingerprint it holds
         for k, p in enumerate(images):
-            sketches[k], checkable[k] = rows[self.cache.stored[p]]
-        return Sketches(sketches, checkable)
+            at.setdefault(self.cache.stored[p], []).append(k)
+        sketches = Sketches.empty(len(images))
+        for i, thumb, colours, keypoints in self.catalog.thumbnails(at):
+            for k in at[i]:
+                info = fingerprints[images[k]].info
+                colourful = info.chroma > COLOURFUL and not info.monochrome
+                sketches.set(k, thumb, colours, colourful, keypoints >= MIN_KEYPOINTS)
+        return sketches
 
     def _frames_of_videos(self, groups, images, videos, fingerprints, stats, infos, apart) -> list[Group]:
         """Images not in any group that are frames of a video join that video's group as `frame-of`

@@ -212,7 +212,8 @@ def fingerprint(d: Decoded) -> ImageFingerprint:
     small = d.image.resize((THUMB, THUMB), Image.Resampling.BILINEAR, box=box)
     colours = np.asarray(small.resize((COLOUR_GRID, COLOUR_GRID), Image.Resampling.BOX))
     rgb = np.asarray(small).reshape(-1, 3)
-    chroma = float((rgb.max(axis=1).astype(np.int16) - rgb.min(axis=1)).mean())
+    r, g, b = rgb.T  # (channel by channel: much faster than reducing along the short axis)
+    chroma = float((np.maximum(np.maximum(r, g), b).astype(np.int16) - np.minimum(np.minimum(r, g), b)).mean())
     histogram = hue_histogram(np.asarray(small.convert("HSV")).reshape(-1, 3))
     sx, sy = d.width / d.image.width, d.height / d.image.height
     info = ImageInfo(

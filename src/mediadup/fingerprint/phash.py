@@ -83,6 +83,13 @@ def hash_block(block: np.ndarray) -> int:
     return pack_bits(block > np.median(block))
 
 
+def hash_blocks(blocks: np.ndarray) -> list[int]:
+    """hash_block of each of (n, 8, 8) blocks, all at once."""
+    flat = blocks.reshape(len(blocks), -1)
+    bits = flat > np.median(flat, axis=1, keepdims=True)
+    return [int(v) for v in bits.astype(np.uint64) @ _POWERS]
+
+
 def phash(image: Image.Image, box: tuple[float, float, float, float] | None = None) -> int:
     """The 64-bit pHash of an image (or of a box of it, in pixel coordinates)."""
     luma = image.convert("L").resize((SAMPLE, SAMPLE), Image.Resampling.LANCZOS, box=box)
@@ -106,25 +113,26 @@ def area_weights(start: float, stop: float, size: int, cells: int = SAMPLE) -> n
 
 @lru_cache(maxsize=8)
 def _window_transforms(windows: tuple[tuple[float, float, float, float], ...], size: int) -> tuple[np.ndarray, ...]:
-    """Per window, the matrices taking a size x size array straight to its 8x8 DCT block."""
-    rows = np.stack([_DCT @ area_weights(y0 * size, y1 * size, size) for _, y0, _, y1 in windows])
+    """The matrices taking a size x size array straight to each window's 8x8 DCT block: one per
+    distinct row span (windows share them: each is applied once), which span each window has,
+    and one per window for its columns."""
+    spans = sorted({(y0, y1) for _, y0, _, y1 in windows})
+    rows = np.stack([_DCT @ area_weights(y0 * size, y1 * size, size) for y0, y1 in spans])
     cols = np.stack([_DCT @ area_weights(x0 * size, x1 * size, size) for x0, _, x1, _ in windows])
-    return rows, cols.transpose(0, 2, 1)
+    return rows, np.array([spans.index((y0, y1)) for _, y0, _, y1 in windows]), cols.transpose(0, 2, 1)
 
 
 def window_hashes(luma: np.ndarray, windows: tuple[tuple[float, float, float, float], ...]) -> list[int]:
     """pHashes of boxes of a square luminance array (as fractions), all at once: each box is
-    area-resampled to 32x32 and DCT-transformed by one precomputed matrix product."""
-    rows, cols = _window_transforms(windows, luma.shape[0])
-    blocks = (rows @ luma.astype(np.float64) @ cols).reshape(len(windows), -1)
-    bits = blocks > np.median(blocks, axis=1, keepdims=True)
-    return [int(v) for v in bits.astype(np.uint64) @ _POWERS]
+    area-resampled to 32x32 and DCT-transformed by precomputed matrix products."""
+    rows, span, cols = _window_transforms(windows, luma.shape[0])
+    return hash_blocks((rows @ luma.astype(np.float64))[span] @ cols)
 
 
 def dihedral_hashes(luma32: np.ndarray) -> list[int]:
     """pHashes of the 8 rotations/mirrors of a picture, in DIHEDRAL order (identity first)."""
     block = dct_block(luma32)
-    return [hash_block(d.apply_dct(block)) for d in DIHEDRAL]
+    return hash_blocks(np.stack([d.apply_dct(block) for d in DIHEDRAL]))
 
 
 def hamming(a: int, b: int) -> int:

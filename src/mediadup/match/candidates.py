@@ -13,13 +13,13 @@ from ..fingerprint.video import N_DIHEDRAL as VIDEO_DIHEDRAL
 from ..fingerprint.video import SHARED_WINDOWS as SHARED_VIDEO_WINDOWS
 from .compare import Level
 from .components import UnionFind
-from .screen import ANY_VIEW, TURNED
+from .sketches import ANY_VIEW, TURNED
 
 if TYPE_CHECKING:
     from .index import HammingIndex
 # The index (compiled with numba) is imported where it is used: a rescan that searches nothing
 # does not pay for loading the compiler.
-QUERY_ROWS = 20_000  # pictures whose rotations or windows are searched at once (bounds memory)
+QUERY_ROWS = 5_000  # pictures whose rotations or windows are searched at once (bounds memory)
 
 
 PER_PICTURE = 24  # candidate pairs a picture brings, at most, per kind of evidence (the nearest)
@@ -37,7 +37,7 @@ class Candidates:
     turned_away: int = 0
 
 
-Screen = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]  # see screen.Sketches.reachable
+Screen = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]  # see sketches.Sketches.reachable
 
 
 class _Gathered:
@@ -51,21 +51,20 @@ class _Gathered:
     def add(self, a: np.ndarray, b: np.ndarray, distance: np.ndarray, views: tuple, index: HammingIndex | None = None,
             owner: Callable[[np.ndarray], np.ndarray] = lambda q: q) -> None:  # fmt: skip
         """Pairs (a[k], b[k]) at `distance[k]`, proposed by view views[0][k] of a over views[1][k] of
-        b (view codes as in screen.Sketches; scalars for all); `index` (the search that found them)
+        b (view codes as in sketches.py; scalars for all); `index` (the search that found them)
         tells which queries were cut, `owner` turns its query numbers into pictures."""
-        view_a, view_b = (np.broadcast_to(np.asarray(v, dtype=np.int64), a.shape) for v in views)
-        keep = a != b
-        order = np.lexsort((distance[keep], a[keep]))  # each picture's pairs, nearest first
-        a, b = a[keep][order], b[keep][order]
-        view_a, view_b = view_a[keep][order], view_b[keep][order]
-        first = np.searchsorted(a, a)  # where each picture's run starts
-        near = np.arange(len(a)) - first < PER_PICTURE
+        pick = np.flatnonzero(a != b)
+        pick = pick[np.lexsort((distance[pick], a[pick]))]  # each picture's pairs, nearest first
+        run = a[pick]
+        near = np.arange(len(pick)) - np.searchsorted(run, run) < PER_PICTURE  # within its run's first
         if index is not None:
             self.crowded.update(owner(index.cut.queries).tolist())
             self.left_out += index.cut.left_out
-        self.crowded.update(np.unique(a[~near]).tolist())
+        self.crowded.update(np.unique(run[~near]).tolist())
         self.left_out += int((~near).sum())
-        a, b, view_a, view_b = a[near], b[near], view_a[near], view_b[near]
+        pick = pick[near]
+        a, b = a[pick], b[pick]
+        view_a, view_b = (v[pick] if np.ndim(v) else np.full(len(pick), v, dtype=np.int16) for v in views)
         key = np.minimum(a, b) * self.n + np.maximum(a, b)
         if self.screen is not None:
             seen = self.screen(a, b, view_a, view_b)
@@ -90,7 +89,7 @@ def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = No
       are not far apart (average hashes alone match too many different pictures).
     Each picture brings at most PER_PICTURE pairs of each kind, its nearest: among look-alikes
     (a folder of skies) a copy is nearer than the others, and the work stays bounded. `screen`
-    (screen.Sketches.reachable) then looks at each pair in the views that proposed it."""
+    (sketches.Sketches.reachable) then looks at each pair in the views that proposed it."""
     from .index import HammingIndex, best_chunks
 
     n = len(hashes)
@@ -118,7 +117,7 @@ def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = No
             vq, vi, vd = index.search(
                 views[start : start + QUERY_ROWS].ravel(), radius, PER_PICTURE
             )  # must not pile up
-            gathered.add(vq // per + start, vi, vd, (vq % per + first, 0), index,
+            gathered.add(vq // per + start, vi, vd, ((vq % per + first).astype(np.int16), 0), index,
                          lambda q, per=per, start=start: q // per + start)  # fmt: skip
     for w in SHARED_WINDOWS:
         index = HammingIndex(hashes[:, FIRST_WINDOW + w], level.view_radius)

@@ -46,8 +46,10 @@ def _turns() -> np.ndarray:
     return np.stack([d.apply(np.arange(VIEW * VIEW).reshape(VIEW, VIEW)).ravel() for d in phash.DIHEDRAL])
 
 
-def _unit(views: np.ndarray, side: int = VIEW) -> np.ndarray:
+def unit(views: np.ndarray, side: int = VIEW) -> np.ndarray:
     """Each view with zero mean and unit length (a nearly uniform one: zeros, alike to nothing)."""
+    if not len(views):
+        return np.zeros((0, side * side), dtype=np.float32)
     flat = views.reshape(len(views), -1)
     centred = flat - flat.mean(axis=1, keepdims=True)
     norm = np.sqrt(np.einsum("ij,ij->i", centred, centred))
@@ -61,7 +63,7 @@ def views(f: ImageFingerprint) -> tuple[np.ndarray, np.ndarray]:
     half = cv2.resize(f.thumb.astype(np.float32), (SOURCE, SOURCE), interpolation=cv2.INTER_AREA)
     small = (whole @ half @ whole.T).ravel()
     windows = (rows @ half).reshape(len(WINDOWS), VIEW, SOURCE) @ cols
-    return _unit(small[_turns()]), _unit(windows)
+    return unit(small[_turns()]), unit(windows)
 
 
 def checkable(a: ImageFingerprint, b: ImageFingerprint) -> bool:
@@ -86,60 +88,3 @@ def within_reach(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarr
         if float((windows @ turns.T).max()) >= FLOOR  # a window of one over the other, either turned
     )
     return parts if parts or whole >= FLOOR else None
-
-
-SKETCH = THUMB // 4  # pixels per side of the sketch each picture keeps in memory while candidates are found
-SKETCH_VIEW = VIEW // 2  # pixels per side of a view taken from a sketch
-TURNED = len(phash.DIHEDRAL)  # view codes: 0-7 the whole picture turned (phash.DIHEDRAL), TURNED + w window w
-ANY_VIEW = -1  # a view code the sketches do not check (the pair is kept)
-
-
-@lru_cache(maxsize=1)
-def _sketch_views() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each view code: the area-averaging rows and columns taking a sketch to the view, and
-    where its pixels come from (flat indices: the turn)."""
-    size = SKETCH_VIEW
-    boxes = [(0.0, 0.0, 1.0, 1.0)] * TURNED + list(WINDOWS)
-    rows = np.stack([phash.area_weights(y0 * SKETCH, y1 * SKETCH, SKETCH, size) for _, y0, _, y1 in boxes])
-    cols = np.stack([phash.area_weights(x0 * SKETCH, x1 * SKETCH, SKETCH, size) for x0, _, x1, _ in boxes])
-    plain = np.arange(size * size).reshape(size, size)
-    order = [d.apply(plain).ravel() for d in phash.DIHEDRAL] + [plain.ravel()] * len(WINDOWS)
-    return rows.astype(np.float32), cols.transpose(0, 2, 1).astype(np.float32), np.stack(order)
-
-
-def sketch(thumb: np.ndarray) -> np.ndarray:
-    """The thumbnail averaged to SKETCH x SKETCH."""
-    step = THUMB // SKETCH
-    return np.rint(thumb.reshape(SKETCH, step, SKETCH, step).mean(axis=(1, 3))).astype(np.uint8)
-
-
-class Sketches:
-    """The first look, before a pair travels to a worker: each picture's sketch (its thumbnail at
-    SKETCH x SKETCH) is kept in memory, and a candidate pair of pictures that keypoints cannot
-    check is looked at in the alignment its hashes proposed (a turn of one over the other, a
-    window of one over the other, the same window of both). A pair whose proposed views all
-    correlate less than FLOOR is no copy: among look-alikes, where each picture has dozens of
-    candidates, the best of one alignment rarely reaches what the best of hundreds does."""
-
-    BATCH = 1 << 18  # pairs looked at at once (bounds memory)
-
-    def __init__(self, sketches: np.ndarray, keypoints: np.ndarray):
-        """`sketches`: (N, SKETCH, SKETCH) uint8; `keypoints`: (N,) bool, enough to check geometry."""
-        self.sketches, self.keypoints = sketches, keypoints
-
-    def _views(self, pictures: np.ndarray, codes: np.ndarray) -> np.ndarray:
-        rows, cols, order = _sketch_views()
-        views = rows[codes] @ self.sketches[pictures].astype(np.float32) @ cols[codes]
-        flat = np.take_along_axis(views.reshape(len(codes), -1), order[codes], axis=1)
-        return _unit(flat, SKETCH_VIEW)
-
-    def reachable(self, a: np.ndarray, b: np.ndarray, view_a: np.ndarray, view_b: np.ndarray) -> np.ndarray:
-        """For each pair (a[k], b[k]) proposed by view view_a[k] of a over view view_b[k] of b:
-        whether it may be a copy (always, when keypoints can check it or the view is ANY_VIEW)."""
-        keep = (self.keypoints[a] & self.keypoints[b]) | (view_a == ANY_VIEW) | (view_b == ANY_VIEW)
-        look = np.flatnonzero(~keep)
-        for start in range(0, len(look), self.BATCH):
-            k = look[start : start + self.BATCH]
-            alike = np.einsum("ij,ij->i", self._views(a[k], view_a[k]), self._views(b[k], view_b[k]))
-            keep[k] = alike >= FLOOR
-        return keep

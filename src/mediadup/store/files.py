@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..fingerprint.features import Features
-from ..fingerprint.image import THUMB, ImageFingerprint
+from ..fingerprint.image import COLOUR_GRID, THUMB, ImageFingerprint
 from ..fingerprint.image import VERSION as IMAGE_VERSION
 from ..fingerprint.video import VERSION as VIDEO_VERSION
 from ..fingerprint.video import VideoFingerprint
@@ -184,15 +184,17 @@ class Files:
             with self.db:
                 self.db.executemany("UPDATE image_fingerprints SET usable = ? WHERE file_id = ?", learnt)
 
-    def thumbnails(self, ids: Iterable[int]) -> Iterator[tuple[int, np.ndarray, int]]:
-        """Stored pictures' thumbnails (THUMB x THUMB uint8) and how many keypoints each has, by file id."""
-        size = THUMB * THUMB
+    def thumbnails(self, ids: Iterable[int]) -> Iterator[tuple[int, np.ndarray, np.ndarray, int]]:
+        """Stored pictures' thumbnails (THUMB x THUMB uint8), mean colours (COLOUR_GRID x
+        COLOUR_GRID x 3 uint8) and how many keypoints each has, by file id."""
+        size, grid = THUMB * THUMB, COLOUR_GRID * COLOUR_GRID * 3
         for chunk in chunks(list(ids)):
-            q = f"SELECT file_id, substr(thumb, 1, {size}), length(features) FROM image_fingerprints \
+            q = f"SELECT file_id, substr(thumb, 1, {size + grid}), length(features) FROM image_fingerprints \
                 WHERE file_id IN ({','.join('?' * len(chunk))})"
-            for file_id, thumb, features in self.db.execute(q, chunk).fetchall():
-                pixels = np.frombuffer(thumb, dtype=np.uint8).reshape(THUMB, THUMB)
-                yield file_id, pixels, Features.stored_count(features)
+            for file_id, blob, features in self.db.execute(q, chunk).fetchall():
+                pixels = np.frombuffer(blob, dtype=np.uint8)
+                thumb, colours = pixels[:size].reshape(THUMB, THUMB), pixels[size:].reshape(COLOUR_GRID, COLOUR_GRID, 3)
+                yield file_id, thumb, colours, Features.stored_count(features)
 
     def meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -1,0 +1,146 @@
+"""A first look in the main process, before any candidate pair travels to a worker.
+
+Look-alikes (skies, fog, smooth colour fields, flat graphics) bring each picture dozens of
+candidates, and pictures with too few keypoints can only be verified on their thumbnails, at a few
+milliseconds a pair. So while candidates are found, each picture keeps a sketch in memory: its
+thumbnail's luminance at SKETCH x SKETCH and its COLOUR_GRID x COLOUR_GRID mean colours. Each
+candidate comes with the views that proposed it (a turn of one picture over the other, a window of
+one over the other, the same window of both), and a pair of pictures that keypoints cannot check
+is looked at in those views only:
+- their luminance must correlate at screen.FLOOR or more (the worker's first look asks that of
+  the best of hundreds of alignments; the one its hashes proposed rarely reaches it by chance);
+- two colourful pictures must agree in colour place by place after one colour mapping, as a
+  copy in the same framing must (compare.colours_agree): at most PLACE_OUTLIERS of the places more
+  than PLACE_MISFIT away (a grade, a filter or a white balance is one mapping; a sticker or a
+  caption changes a part; different colour fields disagree almost everywhere).
+A pair is kept when any view that proposed it passes; the rest of the verification is unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+
+import numpy as np
+
+from ..fingerprint import phash
+from ..fingerprint.image import COLOUR_GRID, SHARED_WINDOWS, THUMB, WINDOWS
+from .compare import PLACE_MISFIT, PLACE_OUTLIERS
+from .screen import FLOOR, unit
+
+SKETCH = THUMB // 4  # pixels per side of the luminance each picture keeps while candidates are found
+VIEW = COLOUR_GRID  # pixels per side of a view (luminance and colours alike)
+TURNED = len(phash.DIHEDRAL)  # view codes: 0-7 the whole picture turned (phash.DIHEDRAL), TURNED + w window w
+ANY_VIEW = -1  # a view the sketches do not check (the pair is kept)
+BATCH = 1 << 14  # pictures or pairs looked at at once (bounds memory)
+
+
+@lru_cache(maxsize=2)
+def _resamplers(source: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each view code: the area-averaging rows and columns taking a `source`-pixel square to
+    the view, and where the view's pixels come from (flat indices: the turn)."""
+    boxes = [(0.0, 0.0, 1.0, 1.0)] * TURNED + list(WINDOWS)
+    rows = np.stack([phash.area_weights(y0 * source, y1 * source, source, VIEW) for _, y0, _, y1 in boxes])
+    cols = np.stack([phash.area_weights(x0 * source, x1 * source, source, VIEW) for x0, _, x1, _ in boxes])
+    plain = np.arange(VIEW * VIEW).reshape(VIEW, VIEW)
+    order = [d.apply(plain).ravel() for d in phash.DIHEDRAL] + [plain.ravel()] * len(WINDOWS)
+    return rows.astype(np.float32), cols.transpose(0, 2, 1).astype(np.float32), np.stack(order)
+
+
+def sketch(thumb: np.ndarray) -> np.ndarray:
+    """A thumbnail's luminance averaged to SKETCH x SKETCH."""
+    step = THUMB // SKETCH
+    return np.rint(thumb.reshape(SKETCH, step, SKETCH, step).mean(axis=(1, 3))).astype(np.uint8)
+
+
+def _view(pixels: np.ndarray, code: int) -> np.ndarray:
+    """View `code` of square pictures (n, side, side[, channels]): (n, VIEW * VIEW[, channels]) float32."""
+    rows, cols, order = _resamplers(pixels.shape[1])
+    x = pixels.astype(np.float32)
+    if x.ndim == 4:  # channels last: each resampled alike
+        out = np.stack([rows[code] @ x[..., c] @ cols[code] for c in range(x.shape[3])], axis=-1)
+        return out.reshape(len(x), VIEW * VIEW, -1)[:, order[code]]
+    return (rows[code] @ x @ cols[code]).reshape(len(x), -1)[:, order[code]]
+
+
+def _colours_agree(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """For colour views (n, places, 3): whether b's colours are a's after one affine colour
+    mapping but in at most PLACE_OUTLIERS of the places (compare.colours_agree's rule)."""
+    x = np.concatenate([a.astype(np.float64), np.ones((*a.shape[:2], 1))], axis=2)
+    y = b.astype(np.float64)
+    normal = np.einsum("npi,npj->nij", x, x)
+    normal += 1e-9 * np.trace(normal, axis1=1, axis2=2)[:, None, None] * np.eye(4)  # a plain field: any mapping
+    mapping = np.linalg.solve(normal, np.einsum("npi,npj->nij", x, y))
+    misfit = np.sqrt(((x @ mapping - y) ** 2).mean(axis=2))
+    return (misfit > PLACE_MISFIT).mean(axis=1) <= PLACE_OUTLIERS
+
+
+@dataclass
+class Sketches:
+    """Every picture's sketch: `luma` (N, SKETCH, SKETCH) uint8, `colours` (N, COLOUR_GRID,
+    COLOUR_GRID, 3) uint8, `colourful` (N,) whether colour must agree (colourful, not
+    monochrome), `checkable` (N,) whether it has keypoints enough to check geometry."""
+
+    luma: np.ndarray
+    colours: np.ndarray
+    colourful: np.ndarray
+    checkable: np.ndarray
+
+    @classmethod
+    def empty(cls, n: int) -> Sketches:
+        luma, grid = np.zeros((n, SKETCH, SKETCH), np.uint8), np.zeros((n, COLOUR_GRID, COLOUR_GRID, 3), np.uint8)
+        return cls(luma, grid, np.zeros(n, bool), np.zeros(n, bool))
+
+    def set(self, k: int, thumb: np.ndarray, colours: np.ndarray, colourful: bool, checkable: bool) -> None:
+        """Picture k's sketch, from its thumbnail and mean colours."""
+        self.luma[k], self.colours[k] = sketch(thumb), colours
+        self.colourful[k], self.checkable[k] = colourful, checkable
+
+    @cached_property
+    def whole(self) -> np.ndarray:
+        """Each picture's whole view (turns reorder it)."""
+        return self._made(np.arange(len(self.luma)), 0)
+
+    def _made(self, pictures: np.ndarray, code: int) -> np.ndarray:
+        """Luminance views of one code, of zero mean and unit length."""
+        views = np.empty((len(pictures), VIEW * VIEW), dtype=np.float32)
+        for start in range(0, len(pictures), BATCH):
+            views[start : start + BATCH] = _view(self.luma[pictures[start : start + BATCH]], code)
+        return unit(views, VIEW)
+
+    def _luma(self, pictures: np.ndarray, code: int) -> np.ndarray:
+        if code < TURNED:
+            return self.whole[pictures][:, _resamplers(SKETCH)[2][code]]
+        each, where = np.unique(pictures, return_inverse=True)  # a picture comes in many pairs
+        return self._made(each, code)[where]
+
+    def _look(self, a: np.ndarray, b: np.ndarray, code_a: int, code_b: int) -> np.ndarray:
+        """Whether view code_a of each picture a[k] may show view code_b of b[k]: luminance alike,
+        and for two colourful pictures, colours that agree place by place."""
+        alike = np.einsum("ij,ij->i", self._luma(a, code_a), self._luma(b, code_b)) >= FLOOR
+        both = np.flatnonzero(alike & self.colourful[a] & self.colourful[b])
+        if len(both):
+            alike[both] = _colours_agree(_view(self.colours[a[both]], code_a), _view(self.colours[b[both]], code_b))
+        return alike
+
+    def reachable(self, a: np.ndarray, b: np.ndarray, view_a: np.ndarray, view_b: np.ndarray) -> np.ndarray:
+        """For each pair (a[k], b[k]) proposed by view view_a[k] of a over view view_b[k] of b:
+        whether it may be a copy (always, when keypoints can check it or a view is ANY_VIEW). Two
+        pictures proposed as a whole may still be a crop of one another: those failing as a whole
+        get a second look with the middle and corner windows of either over the other."""
+        keep = (self.checkable[a] & self.checkable[b]) | (view_a == ANY_VIEW) | (view_b == ANY_VIEW)
+        look = np.flatnonzero(~keep)
+        look = look[np.lexsort((view_b[look], view_a[look]))]  # runs of one alignment
+        starts = np.flatnonzero(np.diff(view_a[look], prepend=-2) | np.diff(view_b[look], prepend=-2))
+        for start, stop in zip(starts.tolist(), [*starts[1:].tolist(), len(look)]):
+            for first in range(start, stop, BATCH):
+                k = look[first : min(stop, first + BATCH)]
+                code_a, code_b = int(view_a[k[0]]), int(view_b[k[0]])
+                keep[k] = self._look(a[k], b[k], code_a, code_b)
+                if code_a == code_b == 0:
+                    for w in SHARED_WINDOWS:
+                        for part_a, part_b in ((TURNED + w, 0), (0, TURNED + w)):
+                            again = k[~keep[k]]
+                            if len(again):
+                                keep[again] = self._look(a[again], b[again], part_a, part_b)
+        return keep
