@@ -300,16 +300,17 @@ class Scanner:
         return out
 
     def _sketches(self, images: list[str], fingerprints: dict[str, Fingerprint]) -> Sketches:
-        """The pictures' sketches, for a first look at their candidates (see match/sketches.py)."""
+        """Sketches of the pictures too featureless for keypoints, for a first look at their
+        candidates (see match/sketches.py)."""
         at: dict[int, list[int]] = {}  # catalog row -> the pictures whose fingerprint it holds
         for k, p in enumerate(images):
             at.setdefault(self.cache.stored[p], []).append(k)
-        sketches = Sketches.empty(len(images))
-        for i, thumb, colours, keypoints in self.catalog.thumbnails(at):
+        featureless = {i for i, n in self.catalog.keypoint_counts(at).items() if n < MIN_KEYPOINTS}
+        sketches = Sketches.empty(np.array([self.cache.stored[p] in featureless for p in images], dtype=bool))
+        for i, thumb, colours in self.catalog.thumbnails(featureless):
             for k in at[i]:
                 info = fingerprints[images[k]].info
-                colourful = info.chroma > COLOURFUL and not info.monochrome
-                sketches.set(k, thumb, colours, colourful, keypoints >= MIN_KEYPOINTS)
+                sketches.set(k, thumb, colours, info.chroma > COLOURFUL and not info.monochrome)
         return sketches
 
     def _frames_of_videos(self, groups, images, videos, fingerprints, stats, infos, apart) -> list[Group]:

@@ -69,7 +69,7 @@ def _colours_agree(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     x = np.concatenate([a.astype(np.float64), np.ones((*a.shape[:2], 1))], axis=2)
     y = b.astype(np.float64)
     normal = np.einsum("npi,npj->nij", x, x)
-    normal += 1e-9 * np.trace(normal, axis1=1, axis2=2)[:, None, None] * np.eye(4)  # a plain field: any mapping
+    normal += 1e-9 * np.trace(normal, axis1=1, axis2=2)[:, None, None] * np.eye(4)  # solvable for a plain field too
     mapping = np.linalg.solve(normal, np.einsum("npi,npj->nij", x, y))
     misfit = np.sqrt(((x @ mapping - y) ** 2).mean(axis=2))
     return (misfit > PLACE_MISFIT).mean(axis=1) <= PLACE_OUTLIERS
@@ -77,24 +77,28 @@ def _colours_agree(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Sketches:
-    """Every picture's sketch: `luma` (N, SKETCH, SKETCH) uint8, `colours` (N, COLOUR_GRID,
-    COLOUR_GRID, 3) uint8, `colourful` (N,) whether colour must agree (colourful, not
-    monochrome), `checkable` (N,) whether it has keypoints enough to check geometry."""
+    """The sketches of the pictures that keypoints cannot check: picture k's is row slot[k] of
+    `luma` (SKETCH x SKETCH uint8), `colours` (COLOUR_GRID x COLOUR_GRID x 3 uint8) and
+    `colourful` (whether colour must agree: colourful, not monochrome). slot[k] is -1 for a
+    picture with keypoints enough: its pairs go to the workers (photos need no sketch)."""
 
+    slot: np.ndarray
     luma: np.ndarray
     colours: np.ndarray
     colourful: np.ndarray
-    checkable: np.ndarray
 
     @classmethod
-    def empty(cls, n: int) -> Sketches:
-        luma, grid = np.zeros((n, SKETCH, SKETCH), np.uint8), np.zeros((n, COLOUR_GRID, COLOUR_GRID, 3), np.uint8)
-        return cls(luma, grid, np.zeros(n, bool), np.zeros(n, bool))
+    def empty(cls, featureless: np.ndarray) -> Sketches:
+        """Room for the sketches of the pictures marked `featureless` (N,) bool."""
+        n = int(featureless.sum())
+        slot = np.where(featureless, np.cumsum(featureless) - 1, -1)
+        return cls(slot, np.zeros((n, SKETCH, SKETCH), np.uint8), np.zeros((n, COLOUR_GRID, COLOUR_GRID, 3), np.uint8),
+                   np.zeros(n, bool))  # fmt: skip
 
-    def set(self, k: int, thumb: np.ndarray, colours: np.ndarray, colourful: bool, checkable: bool) -> None:
+    def set(self, k: int, thumb: np.ndarray, colours: np.ndarray, colourful: bool) -> None:
         """Picture k's sketch, from its thumbnail and mean colours."""
-        self.luma[k], self.colours[k] = sketch(thumb), colours
-        self.colourful[k], self.checkable[k] = colourful, checkable
+        row = self.slot[k]
+        self.luma[row], self.colours[row], self.colourful[row] = sketch(thumb), colours, colourful
 
     @cached_property
     def whole(self) -> np.ndarray:
@@ -115,7 +119,7 @@ class Sketches:
         return self._made(each, code)[where]
 
     def _look(self, a: np.ndarray, b: np.ndarray, code_a: int, code_b: int) -> np.ndarray:
-        """Whether view code_a of each picture a[k] may show view code_b of b[k]: luminance alike,
+        """Whether view code_a of each sketch a[k] may show view code_b of b[k]: luminance alike,
         and for two colourful pictures, colours that agree place by place."""
         alike = np.einsum("ij,ij->i", self._luma(a, code_a), self._luma(b, code_b)) >= FLOOR
         both = np.flatnonzero(alike & self.colourful[a] & self.colourful[b])
@@ -125,11 +129,12 @@ class Sketches:
 
     def reachable(self, a: np.ndarray, b: np.ndarray, view_a: np.ndarray, view_b: np.ndarray) -> np.ndarray:
         """For each pair (a[k], b[k]) proposed by view view_a[k] of a over view view_b[k] of b:
-        whether it may be a copy (always, when keypoints can check it or a view is ANY_VIEW). Two
+        whether it may be a copy (always, unless both are featureless and the views known). Two
         pictures proposed as a whole may still be a crop of one another: those failing as a whole
         get a second look with the middle and corner windows of either over the other."""
-        keep = (self.checkable[a] & self.checkable[b]) | (view_a == ANY_VIEW) | (view_b == ANY_VIEW)
+        keep = (self.slot[a] < 0) | (self.slot[b] < 0) | (view_a == ANY_VIEW) | (view_b == ANY_VIEW)
         look = np.flatnonzero(~keep)
+        a, b = self.slot[a], self.slot[b]
         look = look[np.lexsort((view_b[look], view_a[look]))]  # runs of one alignment
         starts = np.flatnonzero(np.diff(view_a[look], prepend=-2) | np.diff(view_b[look], prepend=-2))
         for start, stop in zip(starts.tolist(), [*starts[1:].tolist(), len(look)]):

@@ -184,17 +184,25 @@ class Files:
             with self.db:
                 self.db.executemany("UPDATE image_fingerprints SET usable = ? WHERE file_id = ?", learnt)
 
-    def thumbnails(self, ids: Iterable[int]) -> Iterator[tuple[int, np.ndarray, np.ndarray, int]]:
-        """Stored pictures' thumbnails (THUMB x THUMB uint8), mean colours (COLOUR_GRID x
-        COLOUR_GRID x 3 uint8) and how many keypoints each has, by file id."""
+    def keypoint_counts(self, ids: Iterable[int]) -> dict[int, int]:
+        """How many keypoints each stored picture has, by file id."""
+        counts: dict[int, int] = {}
+        for chunk in chunks(list(ids)):
+            q = f"SELECT file_id, length(features) FROM image_fingerprints \
+                WHERE file_id IN ({','.join('?' * len(chunk))})"
+            counts.update((i, Features.stored_count(size)) for i, size in self.db.execute(q, chunk))
+        return counts
+
+    def thumbnails(self, ids: Iterable[int]) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+        """Stored pictures' thumbnails (THUMB x THUMB uint8) and mean colours (COLOUR_GRID x
+        COLOUR_GRID x 3 uint8), by file id."""
         size, grid = THUMB * THUMB, COLOUR_GRID * COLOUR_GRID * 3
         for chunk in chunks(list(ids)):
-            q = f"SELECT file_id, substr(thumb, 1, {size + grid}), length(features) FROM image_fingerprints \
+            q = f"SELECT file_id, substr(thumb, 1, {size + grid}) FROM image_fingerprints \
                 WHERE file_id IN ({','.join('?' * len(chunk))})"
-            for file_id, blob, features in self.db.execute(q, chunk).fetchall():
+            for file_id, blob in self.db.execute(q, chunk).fetchall():
                 pixels = np.frombuffer(blob, dtype=np.uint8)
-                thumb, colours = pixels[:size].reshape(THUMB, THUMB), pixels[size:].reshape(COLOUR_GRID, COLOUR_GRID, 3)
-                yield file_id, thumb, colours, Features.stored_count(features)
+                yield file_id, pixels[:size].reshape(THUMB, THUMB), pixels[size:].reshape(COLOUR_GRID, COLOUR_GRID, 3)
 
     def meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
