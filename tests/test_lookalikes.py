@@ -211,6 +211,229 @@ def test_sketches_keep_every_copy_the_search_proposes_and_turn_away_most_look_al
     assert mixed.reachable(np.array([0]), np.array([1]), codes, codes).all() and len(mixed.luma) == 1
 
 
+# Colour fields (4x4 cells smoothly upscaled) that 200,000-file smooth tree grouped as sure copies:
+# among 150,000 look-alikes, two fields agree in a few places by chance, mostly at the best of a
+# crop search's placements (the first four: "cropped" at 0.93; the last: "near-duplicate" at 0.95).
+CHANCE_PAIRS = [
+    (
+        [
+            [8, 64, 86],
+            [124, 254, 252],
+            [92, 6, 112],
+            [203, 233, 238],
+            [151, 179, 252],
+            [0, 86, 140],
+            [194, 21, 233],
+            [203, 11, 84],
+            [241, 150, 88],
+            [111, 143, 157],
+            [218, 50, 124],
+            [64, 55, 15],
+            [12, 49, 198],
+            [101, 42, 148],
+            [216, 97, 206],
+            [251, 235, 119],
+        ],
+        [
+            [178, 32, 100],
+            [180, 228, 243],
+            [39, 67, 34],
+            [228, 165, 207],
+            [101, 141, 251],
+            [87, 65, 27],
+            [206, 120, 78],
+            [157, 19, 126],
+            [201, 229, 214],
+            [165, 174, 227],
+            [138, 70, 92],
+            [27, 59, 192],
+            [160, 53, 39],
+            [238, 30, 96],
+            [80, 109, 253],
+            [96, 242, 88],
+        ],
+    ),
+    (
+        [
+            [193, 188, 150],
+            [166, 133, 253],
+            [31, 56, 17],
+            [240, 56, 140],
+            [34, 102, 223],
+            [158, 39, 11],
+            [5, 173, 107],
+            [3, 48, 162],
+            [85, 6, 243],
+            [226, 189, 198],
+            [40, 57, 9],
+            [88, 57, 98],
+            [233, 135, 47],
+            [8, 115, 52],
+            [130, 174, 205],
+            [71, 78, 209],
+        ],
+        [
+            [193, 175, 134],
+            [65, 219, 53],
+            [184, 26, 192],
+            [31, 140, 111],
+            [43, 101, 237],
+            [75, 76, 244],
+            [244, 112, 205],
+            [237, 9, 74],
+            [168, 10, 54],
+            [238, 251, 168],
+            [129, 56, 205],
+            [244, 13, 117],
+            [107, 143, 214],
+            [72, 54, 245],
+            [181, 169, 247],
+            [100, 172, 104],
+        ],
+    ),
+    (
+        [
+            [8, 104, 16],
+            [41, 157, 168],
+            [184, 13, 17],
+            [229, 184, 58],
+            [184, 176, 166],
+            [234, 193, 89],
+            [230, 124, 211],
+            [16, 4, 158],
+            [134, 208, 210],
+            [132, 73, 90],
+            [111, 3, 196],
+            [40, 248, 88],
+            [205, 9, 47],
+            [243, 153, 18],
+            [106, 202, 228],
+            [57, 154, 123],
+        ],
+        [
+            [39, 118, 67],
+            [90, 176, 231],
+            [120, 92, 114],
+            [165, 251, 81],
+            [197, 170, 140],
+            [196, 255, 209],
+            [150, 221, 253],
+            [19, 22, 9],
+            [138, 233, 240],
+            [180, 50, 154],
+            [52, 57, 156],
+            [70, 190, 221],
+            [68, 176, 139],
+            [125, 176, 36],
+            [40, 184, 217],
+            [232, 58, 221],
+        ],
+    ),
+    (
+        [
+            [104, 39, 142],
+            [155, 255, 147],
+            [98, 6, 104],
+            [148, 149, 57],
+            [223, 216, 220],
+            [247, 96, 162],
+            [65, 50, 207],
+            [44, 25, 38],
+            [48, 104, 111],
+            [11, 65, 104],
+            [202, 234, 248],
+            [243, 148, 127],
+            [251, 129, 210],
+            [201, 204, 122],
+            [117, 42, 81],
+            [111, 227, 242],
+        ],
+        [
+            [18, 16, 69],
+            [96, 217, 55],
+            [73, 44, 215],
+            [183, 216, 116],
+            [176, 177, 92],
+            [44, 220, 43],
+            [121, 1, 217],
+            [6, 82, 79],
+            [179, 108, 85],
+            [36, 37, 221],
+            [207, 198, 188],
+            [183, 133, 77],
+            [49, 106, 117],
+            [198, 166, 114],
+            [45, 73, 71],
+            [105, 190, 199],
+        ],
+    ),
+    (
+        [
+            [29, 37, 118],
+            [254, 179, 182],
+            [71, 22, 184],
+            [80, 208, 255],
+            [213, 230, 46],
+            [195, 197, 254],
+            [122, 123, 90],
+            [46, 30, 190],
+            [231, 214, 33],
+            [17, 59, 18],
+            [223, 45, 156],
+            [211, 89, 119],
+            [115, 82, 129],
+            [252, 167, 232],
+            [173, 107, 13],
+            [251, 35, 207],
+        ],
+        [
+            [122, 43, 139],
+            [171, 243, 152],
+            [130, 10, 107],
+            [180, 105, 175],
+            [137, 235, 170],
+            [166, 210, 188],
+            [132, 177, 22],
+            [156, 19, 93],
+            [69, 187, 219],
+            [37, 67, 75],
+            [47, 116, 211],
+            [1, 164, 218],
+            [180, 67, 219],
+            [178, 248, 192],
+            [9, 152, 195],
+            [139, 113, 136],
+        ],
+    ),
+]
+
+
+def test_featureless_pictures_alike_in_a_few_places_by_chance_are_no_sure_copies(tmp_path: Path) -> None:
+    """Without keypoints, thumbnails are all the evidence: two colour fields aligned (as a whole or
+    as a crop) with fine detail agreeing in fewer places than a keypoint fit must show are at most
+    "may be duplicates", unless their pixels are the same. A copy of such a field, resized, stays
+    a sure copy (its pixels are the same)."""
+    from mediadup.fingerprint.image import fingerprint_file
+    from mediadup.match.compare import LEVELS, compare
+    from mediadup.records import Relation
+
+    def field(cells: list, name: str, size: int = 32):
+        im = Image.fromarray(np.array(cells, dtype=np.uint8).reshape(4, 4, 3)).resize(
+            (32, 32), Image.Resampling.BICUBIC
+        )
+        im.resize((size, size), Image.Resampling.BICUBIC).save(tmp_path / f"{name}.png")
+        return fingerprint_file(str(tmp_path / f"{name}.png"))
+
+    for n, (one, other) in enumerate(CHANCE_PAIRS):
+        a, b, copy = field(one, f"{n}a"), field(other, f"{n}b"), field(one, f"{n}c", 48)
+        for level in LEVELS.values():
+            for x, y in ((a, b), (b, a)):
+                verdict = compare(x, y, level)
+                assert verdict is None or verdict.relation is Relation.UNCERTAIN, (n, level.name, verdict)
+            sure = compare(a, copy, level)
+            assert sure is not None and sure.relation is not Relation.UNCERTAIN, (n, level.name, sure)
+
+
 def test_ctrl_c_while_look_alikes_are_verified_stops_at_once_and_keeps_the_verdicts(tmp_path: Path) -> None:
     """SIGINT to the whole process group during verification: the scan ends within seconds, says
     so, and the verdicts reached so far are in the catalog for the next scan to resume from."""

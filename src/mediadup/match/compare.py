@@ -22,7 +22,7 @@ from ..fingerprint.image import THUMB, ImageFingerprint
 from ..records import ImageInfo, Relation
 from .geometry import OVERLAP, Geometry, checkable, fit
 
-VERSION = 18  # bump when a change can turn a verdict: remembered verdicts are then recomputed
+VERSION = 19  # bump when a change can turn a verdict: remembered verdicts are then recomputed
 GRID = 32  # pixels compared per side
 MIN_DETAIL = 0.7  # similarity of fine detail that crops and unhashed turns need
 MIN_STRUCTURE = 0.12  # ...and the fraction of the picture that must show edges or texture
@@ -417,13 +417,14 @@ def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level, parts: str =
         return None  # similar shots at most (scan --similar)
     # without keypoints the thumbnails decide alone: a pair less alike than any verdict accepts
     # needs no more evidence (look-alikes stop here)
-    give_up = -1.0 if checkable(a.features, b.features) else min(level.min_similarity, level.min_recolour_similarity)
+    keypoints = checkable(a.features, b.features)
+    give_up = -1.0 if keypoints else min(level.min_similarity, level.min_recolour_similarity)
     al = align(a, b, level, parts, give_up)
     if al is None:
         return None  # blank or nearly uniform pictures, or nothing alike enough
     if not colours_agree(a, b, al):
         return None  # other colours, place by place: another picture or a colour edition, not a copy
-    match = _by_thumbnails(a, b, al, level)
+    match = _by_thumbnails(a, b, al, level, keypoints)
     if match is not None and not al.cropped:
         return match
     geometry = fit(a.features, b.features) if a.features is not None and b.features is not None else None
@@ -446,8 +447,9 @@ def _geometry_words(g: Geometry) -> dict:
     return words
 
 
-def _by_thumbnails(a: ImageFingerprint, b: ImageFingerprint, al: Alignment, level: Level) -> Match | None:
-    """The verdict of the aligned thumbnails."""
+def _by_thumbnails(a: ImageFingerprint, b: ImageFingerprint, al: Alignment, level: Level,
+                   keypoints: bool = True) -> Match | None:  # fmt: skip
+    """The verdict of the aligned thumbnails (`keypoints`: whether keypoints can check the pair)."""
     need = level.min_recolour_similarity if al.recoloured else level.min_similarity
     if al.similarity < (max(need, level.min_crop_similarity) if al.cropped else need):
         return None
@@ -463,7 +465,11 @@ def _by_thumbnails(a: ImageFingerprint, b: ImageFingerprint, al: Alignment, leve
     dihedral = phash.DIHEDRAL[al.dihedral]
     if al.blocks >= MIN_BLOCKS and al.agreement < MIN_AGREEMENT:
         return None  # alike on the whole, but most places with detail disagree: another picture
-    if (al.blocks < MIN_BLOCKS or al.detail < THIN_DETAIL) and not same_pixels(a, b, al):
+    # without keypoints the thumbnails are all the evidence: as many places with detail as a
+    # keypoint fit must show (among thousands of featureless look-alikes, two colour fields agree
+    # in a few places by chance, more so at the best of a crop search's placements)
+    least = MIN_BLOCKS if keypoints else GEOMETRY_BLOCKS
+    if (al.blocks < least or al.detail < THIN_DETAIL) and not same_pixels(a, b, al):
         # flat graphics, gradients, shapes, smooth colour fields: alike, with too little detail (in
         # few places, or none that agrees on the whole) to tell a copy from another drawing in the
         # same style (editions, one design at other sizes, two skies): the user decides

@@ -57,6 +57,8 @@ def _view(pixels: np.ndarray, code: int) -> np.ndarray:
     """View `code` of square pictures (n, side, side[, channels]): (n, VIEW * VIEW[, channels]) float32."""
     rows, cols, order = _resamplers(pixels.shape[1])
     x = pixels.astype(np.float32)
+    if code < TURNED and pixels.shape[1] == VIEW:  # the whole at the view's size: only turned
+        return x.reshape(len(x), VIEW * VIEW, *x.shape[3:])[:, order[code]]
     if x.ndim == 4:  # channels last: each resampled alike
         out = np.stack([rows[code] @ x[..., c] @ cols[code] for c in range(x.shape[3])], axis=-1)
         return out.reshape(len(x), VIEW * VIEW, -1)[:, order[code]]
@@ -68,9 +70,10 @@ def _colours_agree(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     mapping but in at most PLACE_OUTLIERS of the places (compare.colours_agree's rule)."""
     x = np.concatenate([a.astype(np.float64), np.ones((*a.shape[:2], 1))], axis=2)
     y = b.astype(np.float64)
-    normal = np.einsum("npi,npj->nij", x, x)
+    xt = x.transpose(0, 2, 1)
+    normal = xt @ x
     normal += 1e-9 * np.trace(normal, axis1=1, axis2=2)[:, None, None] * np.eye(4)  # solvable for a plain field too
-    mapping = np.linalg.solve(normal, np.einsum("npi,npj->nij", x, y))
+    mapping = np.linalg.solve(normal, xt @ y)
     misfit = np.sqrt(((x @ mapping - y) ** 2).mean(axis=2))
     return (misfit > PLACE_MISFIT).mean(axis=1) <= PLACE_OUTLIERS
 
