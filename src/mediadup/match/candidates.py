@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from .index import HammingIndex
 # The index (compiled with numba) is imported where it is used: a rescan that searches nothing
 # does not pay for loading the compiler.
-QUERY_ROWS = 5_000  # pictures whose rotations or windows are searched at once (bounds memory)
+QUERY_ROWS = 20_000  # pictures whose rotations or windows are searched at once (bounds memory)
 
 
 PER_PICTURE = 24  # candidate pairs a picture brings, at most, per kind of evidence (the nearest)
