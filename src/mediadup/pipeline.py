@@ -25,7 +25,7 @@ from .group.build import attach_frames, attach_overlaps, build_groups
 from .group.companions import find_companions
 from .group.similar import similar_groups
 from .match.candidates import candidate_pairs, connect, frame_candidates, video_candidate_pairs
-from .match.compare import COLOURFUL, LEVELS
+from .match.compare import LEVELS, colour_counts
 from .match.geometry import MIN_KEYPOINTS
 from .match.index import compiled
 from .match.sketches import Sketches
@@ -309,8 +309,7 @@ class Scanner:
         sketches = Sketches.empty(np.array([self.cache.stored[p] in featureless for p in images], dtype=bool))
         for i, thumb, colours in self.catalog.thumbnails(featureless):
             for k in at[i]:
-                info = fingerprints[images[k]].info
-                sketches.set(k, thumb, colours, info.chroma > COLOURFUL and not info.monochrome)
+                sketches.set(k, thumb, colours, colour_counts(fingerprints[images[k]].info))
         return sketches
 
     def _frames_of_videos(self, groups, images, videos, fingerprints, stats, infos, apart) -> list[Group]:

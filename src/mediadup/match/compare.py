@@ -378,6 +378,11 @@ def _grade_misfit(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.sqrt(((x @ mapping - y) ** 2).mean(axis=1))
 
 
+def colour_counts(info: ImageInfo) -> bool:
+    """Whether a picture's colours must agree with a copy's: colourful, and not gray, sepia or tinted."""
+    return info.chroma > COLOURFUL and not info.monochrome
+
+
 def colours_agree(a: ImageFingerprint, b: ImageFingerprint, al: Alignment) -> bool:
     """Whether two pictures' colours allow a copy. A gray, sepia or tinted side says little. Two
     colourful pictures in the same framing must agree place by place after one colour mapping:
@@ -385,7 +390,7 @@ def colours_agree(a: ImageFingerprint, b: ImageFingerprint, al: Alignment) -> bo
     most of the picture when they share a palette (a sticker, a caption or a vignette changes a
     part; two different pictures in the same colours disagree almost everywhere). Of a part, only
     the palette is compared (a part of a regraded picture is not believed)."""
-    if not (min(a.chroma, b.chroma) > COLOURFUL and not (a.info.monochrome or b.info.monochrome)):
+    if not (colour_counts(a.info) and colour_counts(b.info)):
         return True
     if al.side or a.colours is None or b.colours is None:
         return not al.recoloured
