@@ -7,8 +7,10 @@ few flipped bits; and planted crops: the copy's picture hash is one of the origi
 hashes with a few flipped bits), then measures, each in a fresh subprocess so that peak RSS does
 not accumulate:
 
-- `group`:  the whole grouping: mediadup.match.candidates.candidate_pairs(hashes, level) (picture hashes,
-  8 turns, 55 crop windows, shared windows, average hashes), then match.connect with a stand-in
+- `group`:  the whole grouping: mediadup.match.candidates.candidate_pairs(hashes, level, shapes=...)
+  (picture hashes, 8 turns, 86 crop windows, the windows against quarter-turned pictures of the other
+  orientation, shared windows, average hashes; a camera-and-phone mix of shapes: 60 % wider than
+  tall, 30 % taller than wide, 10 % nearly square), then match.connect with a stand-in
   verifier (no thumbnails here: a pair is accepted when its closest views are within the radius)
   and the groups; recall of the three kinds of planted pairs (is the copy in its original's group?);
 - `search`: HammingIndex(col0).search(col0, radius), recall of planted near-duplicates and, for
@@ -138,7 +140,8 @@ def run_one(n: int, op: str, args: argparse.Namespace) -> dict:
     out: dict = {"n": n, "op": op, "base_mb": base, "check": "", "rotated": None, "cropped": None}
     if op == "group":
         t = time.perf_counter()
-        pairs = candidate_pairs(hashes, level).pairs
+        shapes = np.random.default_rng(args.seed).choice(np.array([1, -1, 0], np.int8), n, p=[0.6, 0.3, 0.1])
+        pairs = candidate_pairs(hashes, level, shapes=shapes).pairs
         out["search"] = time.perf_counter() - t
         clusters = UnionFind()
         for i, j in connect(pairs, stand_in_verifier(hashes, level)):

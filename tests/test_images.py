@@ -69,6 +69,28 @@ def test_different_pictures_under_one_caption_band_are_not_duplicates(tmp_path: 
     assert result.groups == []
 
 
+def in_a_template(picture: Image.Image, template: Image.Image) -> Image.Image:
+    """`picture` in the middle of a patterned card (a print template, a viewer's window), half of
+    each side: the card is three quarters of the frame and every copy made from it shares it."""
+    out = template.copy()
+    w, h = out.size
+    out.paste(picture.resize((w // 2, h // 2)), (w // 4, h // 4))
+    return out
+
+
+def test_different_pictures_in_one_patterned_template_are_not_duplicates(tmp_path: Path) -> None:
+    """Around the middle everything agrees (the template's pattern); in the middle, other pictures.
+    The shared bench's screenshots in one window style were grouped so (4 false pairs); a copy of
+    one of them stays a copy."""
+    lib = tmp_path / "lib"
+    template = photo(95, (800, 600))
+    for n in range(4):
+        save(in_a_template(photo(90 + n, (640, 480)), template), lib / f"card{n}.jpg", quality=90)
+    save(Image.open(lib / "card0.jpg").resize((600, 450)), lib / "card0-smaller.jpg", quality=80)
+    result = scan(lib, catalog=str(tmp_path / "c.sqlite"))
+    assert [sorted(Path(m.path).name for m in g.members) for g in result.groups] == [["card0-smaller.jpg", "card0.jpg"]]
+
+
 def drawing(background: tuple[int, int, int], disc: tuple[int, int, int], size=(800, 600)) -> Image.Image:
 
     im = Image.new("RGB", size, background)

@@ -24,7 +24,7 @@ from .fingerprint_cache import FingerprintCache
 from .group.build import attach_frames, attach_overlaps, build_groups
 from .group.companions import find_companions
 from .group.similar import similar_groups
-from .match.candidates import candidate_pairs, connect, frame_candidates, video_candidate_pairs
+from .match.candidates import candidate_pairs, connect, frame_candidates, orientation, video_candidate_pairs
 from .match.compare import LEVELS, colour_counts
 from .match.geometry import MIN_KEYPOINTS
 from .match.index import compiled
@@ -227,7 +227,10 @@ class Scanner:
                 with self.reporter.stage("matching" + first) as bar:
                     hashes = np.stack([fingerprints[p].hashes for p in images]) if images else np.zeros((0, 2))
                     sketches = self._sketches(images, fingerprints)
-                    candidates = candidate_pairs(hashes.astype(np.uint64), self.level, sketches.reachable)
+                    sizes = np.array([(fingerprints[p].info.content_width, fingerprints[p].info.content_height)
+                                      for p in images])  # fmt: skip
+                    shapes = orientation(*sizes.reshape(-1, 2).T)
+                    candidates = candidate_pairs(hashes.astype(np.uint64), self.level, sketches.reachable, shapes)
                     self.summary.crowded, self.summary.left_out = candidates.crowded, candidates.left_out
                     self.summary.turned_away = candidates.turned_away
                     found = connect(candidates.pairs, verifies(images), bar.set)

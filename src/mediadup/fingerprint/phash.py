@@ -67,6 +67,10 @@ class Dihedral:
 
 
 DIHEDRAL = tuple(Dihedral(t, x, y) for t in (False, True) for x in (False, True) for y in (False, True))
+_CORNERS = np.arange(4).reshape(2, 2)
+UNDO = tuple(  # UNDO[k]: the turn that takes DIHEDRAL[k]'s result back
+    next(j for j, u in enumerate(DIHEDRAL) if np.array_equal(u.apply(d.apply(_CORNERS)), _CORNERS)) for d in DIHEDRAL
+)
 
 
 def pack_bits(bits: np.ndarray) -> int:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..fingerprint import phash
 from ..fingerprint.image import AVERAGE, FIRST_WINDOW, INNER, NO_INNER, SHARED_WINDOWS
 from ..fingerprint.video import N_DIHEDRAL as VIDEO_DIHEDRAL
 from ..fingerprint.video import SHARED_WINDOWS as SHARED_VIDEO_WINDOWS
@@ -23,6 +24,16 @@ QUERY_ROWS = 20_000  # pictures whose rotations or windows are searched at once 
 
 
 PER_PICTURE = 24  # candidate pairs a picture brings, at most, per kind of evidence (the nearest)
+# the turns a cropped copy is searched in (a quarter either way: a crop set upright or on its side)
+QUARTERS = np.array([k for k, d in enumerate(phash.DIHEDRAL) if d.transpose and not d.is_mirror])
+SQUARISH = 1.25  # a picture at most this much wider than tall (or taller than wide) may turn either way
+
+
+def orientation(width: np.ndarray, height: np.ndarray) -> np.ndarray:
+    """1 for pictures clearly wider than tall, -1 clearly taller than wide, 0 nearly square: a crop
+    turned a quarter is the other way (a crop window may be up to 1.25 times narrower or wider)."""
+    ratio = np.asarray(width, dtype=np.float64) / np.maximum(np.asarray(height, dtype=np.float64), 1)
+    return np.where(ratio > SQUARISH, 1, np.where(ratio < 1 / SQUARISH, -1, 0)).astype(np.int8)
 
 
 @dataclass
@@ -79,11 +90,14 @@ class _Gathered:
         return Candidates(pairs, len(self.crowded), self.left_out, len(away))
 
 
-def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = None) -> Candidates:
+def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = None,
+                    shapes: np.ndarray | None = None) -> Candidates:  # fmt: skip
     """Pairs of pictures that may show the same picture. `hashes` is (N, views) uint64 as in
     ImageFingerprint.hashes. Kinds of evidence, each a Hamming-radius search:
     - the pictures' hashes are close (re-encoded, resized, recoloured, ...);
     - a rotation/mirror or a crop window of one is close to the other's picture hash;
+    - a crop window of one is close to the other's picture turned a quarter (a crop on its side;
+      with `shapes`, each picture's `orientation`, only between pictures a quarter turn may join);
     - the same window of both is close (a local edit such as a watermark elsewhere);
     - the average hashes are close, a local edit flipping few of their bits, and the pHashes
       are not far apart (average hashes alone match too many different pictures).
@@ -110,15 +124,31 @@ def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = No
 
     index = picture_index(level.radius)
     gathered.add(*both_ways(*index.pairs(level.radius, PER_PICTURE)), (0, 0), index)
+    everyone = np.arange(n)
     turns, windows = hashes[:, 1:AVERAGE], hashes[:, FIRST_WINDOW:INNER]
-    for views, radius, first in ((turns, level.view_radius, 1), (windows, level.window_radius, TURNED)):
-        index, per = picture_index(radius), views.shape[1]
-        for start in range(0, n, QUERY_ROWS):  # in slices: a picture's own windows hit it, and
-            vq, vi, vd = index.search(
-                views[start : start + QUERY_ROWS].ravel(), radius, PER_PICTURE
-            )  # must not pile up
-            gathered.add(vq // per + start, vi, vd, ((vq % per + first).astype(np.int16), 0), index,
-                         lambda q, per=per, start=start: q // per + start)  # fmt: skip
+    sides = [(everyone, everyone)] if shapes is None else [
+        (np.flatnonzero(shapes != -side), np.flatnonzero(shapes != side)) for side in (-1, 1)]  # fmt: skip
+
+    def searches():
+        """(query pictures, their views, index, the pictures quarter-turned in it or None, radius,
+        first view code); the quarter-turn indexes are made one after the other."""
+        yield everyone, turns, picture_index(level.view_radius), None, level.view_radius, 1
+        yield everyone, windows, picture_index(level.window_radius), None, level.window_radius, TURNED
+        for croppers, cropped in sides:  # windows of a picture against another's quarter turns
+            if len(croppers) and len(cropped):
+                codes = hashes[:, QUARTERS][cropped].ravel()
+                quarters = HammingIndex(codes, chunks=best_chunks(len(codes), level.window_radius))
+                yield croppers, windows, quarters, cropped, level.window_radius, TURNED
+
+    for rows, views, index, turned, radius, first in searches():
+        per = views.shape[1]
+        for start in range(0, len(rows), QUERY_ROWS):  # in slices: a picture's own windows hit it, and
+            part = rows[start : start + QUERY_ROWS]
+            vq, vi, vd = index.search(views[part].ravel(), radius, PER_PICTURE)  # must not pile up
+            view_b = QUARTERS[vi % len(QUARTERS)].astype(np.int16) if turned is not None else 0
+            gathered.add(part[vq // per], turned[vi // len(QUARTERS)] if turned is not None else vi, vd,
+                         ((vq % per + first).astype(np.int16), view_b), index,
+                         lambda q, per=per, part=part: part[q // per])  # fmt: skip
     for w in SHARED_WINDOWS:
         index = HammingIndex(hashes[:, FIRST_WINDOW + w], level.view_radius)
         gathered.add(*both_ways(*index.pairs(level.view_radius, PER_PICTURE)), (TURNED + w, TURNED + w), index)

@@ -18,11 +18,11 @@ import numpy as np
 from PIL import Image
 
 from ..fingerprint import phash
-from ..fingerprint.image import THUMB, ImageFingerprint
+from ..fingerprint.image import FIRST_WINDOW, INNER, THUMB, ImageFingerprint
 from ..records import ImageInfo, Relation
-from .geometry import OVERLAP, Geometry, checkable, fit
+from .geometry import OVERLAP, Geometry, checkable, disagree, fit
 
-VERSION = 19  # bump when a change can turn a verdict: remembered verdicts are then recomputed
+VERSION = 20  # bump when a change can turn a verdict: remembered verdicts are then recomputed
 GRID = 32  # pixels compared per side
 MIN_DETAIL = 0.7  # similarity of fine detail that crops and unhashed turns need
 MIN_STRUCTURE = 0.12  # ...and the fraction of the picture that must show edges or texture
@@ -34,6 +34,7 @@ BLOCK_DETAIL = 1.5  # detail (spread of the high-pass, gray levels) that makes a
 BLOCK_AGREE = 0.5  # correlation of a block's detail on both sides that counts as agreeing
 MIN_BLOCKS = 3  # fewer blocks of evidence than this: too little to be sure
 MIN_AGREEMENT = 0.6  # most blocks of evidence must agree
+MIDDLE = [5, 6, 9, 10]  # the blocks in the middle of the 4 x 4 (where a picture's subject is)
 THIN_DETAIL = 0.3  # fine detail agreeing less than this on the whole is no evidence of a copy
 SAME_PIXELS = 12.0  # with too little evidence, a sure copy differs by at most this much (gray levels, 99th pct)
 INNER_SIDE = 0.3  # the picture inside a screenshot's chrome, refined, keeps this fraction of each side (or its own)
@@ -136,12 +137,15 @@ def rmse(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sqrt(np.partition(d, keep)[:keep].mean()))
 
 
-def block_evidence(ha: np.ndarray, hb: np.ndarray) -> tuple[int, float]:
+def block_evidence(ha: np.ndarray, hb: np.ndarray) -> tuple[int, float, bool]:
     """Local evidence of two aligned grids' fine detail (`_highpass`): the blocks with detail on
     both sides (edges, texture: flat and smoothly shaded blocks say nothing either way), and the
     share of those whose detail agrees, each block normalised on its own (so one region's
     brightness or a caption elsewhere does not weigh on another's) and allowed to lie a pixel off
-    (a slight tilt or warp moves detail a little from place to place)."""
+    (a slight tilt or warp moves detail a little from place to place). Also: whether the middle
+    shows other content, no block of it agreeing and three or four differing (detail that disagrees,
+    or detail on one side over a flat place on the other): one frame, band or window chrome around
+    two different pictures agrees everywhere else."""
     za, sa = _normalised(_blocks(ha))
     padded = np.pad(hb, 1, mode="edge")
     shifted = np.stack([padded[dy : dy + GRID, dx : dx + GRID] for dy in (0, 1, 2) for dx in (0, 1, 2)])
@@ -149,7 +153,11 @@ def block_evidence(ha: np.ndarray, hb: np.ndarray) -> tuple[int, float]:
     best = (za[None] * zb).mean(axis=2).max(axis=0)
     informative = (sa >= BLOCK_DETAIL) & (sb[4] >= BLOCK_DETAIL)  # detail where each lies (no shift)
     count = int(informative.sum())
-    return count, float(((best >= BLOCK_AGREE) & informative).sum() / count) if count else 0.0
+    agree = (best >= BLOCK_AGREE) & informative
+    one_sided = (np.maximum(sa, sb[4]) >= 2 * BLOCK_DETAIL) & (np.minimum(sa, sb[4]) < BLOCK_DETAIL / 2)
+    differ = (informative & ~agree) | one_sided
+    other_middle = not agree[MIDDLE].any() and int(differ[MIDDLE].sum()) >= 3  # a mark, a sticker: one row at most
+    return count, float(agree.sum() / count) if count else 0.0, other_middle
 
 
 def _blocks(grids: np.ndarray) -> np.ndarray:
@@ -266,6 +274,7 @@ class Alignment:
     recoloured: bool  # the colours disagree (a grayscale, sepia or recoloured copy, or another picture)
     blocks: int = 0  # blocks with detail on both sides (local evidence)
     agreement: float = 0.0  # share of them whose detail agrees
+    other_middle: bool = False  # the middle shows other content (see block_evidence)
     worst: float = 0.0  # 99th percentile of the raw pixel difference (gray levels)
     shown: bool = False  # the part is the picture inside the bigger one's window chrome (a screenshot)
 
@@ -289,7 +298,8 @@ def align(a: ImageFingerprint, b: ImageFingerprint, level: Level, parts: str = "
     recoloured = max(a.chroma, b.chroma) > COLOURFUL and hist < level.min_colour
     need = level.min_recolour_similarity if recoloured else level.min_similarity
     distances = [phash.hamming(int(h), int(b.hashes[0])) for h in a.hashes[: len(phash.DIHEDRAL)]]
-    order = sorted(range(len(phash.DIHEDRAL)), key=lambda k: (distances[k], k))
+    crops = _crop_distances(a, b)
+    order = sorted(range(len(phash.DIHEDRAL)), key=lambda k: (min(distances[k], crops[k]), k))
     tried = [0, *[k for k in order if k != 0][: variants - 1]]
     turns: dict[int, np.ndarray] = {}
 
@@ -310,7 +320,10 @@ def align(a: ImageFingerprint, b: ImageFingerprint, level: Level, parts: str = "
         if sim > best[0]:
             best = (sim, k, "", FULL)
     if best[0] < need:  # not the same framing: is one a crop of the other?
-        for k in tried[:1] if best[0] < 0.5 else [best[1]]:
+        # as it is, the turn alike on the whole, and the turn a crop window points to (a crop on its side)
+        pointed = int(np.argmin(crops))
+        alike = [best[1]] if best[0] >= 0.5 else []
+        for k in dict.fromkeys([0, *alike, *([pointed] if crops[pointed] < crops[0] else [])]):
             turned = turn(k)
             ratio = _aspect(b, False) / _aspect(a, phash.DIHEDRAL[k].transpose)
             for side, big, small, r in (("b", turned, b.thumb, ratio), ("a", b.thumb, turned, 1 / ratio)):
@@ -333,7 +346,7 @@ def align(a: ImageFingerprint, b: ImageFingerprint, level: Level, parts: str = "
     big, small = (b.thumb, turn(k)) if side == "a" else (turn(k), b.thumb)
     region, other = _grid(big, box if side else None), _grid(small)
     detail_a, detail_b = _highpass(region), _highpass(other)
-    blocks, agreement = block_evidence(detail_a, detail_b)
+    blocks, agreement, other_middle = block_evidence(detail_a, detail_b)
     return Alignment(
         dihedral=k,
         side=side,
@@ -347,9 +360,20 @@ def align(a: ImageFingerprint, b: ImageFingerprint, level: Level, parts: str = "
         recoloured=recoloured,
         blocks=blocks,
         agreement=agreement,
+        other_middle=other_middle,
         worst=float(np.percentile(np.abs(region - other), 99)),
         shown=shown,
     )
+
+
+def _crop_distances(a: ImageFingerprint, b: ImageFingerprint) -> np.ndarray:
+    """For each turn k of a: how near a crop window of the turned a comes to b, or a crop window
+    of b to the turned a (a window of a turned is a's window turned: it meets b turned back)."""
+    windows_a, windows_b = a.hashes[FIRST_WINDOW:INNER], b.hashes[FIRST_WINDOW:INNER]
+    b_back = b.hashes[list(phash.UNDO)]
+    inside_a = np.bitwise_count(windows_a[:, None] ^ b_back[None, :]).min(axis=0)
+    inside_b = np.bitwise_count(windows_b[:, None] ^ a.hashes[None, : len(phash.DIHEDRAL)]).min(axis=0)
+    return np.minimum(inside_a, inside_b)
 
 
 def _turned_colours(f: ImageFingerprint, dihedral: int) -> np.ndarray:
@@ -436,6 +460,12 @@ def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level, parts: str =
     if geometry is not None and geometry.inside == OVERLAP:
         return None  # one shot moved against the other (a burst, panorama neighbours): no copy
     if geometry is None:
+        sure_crop = match is not None and al.cropped and match.relation is not Relation.UNCERTAIN
+        if sure_crop and not al.shown and disagree(a.features, b.features):  # type: ignore[arg-type]
+            # two dark editions of different designs align as crops (a picture inside a
+            # screenshot's chrome was placed by the chrome, not searched for)
+            against = "the thumbnails align as a crop, but the keypoints speak against it"
+            return Match(Relation.UNCERTAIN, match.score, {**match.evidence, "uncertain": against})  # type: ignore[union-attr]
         return match
     if match is not None:  # a crop the keypoints confirm: say how it lies
         match.evidence.update(_geometry_words(geometry))
@@ -470,6 +500,8 @@ def _by_thumbnails(a: ImageFingerprint, b: ImageFingerprint, al: Alignment, leve
     dihedral = phash.DIHEDRAL[al.dihedral]
     if al.blocks >= MIN_BLOCKS and al.agreement < MIN_AGREEMENT:
         return None  # alike on the whole, but most places with detail disagree: another picture
+    if al.other_middle:
+        return None  # alike around the edges, another picture in the middle: one template
     # without keypoints the thumbnails are all the evidence: as many places with detail as a
     # keypoint fit must show (among thousands of featureless look-alikes, two colour fields agree
     # in a few places by chance, more so at the best of a crop search's placements)
@@ -521,8 +553,8 @@ def _by_geometry(a: ImageFingerprint, b: ImageFingerprint, g: Geometry, al: Alig
                                 borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
     region, other = _grid(shown), _grid(frame)
     detail_a, detail_b = _highpass(region), _highpass(other)
-    blocks, agreement = block_evidence(detail_a, detail_b)
-    if blocks < GEOMETRY_BLOCKS or agreement < GEOMETRY_AGREEMENT:
+    blocks, agreement, other_middle = block_evidence(detail_a, detail_b)
+    if blocks < GEOMETRY_BLOCKS or agreement < GEOMETRY_AGREEMENT or other_middle:
         return None
     cropped = g.inside in ("a", "b") and g.kept < 0.97
     quarter = round(g.angle / 90) % 4

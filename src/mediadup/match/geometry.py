@@ -20,6 +20,7 @@ MIN_KEYPOINTS = 12  # fewer keypoints on either side: no geometry can be checked
 RATIO = 0.8  # Lowe's ratio test: the best match clearly better than the second best
 MIN_INLIERS = 15  # matches the fitted transform must explain
 MIN_INLIER_SHARE = 0.25  # ...of the matches that passed the ratio test
+CONSISTENT = 0.5  # share of many matches one geometry must explain, or the keypoints speak against a copy
 THRESHOLD = 0.015  # RANSAC reprojection error, as a fraction of the picture's height
 MIN_CELLS = 5  # inliers in at least this many cells of a 3 x 3 grid over the contained picture
 MAX_WARP = 0.12  # largest distance of a mapped corner from the best similarity, as a fraction of its size
@@ -102,22 +103,43 @@ def checkable(a: Features | None, b: Features | None) -> bool:
     return a is not None and b is not None and min(len(a), len(b)) >= MIN_KEYPOINTS
 
 
+def _matched(a: Features, b: Features) -> tuple[np.ndarray, np.ndarray]:
+    """The places (b's, a's, in their frames) of the keypoints that pass Lowe's ratio test."""
+    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(b.descriptors, a.descriptors, k=2)
+    good = [m[0] for m in pairs if len(m) == 2 and m[0].distance < RATIO * m[1].distance]
+    return _frame(b)[[m.queryIdx for m in good]], _frame(a)[[m.trainIdx for m in good]]
+
+
+def _homography(pb: np.ndarray, pa: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+    """The homography RANSAC fits from b's places to a's, and which matches it explains."""
+    if len(pb) < 4:
+        return None, np.zeros(len(pb), dtype=bool)
+    h, mask = cv2.findHomography(pb, pa, cv2.RANSAC, THRESHOLD, maxIters=2000, confidence=0.995)
+    return h, (mask.ravel().astype(bool) if mask is not None else np.zeros(len(pb), dtype=bool))
+
+
+def disagree(a: Features, b: Features) -> bool:
+    """Whether the keypoints speak against one picture lying in the other: many distinctive
+    matches (twice what a fit needs), most of which no single geometry explains (two editions of a
+    design whose logo moved; a copy's matches agree: 60-95 % of them in the shared bench's crops)."""
+    if not checkable(a, b):
+        return False
+    pb, pa = _matched(a, b)
+    return len(pb) >= 2 * MIN_INLIERS and _homography(pb, pa)[1].mean() < CONSISTENT
+
+
 def fit(a: Features, b: Features) -> Geometry | None:
     """How `b` lies over `a`, when keypoints show it surely (see the module's rules); else None."""
     if not checkable(a, b):
         return None
-    pairs = cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(b.descriptors, a.descriptors, k=2)
-    good = [m[0] for m in pairs if len(m) == 2 and m[0].distance < RATIO * m[1].distance]
-    if len(good) < MIN_INLIERS:
+    pb, pa = _matched(a, b)
+    if len(pb) < MIN_INLIERS:
         return None
-    pb = _frame(b)[[m.queryIdx for m in good]]
-    pa = _frame(a)[[m.trainIdx for m in good]]
-    h, mask = cv2.findHomography(pb, pa, cv2.RANSAC, THRESHOLD, maxIters=2000, confidence=0.995)
-    if h is None or mask is None:
+    h, inlier = _homography(pb, pa)
+    if h is None:
         return None
-    inlier = mask.ravel().astype(bool)
     count = int(inlier.sum())
-    if count < MIN_INLIERS or count < MIN_INLIER_SHARE * len(good):
+    if count < MIN_INLIERS or count < MIN_INLIER_SHARE * len(pb):
         return None
     try:
         back = np.linalg.inv(h)
@@ -147,4 +169,4 @@ def fit(a: Features, b: Features) -> Geometry | None:
             np.clip(outline.max(axis=0) / (aspect, 1.0), 0, 1),
         )
         box = (round(float(low[0]), 3), round(float(low[1]), 3), round(float(high[0]), 3), round(float(high[1]), 3))
-    return Geometry(h, count, len(good), inside, angle, min(1.0, kept), box)
+    return Geometry(h, count, len(pb), inside, angle, min(1.0, kept), box)

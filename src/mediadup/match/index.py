@@ -24,7 +24,9 @@ from platformdirs import user_cache_dir
 
 MAX_CHUNK_BITS = 24  # tables hold 2**bits offsets
 QUERY_SLICE = 16_384  # queries per compiled call: threads share the work in slices of this size
-PROBE_COST = 100.0  # a bucket look-up and gather against comparing one code (a vectorised loop)
+# a bucket look-up and gather against comparing one code (a vectorised loop), measured: about 4 ns
+# against 0.16 ns; 17 ns in tables of more than 2**16 keys (beyond the caches)
+PROBE_COST, FAR_PROBE_COST = 25.0, 100.0
 
 
 def _compile_cache() -> str | None:
@@ -71,7 +73,7 @@ def best_chunks(n: int, radius: int) -> int:
     def cost(m: int) -> float:
         bits = 64 // m
         probes = sum(comb(bits, k) for k in range(radius // m + 1))
-        return m * probes * (PROBE_COST + n / 2**bits)
+        return m * probes * ((PROBE_COST if bits <= 16 else FAR_PROBE_COST) + n / 2**bits)
 
     return min(range(3, 9), key=cost)
 
