@@ -298,8 +298,7 @@ def align(a: ImageFingerprint, b: ImageFingerprint, level: Level, parts: str = "
     recoloured = max(a.chroma, b.chroma) > COLOURFUL and hist < level.min_colour
     need = level.min_recolour_similarity if recoloured else level.min_similarity
     distances = [phash.hamming(int(h), int(b.hashes[0])) for h in a.hashes[: len(phash.DIHEDRAL)]]
-    crops = _crop_distances(a, b)
-    order = sorted(range(len(phash.DIHEDRAL)), key=lambda k: (min(distances[k], crops[k]), k))
+    order = sorted(range(len(phash.DIHEDRAL)), key=lambda k: (distances[k], k))
     tried = [0, *[k for k in order if k != 0][: variants - 1]]
     turns: dict[int, np.ndarray] = {}
 
@@ -320,10 +319,12 @@ def align(a: ImageFingerprint, b: ImageFingerprint, level: Level, parts: str = "
         if sim > best[0]:
             best = (sim, k, "", FULL)
     if best[0] < need:  # not the same framing: is one a crop of the other?
-        # as it is, the turn alike on the whole, and the turn a crop window points to (a crop on its side)
+        # as it is (or the turn alike on the whole), and the turn a crop window points to when it
+        # points elsewhere (a crop set on its side)
+        crops = _crop_distances(a, b)
+        usual = best[1] if best[0] >= 0.5 else 0
         pointed = int(np.argmin(crops))
-        alike = [best[1]] if best[0] >= 0.5 else []
-        for k in dict.fromkeys([0, *alike, *([pointed] if crops[pointed] < crops[0] else [])]):
+        for k in dict.fromkeys([usual, *([pointed] if crops[pointed] < crops[usual] else [])]):
             turned = turn(k)
             ratio = _aspect(b, False) / _aspect(a, phash.DIHEDRAL[k].transpose)
             for side, big, small, r in (("b", turned, b.thumb, ratio), ("a", b.thumb, turned, 1 / ratio)):
