@@ -124,3 +124,76 @@ def test_a_fresh_install_knows_its_search_is_not_compiled_yet(tmp_path) -> None:
     again = subprocess.run([sys.executable, "-c", "from mediadup.match.index import compiled; print(compiled())"],
                            capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
     assert again.stdout.strip() == "True"
+
+
+def _components(n: int, edges) -> list[int]:
+    """Each node's smallest connected node: components, comparable as lists."""
+    from mediadup.match.components import UnionFind
+
+    clusters = UnionFind()
+    for i, j in edges:
+        clusters.union(i, j)
+    return [min(k for k in range(n) if clusters.find(k) == clusters.find(i)) for i in range(n)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(2, 40),
+    seed=st.integers(0, 2**32 - 1),
+    batch=st.integers(1, 12),
+    ahead=st.booleans(),
+)
+def test_connect_finds_the_clusters_of_the_true_pairs_whether_verdicts_lag_or_not(
+    n: int, seed: int, batch: int, ahead: bool
+) -> None:
+    """Candidate pairs verified in batches connect exactly the clusters their true pairs make, also
+    when the verifier takes the next batch before it answers the last (the workers never wait)."""
+    from mediadup.match.candidates import connect
+
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, max(1, n // 3), n)  # each picture's original
+    pairs = np.array([(i, j) for i in range(n) for j in range(i + 1, n) if rng.random() < 0.3], dtype=np.int64)
+    pairs = pairs.reshape(-1, 2)
+    asked: list[tuple[int, int]] = []
+
+    def verdicts(batch_of_pairs):
+        asked.extend(batch_of_pairs)
+        return [bool(truth[i] == truth[j]) for i, j in batch_of_pairs]
+
+    def lagging(batches):
+        waiting = None
+        for b in batches:
+            started = verdicts(b)
+            if waiting is not None:
+                yield waiting
+            waiting = started
+        if waiting is not None:
+            yield waiting
+
+    edges = connect(pairs, lagging if ahead else (lambda batches: map(verdicts, batches)), batch=batch)
+    want = [(i, j) for i, j in pairs.tolist() if truth[i] == truth[j]]
+    assert _components(n, edges) == _components(n, want)
+    assert set(edges) <= set(want) and len(asked) == len(set(asked))  # true pairs only, each asked once
+
+
+def test_the_crop_window_search_finds_the_same_pairs_in_slices_of_any_size(monkeypatch) -> None:
+    """Where every window is crowded, the search takes fewer pictures at a time (bounded memory):
+    the pairs it proposes are the same."""
+    from mediadup.fingerprint.image import FIRST_WINDOW, INNER, NO_INNER
+    from mediadup.match import candidates
+    from mediadup.match.compare import LEVELS
+
+    rng = np.random.default_rng(3)
+    centre = rng.integers(0, 2**64, 1, dtype=np.uint64)
+    n, views = 300, INNER + 1
+    flips = np.uint64(1) << rng.integers(0, 64, (n, views, 3)).astype(np.uint64)
+    hashes = centre ^ np.bitwise_or.reduce(np.where(rng.random((n, views, 3)) < 0.6, flips, np.uint64(0)), axis=2)
+    hashes[:, INNER] = NO_INNER
+    shapes = rng.choice(np.array([1, -1, 0], np.int8), n)
+    level = LEVELS["normal"]
+    whole = candidates.candidate_pairs(hashes, level, shapes=shapes)
+    monkeypatch.setattr(candidates, "QUERY_ROWS", 40)
+    monkeypatch.setattr(candidates, "HITS", 500)  # a few pictures at a time
+    sliced = candidates.candidate_pairs(hashes, level, shapes=shapes)
+    assert hashes[:, FIRST_WINDOW:INNER].shape[1] > 50 and len(whole.pairs) > n
+    assert (sliced.pairs == whole.pairs).all() and sliced.left_out == whole.left_out

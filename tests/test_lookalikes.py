@@ -481,3 +481,44 @@ def test_ctrl_c_while_look_alikes_are_verified_stops_at_once_and_keeps_the_verdi
     assert time.monotonic() - asked < 10, "Ctrl-C waited for the verification to end"
     assert proc.returncode == 130 and "verdicts are kept" in err and "Traceback" not in err, err
     assert count("verdicts") > 0
+
+
+def test_views_that_show_nothing_bring_no_candidates(tmp_path: Path) -> None:
+    """Product shots on white: windows that miss the product are plain white in every picture,
+    and a small product leaves the average hash nearly empty. Such views carry no information:
+    they hash to FLAT, are not searched and propose nothing (the pairs are those found with each
+    of them replaced by a hash that matches nothing); a copy is still found."""
+    from mediadup.fingerprint import phash
+    from mediadup.fingerprint.image import AVERAGE, FIRST_WINDOW, WINDOWS, fingerprint_file
+    from mediadup.match.candidates import candidate_pairs
+    from mediadup.match.compare import LEVELS
+
+    rng = np.random.default_rng(5)
+    paths, places = [], []
+    for n in range(70):
+        im = Image.new("RGB", (240, 240), "white")
+        x, y = (int(v) for v in rng.integers(0, 200, 2))
+        product = rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)
+        im.paste(Image.fromarray(product).resize((40, 40), Image.Resampling.BICUBIC), (x, y))
+        im.save(tmp_path / f"p{n}.png")
+        paths.append(tmp_path / f"p{n}.png")
+        places.append((x / 240, y / 240, (x + 40) / 240, (y + 40) / 240))
+    Image.open(paths[0]).resize((360, 360), Image.Resampling.BICUBIC).save(tmp_path / "copy.png")
+    paths.append(tmp_path / "copy.png")
+    places.append(places[0])
+    hashes = np.stack([fingerprint_file(str(p)).hashes for p in paths]).astype(np.uint64)
+    plain = np.array([[x0 >= px1 or x1 <= px0 or y0 >= py1 or y1 <= py0 for x0, y0, x1, y1 in WINDOWS]
+                      for px0, py0, px1, py1 in places])  # fmt: skip
+    assert plain.sum() > 200 and (hashes[:, FIRST_WINDOW:][:, : len(WINDOWS)][plain] == phash.FLAT).all()
+    ones = np.bitwise_count(hashes[:, AVERAGE])
+    empty = np.minimum(ones, 64 - ones) <= LEVELS["strict"].view_radius  # a nearly empty average hash
+    assert empty.mean() > 0.5
+    alone = hashes.copy()  # each view that shows nothing replaced by a hash that matches nothing
+    unique = rng.integers(0, 2**64, alone.shape, dtype=np.uint64)
+    alone[:, FIRST_WINDOW : FIRST_WINDOW + len(WINDOWS)][plain] = unique[:, : len(WINDOWS)][plain]
+    alone[empty, AVERAGE] = unique[empty, -1]
+    for level in LEVELS.values():
+        found, without = candidate_pairs(hashes, level), candidate_pairs(alone, level)
+        assert found.pairs.tolist() == without.pairs.tolist(), level.name
+        assert (found.crowded, found.left_out) == (without.crowded, without.left_out), level.name
+        assert [0, len(paths) - 1] in found.pairs.tolist()

@@ -318,3 +318,18 @@ def test_copied_tree_reuses_fingerprints_by_content(library: Path, catalog: str,
     assert [names(g) for g in second.groups] == [names(g) for g in first.groups]
     save(photo(11), copy / "new.jpg")  # a picture the catalog has never seen is decoded
     assert scan([copy], catalog=catalog).summary.fingerprinted == 1
+
+
+def _blas_threads(_: int) -> int:
+    from threadpoolctl import threadpool_info
+
+    return max((pool["num_threads"] for pool in threadpool_info()), default=1)
+
+
+def test_each_worker_computes_on_one_thread() -> None:
+    """The workers fill the cores; a BLAS library that also spread each small product over every
+    core would keep them spinning against one another (verification ran several times slower)."""
+    from mediadup.fingerprint.workers import Workers
+
+    with Workers(2) as workers:
+        assert set(workers.map(_blas_threads, range(32), chunksize=1)) == {1}

@@ -14,7 +14,7 @@ from .decode import DEFAULT_MAX_PIXELS, Decoded, decode
 from .features import Features, features
 from .inner import inner_box
 
-VERSION = 17  # bump when anything below changes what is stored: cached fingerprints are then recomputed
+VERSION = 18  # bump when anything below changes what is stored: cached fingerprints are then recomputed
 THUMB = 64
 COLOUR_GRID = 8  # the content's mean colours on a COLOUR_GRID x COLOUR_GRID grid, stored with the thumbnail
 WINDOW_SOURCE = 128  # window hashes are taken from the content resized to this square
@@ -51,7 +51,7 @@ FULL_VIEW = N_DIHEDRAL  # pHash of the whole frame, borders included
 AVERAGE = N_DIHEDRAL + 1  # 8x8 average hash: each bit is one region, so a local edit flips few bits
 FIRST_WINDOW = N_DIHEDRAL + 2  # pHashes of WINDOWS
 INNER = FIRST_WINDOW + len(WINDOWS)  # pHash of the picture inside window chrome (inner.py); NO_INNER when none
-NO_INNER = 0  # the pHash of a flat picture only (half of any other's bits are set): a flat inner picture is none
+NO_INNER = phash.FLAT  # no picture inside a screenshot's chrome (a flat one is none)
 
 
 @dataclass

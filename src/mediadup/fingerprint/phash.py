@@ -18,8 +18,13 @@ HASH_SIZE = 8
 SAMPLE = 32
 _n = np.arange(SAMPLE)
 _k = np.arange(HASH_SIZE)
+FLAT = 0  # the hash of a view with next to no content (no other is 0: half of a hash's bits are set)
+FLAT_SPREAD = 1.0  # gray levels: a view whose low frequencies vary less than this shows nothing to match
 _DCT = np.cos(np.pi * _k[:, None] * (2 * _n[None, :] + 1) / (2 * SAMPLE))  # 8 x 32, DCT-II rows
 _ODD = np.where(_k % 2 == 1, -1.0, 1.0)
+# a row of _DCT has a squared length of SAMPLE / 2 (SAMPLE for the first): a 32x32 view's 8x8
+# block holds about (SAMPLE / 2)**2 * SAMPLE**2 times its low frequencies' variance
+_FLAT_ENERGY = (SAMPLE // 2) ** 2 * SAMPLE**2 * FLAT_SPREAD**2
 _POWERS = (1 << np.arange(63, -1, -1, dtype=np.uint64)).astype(np.uint64)
 
 
@@ -128,9 +133,12 @@ def _window_transforms(windows: tuple[tuple[float, float, float, float], ...], s
 
 def window_hashes(luma: np.ndarray, windows: tuple[tuple[float, float, float, float], ...]) -> list[int]:
     """pHashes of boxes of a square luminance array (as fractions), all at once: each box is
-    area-resampled to 32x32 and DCT-transformed by precomputed matrix products."""
+    area-resampled to 32x32 and DCT-transformed by precomputed matrix products. A box with next
+    to no content hashes to FLAT."""
     rows, span, cols = _window_transforms(windows, luma.shape[0])
-    return hash_blocks((rows @ luma.astype(np.float64))[span] @ cols)
+    blocks = (rows @ luma.astype(np.float64))[span] @ cols
+    plain = (blocks**2).sum(axis=(1, 2)) - blocks[:, 0, 0] ** 2 < _FLAT_ENERGY  # the low frequencies but DC
+    return [FLAT if p else h for h, p in zip(hash_blocks(blocks), plain.tolist())]
 
 
 def dihedral_hashes(luma32: np.ndarray) -> list[int]:

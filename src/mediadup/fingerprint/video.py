@@ -24,7 +24,7 @@ from . import phash
 from .decode import DEFAULT_MAX_PIXELS, DecodeError
 from .image import HUE_BINS, content_box, hue_histogram
 
-VERSION = 6  # bump when anything below changes what is stored
+VERSION = 7  # bump when anything below changes what is stored
 FRAME_SIDE = 160  # frames are scaled so that their longer side has this many pixels
 THUMB = 32  # luminance thumbnail per frame, compared when verifying
 STEP = 0.5  # seconds between sampled frames...

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -20,7 +21,8 @@ if TYPE_CHECKING:
     from .index import HammingIndex
 # The index (compiled with numba) is imported where it is used: a rescan that searches nothing
 # does not pay for loading the compiler.
-QUERY_ROWS = 20_000  # pictures whose rotations or windows are searched at once (bounds memory)
+QUERY_ROWS = 20_000  # pictures whose rotations or windows are searched at once, at most
+HITS = 4_000_000  # hits a slice of them should bring (bounds memory where every window is crowded)
 
 
 PER_PICTURE = 24  # candidate pairs a picture brings, at most, per kind of evidence (the nearest)
@@ -80,6 +82,8 @@ class _Gathered:
         if self.screen is not None:
             seen = self.screen(a, b, view_a, view_b)
             self.dropped.append(np.unique(key[~seen]))
+            if sum(map(len, self.dropped)) > 2 * len(self.dropped[0]) + (1 << 20):  # a pair is dropped by many
+                self.dropped = [np.unique(np.concatenate(self.dropped))]  # views: kept once (bounded memory)
             key = key[seen]
         self.keys.append(np.unique(key))
 
@@ -101,6 +105,8 @@ def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = No
     - the same window of both is close (a local edit such as a watermark elsewhere);
     - the average hashes are close, a local edit flipping few of their bits, and the pHashes
       are not far apart (average hashes alone match too many different pictures).
+    Views that show nothing (a plain window, phash.FLAT; an average hash of a small subject on a
+    plain ground) are not searched: they would crowd together whatever the pictures show.
     Each picture brings at most PER_PICTURE pairs of each kind, its nearest: among look-alikes
     (a folder of skies) a copy is nearer than the others, and the work stays bounded. `screen`
     (sketches.Sketches.reachable) then looks at each pair in the views that proposed it."""
@@ -142,36 +148,43 @@ def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = No
 
     for rows, views, index, turned, radius, first in searches():
         per = views.shape[1]
-        for start in range(0, len(rows), QUERY_ROWS):  # in slices: a picture's own windows hit it, and
-            part = rows[start : start + QUERY_ROWS]
-            vq, vi, vd = index.search(views[part].ravel(), radius, PER_PICTURE)  # must not pile up
+        start, step = 0, QUERY_ROWS // 8
+        while start < len(rows):  # in slices, as many pictures as bring about HITS hits (look-alikes
+            part = rows[start : start + step]  # bring PER_PICTURE per window, other pictures few)
+            start += len(part)
+            codes = views[part].ravel()
+            shown = np.flatnonzero(codes != phash.FLAT)  # a plain window shows nothing
+            vq, vi, vd = index.search(codes[shown], radius, PER_PICTURE)
+            step = int(np.clip(len(part) * HITS / max(len(vq), 1), QUERY_ROWS // 20, QUERY_ROWS))
+            vq = shown[vq]
             view_b = QUARTERS[vi % len(QUARTERS)].astype(np.int16) if turned is not None else 0
             gathered.add(part[vq // per], turned[vi // len(QUARTERS)] if turned is not None else vi, vd,
                          ((vq % per + first).astype(np.int16), view_b), index,
-                         lambda q, per=per, part=part: part[q // per])  # fmt: skip
+                         lambda q, per=per, part=part, shown=shown: part[shown[q] // per])  # fmt: skip
+
+    def self_join(rows: np.ndarray, column: int, views: tuple[int, int], close: Callable | None = None) -> None:
+        """The pairs among `rows` whose hashes in `column` are within the view radius (and `close`)."""
+        index = HammingIndex(hashes[rows, column], level.view_radius)
+        q, i, d = index.pairs(level.view_radius, PER_PICTURE)
+        q, i = rows[q], rows[i]
+        keep = close(q, i) if close else slice(None)
+        gathered.add(*both_ways(q[keep], i[keep], d[keep]), views, index, lambda k: rows[k])
+
     for w in SHARED_WINDOWS:
-        index = HammingIndex(hashes[:, FIRST_WINDOW + w], level.view_radius)
-        gathered.add(*both_ways(*index.pairs(level.view_radius, PER_PICTURE)), (TURNED + w, TURNED + w), index)
-    index = HammingIndex(hashes[:, AVERAGE], level.view_radius)
-    aq, ai, ad = index.pairs(level.view_radius, PER_PICTURE)
-    close = np.bitwise_count(hashes[aq, 0] ^ hashes[ai, 0]) <= 3 * level.radius
-    gathered.add(*both_ways(aq[close], ai[close], ad[close]), (0, 0), index)
+        self_join(np.flatnonzero(hashes[:, FIRST_WINDOW + w] != phash.FLAT), FIRST_WINDOW + w, (TURNED + w,) * 2)
+    ones = np.bitwise_count(hashes[:, AVERAGE]).astype(np.int64)
+    # an average hash with few bits set (or unset) is within the radius of every other such one: a
+    # small subject on a plain ground; the pHashes must not be far apart either
+    self_join(np.flatnonzero(np.minimum(ones, 64 - ones) > level.view_radius), AVERAGE, (0, 0),
+              lambda q, i: np.bitwise_count(hashes[q, 0] ^ hashes[i, 0]) <= 3 * level.radius)  # fmt: skip
     shots = np.flatnonzero(hashes[:, INNER] != NO_INNER)
     if len(shots):
         # a screenshot's inner picture: close to the other's picture, or to the other's inner picture
         index = picture_index(level.view_radius)
-        found = both_ways(*_owned(shots, index.search(hashes[shots, INNER], level.view_radius, PER_PICTURE)))
-        gathered.add(*found, (ANY_VIEW, ANY_VIEW), index, lambda q: shots[q])
-        index = HammingIndex(hashes[shots, INNER], level.view_radius)
-        sq, si, sd = index.pairs(level.view_radius, PER_PICTURE)
-        gathered.add(*both_ways(shots[sq], shots[si], sd), (ANY_VIEW, ANY_VIEW), index, lambda q: shots[q])
+        q, i, d = index.search(hashes[shots, INNER], level.view_radius, PER_PICTURE)
+        gathered.add(*both_ways(shots[q], i, d), (ANY_VIEW, ANY_VIEW), index, lambda k: shots[k])
+        self_join(shots, INNER, (ANY_VIEW, ANY_VIEW))
     return gathered.result()
-
-
-def _owned(rows: np.ndarray, found: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, ...]:
-    """A search's (query, item, distance) with each query numbered as the row it came from."""
-    q, i, d = found
-    return rows[q], i, d
 
 
 def video_candidate_pairs(frames: list[np.ndarray], radius: int) -> np.ndarray:
@@ -189,7 +202,9 @@ def video_candidate_pairs(frames: list[np.ndarray], radius: int) -> np.ndarray:
     keep = a != b
     found: list[np.ndarray] = [np.stack([q[keep], i[keep]], axis=1)]
     for w in SHARED_VIDEO_WINDOWS:  # the same window of both: a logo or caption outside it
-        wq, wi, _ = HammingIndex(hashes[:, VIDEO_DIHEDRAL + w], radius).pairs(radius)
+        shown = np.flatnonzero(hashes[:, VIDEO_DIHEDRAL + w] != phash.FLAT)  # plain (a black frame's) are not
+        wq, wi, _ = HammingIndex(hashes[shown, VIDEO_DIHEDRAL + w], radius).pairs(radius)
+        wq, wi = shown[wq], shown[wi]
         keep = owner[wq] != owner[wi]
         found.append(np.stack([wq[keep], wi[keep]], axis=1))
     frame_pairs = np.unique(np.sort(np.concatenate(found), axis=1), axis=0)
@@ -218,25 +233,35 @@ def _frame_table(frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.n
 
 def connect(
     pairs: np.ndarray,
-    verify: Callable[[list[tuple[int, int]]], list[bool]],
+    verify: Callable[[Iterator[list[tuple[int, int]]]], Iterator[list[bool]]],
     progress: Callable[[int, int], None] | None = None,
     batch: int = 512,
 ) -> list[tuple[int, int]]:
     """Verified pairs that connect the candidates into clusters.
 
     A pair whose files are already connected through verified pairs is not verified again:
-    grouping verifies every duplicate against its keeper anyway. Pairs are verified in batches
-    (in parallel, by `verify`).
+    grouping verifies every duplicate against its keeper anyway. Pairs are verified in batches:
+    `verify` takes an iterator of batches and yields each one's verdicts in turn (it may take the
+    next batch before it yields the last one's verdicts: the workers compare one batch while the
+    next is prepared, and a pair connected by the batch in flight may then be verified again).
     """
     clusters = UnionFind()
     edges: list[tuple[int, int]] = []
     todo = pairs.tolist()
-    for start in range(0, len(todo), batch):
-        chunk = [(i, j) for i, j in todo[start : start + batch] if clusters.find(i) != clusters.find(j)]
-        for (i, j), ok in zip(chunk, verify(chunk)):
+    sent: deque[tuple[list[tuple[int, int]], int]] = deque()
+
+    def batches() -> Iterator[list[tuple[int, int]]]:
+        for start in range(0, len(todo), batch):
+            chunk = [(i, j) for i, j in todo[start : start + batch] if clusters.find(i) != clusters.find(j)]
+            sent.append((chunk, min(start + batch, len(todo))))
+            yield chunk
+
+    for verdicts in verify(batches()):
+        chunk, done = sent.popleft()
+        for (i, j), ok in zip(chunk, verdicts):
             if ok:
                 edges.append((i, j))
                 clusters.union(i, j)
         if progress:
-            progress(min(start + batch, len(todo)), len(todo))
+            progress(done, len(todo))
     return edges
