@@ -114,7 +114,7 @@ def stand_in_verifier(hashes: np.ndarray, level: Level):
         ba = np.bitwise_count(hashes[b] ^ hashes[a, :1]).min(axis=1)
         return (np.minimum(ab, ba) <= max(level.radius, level.window_radius)).tolist()
 
-    return lambda batches: map(verify, batches)
+    return verify
 
 
 def brute_force_agrees(col0: np.ndarray, q: np.ndarray, i: np.ndarray, d: np.ndarray, radius: int, sample: int) -> bool:

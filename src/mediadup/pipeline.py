@@ -213,7 +213,7 @@ class Scanner:
         edges: list[tuple[str, str]] = []
 
         def verifies(paths: list[str]):
-            return lambda batches: verifier.matching([(paths[i], paths[j]) for i, j in b] for b in batches)
+            return lambda batch: verifier.matches([(paths[i], paths[j]) for i, j in batch])
 
         # the same files as the last scan at this level: its verified pairs are in the catalog, and
         # a new candidate search would find no others

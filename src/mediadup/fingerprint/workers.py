@@ -8,7 +8,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.pool import Pool
-from typing import Any, Protocol
+from typing import Any
 
 from threadpoolctl import threadpool_limits
 
@@ -57,20 +57,6 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-class Pending(Protocol):
-    def get(self) -> list[Any]: ...
-
-
-class Done:
-    """Results made already (as a pool's AsyncResult)."""
-
-    def __init__(self, results: list[Any]):
-        self.results = results
-
-    def get(self) -> list[Any]:
-        return self.results
-
-
 class Workers:
     """A lazily started process pool; with one job everything runs in this process. With a Dask
     `cluster`, fingerprinting runs there instead."""
@@ -104,13 +90,6 @@ class Workers:
         if self.jobs == 1 or len(items) < 2 * chunksize:
             return list(map(fn, items))
         return self._get().map(fn, items, chunksize=chunksize)
-
-    def map_async(self, fn: Callable[[Any], Any], items: Iterable[Any], chunksize: int = 8) -> Pending:
-        """As `map`, started: `.get()` waits for the results (with one job, they are made now)."""
-        items = list(items)
-        if self.jobs == 1 or len(items) < 2 * chunksize:
-            return Done(list(map(fn, items)))
-        return self._get().map_async(fn, items, chunksize=chunksize)
 
     def close(self) -> None:
         if self._pool is not None:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -233,35 +232,25 @@ def _frame_table(frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.n
 
 def connect(
     pairs: np.ndarray,
-    verify: Callable[[Iterator[list[tuple[int, int]]]], Iterator[list[bool]]],
+    verify: Callable[[list[tuple[int, int]]], list[bool]],
     progress: Callable[[int, int], None] | None = None,
     batch: int = 512,
 ) -> list[tuple[int, int]]:
     """Verified pairs that connect the candidates into clusters.
 
     A pair whose files are already connected through verified pairs is not verified again:
-    grouping verifies every duplicate against its keeper anyway. Pairs are verified in batches:
-    `verify` takes an iterator of batches and yields each one's verdicts in turn (it may take the
-    next batch before it yields the last one's verdicts: the workers compare one batch while the
-    next is prepared, and a pair connected by the batch in flight may then be verified again).
+    grouping verifies every duplicate against its keeper anyway. Pairs are verified in batches
+    (in parallel, by `verify`).
     """
     clusters = UnionFind()
     edges: list[tuple[int, int]] = []
     todo = pairs.tolist()
-    sent: deque[tuple[list[tuple[int, int]], int]] = deque()
-
-    def batches() -> Iterator[list[tuple[int, int]]]:
-        for start in range(0, len(todo), batch):
-            chunk = [(i, j) for i, j in todo[start : start + batch] if clusters.find(i) != clusters.find(j)]
-            sent.append((chunk, min(start + batch, len(todo))))
-            yield chunk
-
-    for verdicts in verify(batches()):
-        chunk, done = sent.popleft()
-        for (i, j), ok in zip(chunk, verdicts):
+    for start in range(0, len(todo), batch):
+        chunk = [(i, j) for i, j in todo[start : start + batch] if clusters.find(i) != clusters.find(j)]
+        for (i, j), ok in zip(chunk, verify(chunk)):
             if ok:
                 edges.append((i, j))
                 clusters.union(i, j)
         if progress:
-            progress(done, len(todo))
+            progress(min(start + batch, len(todo)), len(todo))
     return edges

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 
 from ..fingerprint import video
 from ..fingerprint.image import VERSION as FINGERPRINT_VERSION
 from ..fingerprint.image import ImageFingerprint
 from ..fingerprint.video import VideoFingerprint
-from ..fingerprint.workers import Pending, Workers
+from ..fingerprint.workers import Workers
 from ..records import Relation
 from . import screen, video_compare
 from .compare import VERSION, Level, Match, compare
@@ -95,35 +94,18 @@ class Verifier:
         return [(by_id[a], by_id[b]) for (a, b), text in self.known.items()
                 if text and not text.startswith(LOOSE) and a in by_id and b in by_id]  # fmt: skip
 
+    def matches(self, pairs: Sequence[tuple[str, str]]) -> list[bool]:
+        """Whether b surely matches a, for each (a, b). A pair that may be duplicates (too little
+        evidence) connects nothing: it is shown only beside a group that sure matches made."""
+        return [text is not None and not text.startswith(LOOSE) for text in self._verdicts(pairs)]
+
     def overlaps(self, paths: Sequence[str]) -> list[tuple[str, str, Match]]:
         """Pairs among `paths` verified (now or before) as two videos that share a part: (a, b, b against a)."""
         by_id = {self.ids[p]: p for p in paths}
         return [(by_id[a], by_id[b], from_json(text)) for (a, b), text in sorted(self.known.items())
                 if text and text.startswith(OVERLAPS) and a in by_id and b in by_id]  # fmt: skip
 
-    def matching(self, batches: Iterable[Sequence[tuple[str, str]]]) -> Iterator[list[bool]]:
-        """`matches` of each batch in turn; the next batch is loaded and sent to the workers before
-        the verdicts of the one they are comparing are awaited (the workers never wait for it)."""
-        pending: _Pending | None = None
-        for pairs in batches:
-            started = self._start(pairs)
-            if pending is not None:
-                yield self._sure(self._finish(pending))
-            pending = started
-        if pending is not None:
-            yield self._sure(self._finish(pending))
-
-    @staticmethod
-    def _sure(texts: list[str | None]) -> list[bool]:
-        """Whether b surely matches a, for each verdict. A pair that may be duplicates (too little
-        evidence) connects nothing: it is shown only beside a group that sure matches made."""
-        return [text is not None and not text.startswith(LOOSE) for text in texts]
-
     def _verdicts(self, pairs: Sequence[tuple[str, str]]) -> list[str | None]:
-        return self._finish(self._start(pairs))
-
-    def _start(self, pairs: Sequence[tuple[str, str]]) -> _Pending:
-        """The pairs' verdicts known, and the comparisons of the others started."""
         keys = [(self.ids[a], self.ids[b]) for a, b in pairs]
         todo = sorted({i for i, k in enumerate(keys) if k not in self.known}, key=lambda i: keys[i])
         needed = sorted({p for i in todo for p in pairs[i]})
@@ -133,30 +115,17 @@ class Verifier:
             names: dict[str, int] = {}
             batch = [tuple(names.setdefault(p, len(names)) for p in pairs[i]) for i in todo[start : start + BATCH]]
             tasks.append(([whole[p] for p in names], batch, self.level))
-        return _Pending(keys, todo, self.workers.map_async(_compare_batch, tasks, chunksize=1))
-
-    def _finish(self, pending: _Pending) -> list[str | None]:
-        keys = pending.keys
-        verdicts = [m for found in pending.result.get() for m in found]
-        for i, match in zip(pending.todo, verdicts):
+        verdicts = [m for found in self.workers.map(_compare_batch, tasks, chunksize=1) for m in found]
+        for i, match in zip(todo, verdicts):
             text = to_json(match)
             if keys[i] not in self.known:
                 self.new.append((*keys[i], text))
             self.known[keys[i]] = text
-        self.compared += len(pending.todo)
+        self.compared += len(todo)
         if self.store and len(self.new) >= STREAM:  # to the catalog as they come: bounded memory, a killed scan resumes
             self.store(self.new)
             self.new = []
         return [self.known[k] for k in keys]
-
-
-@dataclass
-class _Pending:
-    """A batch of pairs being compared: their keys, which of them are compared, and the result."""
-
-    keys: list[tuple[int, int]]
-    todo: list[int]
-    result: Pending
 
 
 def verdict_version() -> int:
