@@ -489,7 +489,7 @@ def test_views_that_show_nothing_bring_no_candidates(tmp_path: Path) -> None:
     they hash to FLAT, are not searched and propose nothing (the pairs are those found with each
     of them replaced by a hash that matches nothing); a copy is still found."""
     from mediadup.fingerprint import phash
-    from mediadup.fingerprint.image import AVERAGE, FIRST_WINDOW, WINDOWS, fingerprint_file
+    from mediadup.fingerprint.image import AVERAGE, FIRST_WINDOW, INNER, WINDOWS, fingerprint_file
     from mediadup.match.candidates import candidate_pairs
     from mediadup.match.compare import LEVELS
 
@@ -509,13 +509,13 @@ def test_views_that_show_nothing_bring_no_candidates(tmp_path: Path) -> None:
     hashes = np.stack([fingerprint_file(str(p)).hashes for p in paths]).astype(np.uint64)
     plain = np.array([[x0 >= px1 or x1 <= px0 or y0 >= py1 or y1 <= py0 for x0, y0, x1, y1 in WINDOWS]
                       for px0, py0, px1, py1 in places])  # fmt: skip
-    assert plain.sum() > 200 and (hashes[:, FIRST_WINDOW:][:, : len(WINDOWS)][plain] == phash.FLAT).all()
+    assert plain.sum() > 200 and (hashes[:, FIRST_WINDOW:INNER][plain] == phash.FLAT).all()
     ones = np.bitwise_count(hashes[:, AVERAGE])
     empty = np.minimum(ones, 64 - ones) <= LEVELS["strict"].view_radius  # a nearly empty average hash
     assert empty.mean() > 0.5
     alone = hashes.copy()  # each view that shows nothing replaced by a hash that matches nothing
     unique = rng.integers(0, 2**64, alone.shape, dtype=np.uint64)
-    alone[:, FIRST_WINDOW : FIRST_WINDOW + len(WINDOWS)][plain] = unique[:, : len(WINDOWS)][plain]
+    alone[:, FIRST_WINDOW:INNER][plain] = unique[:, : len(WINDOWS)][plain]
     alone[empty, AVERAGE] = unique[empty, -1]
     for level in LEVELS.values():
         found, without = candidate_pairs(hashes, level), candidate_pairs(alone, level)

@@ -81,8 +81,6 @@ class _Gathered:
         if self.screen is not None:
             seen = self.screen(a, b, view_a, view_b)
             self.dropped.append(np.unique(key[~seen]))
-            if sum(map(len, self.dropped)) > 2 * len(self.dropped[0]) + (1 << 20):  # a pair is dropped by many
-                self.dropped = [np.unique(np.concatenate(self.dropped))]  # views: kept once (bounded memory)
             key = key[seen]
         self.keys.append(np.unique(key))
 
