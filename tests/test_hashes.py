@@ -140,7 +140,7 @@ def _components(n: int, edges) -> list[int]:
 @given(n=st.integers(2, 40), seed=st.integers(0, 2**32 - 1), batch=st.integers(1, 12))
 def test_connect_finds_the_clusters_of_the_true_pairs_verifying_each_pair_once(n: int, seed: int, batch: int) -> None:
     """Candidate pairs verified in batches connect exactly the clusters their true pairs make,
-    each pair verified once at most."""
+    each pair verified once at most, and only pairs that join two clusters."""
     from mediadup.match.candidates import connect
 
     rng = np.random.default_rng(seed)
@@ -157,6 +157,10 @@ def test_connect_finds_the_clusters_of_the_true_pairs_verifying_each_pair_once(n
     want = [(i, j) for i, j in pairs.tolist() if truth[i] == truth[j]]
     assert _components(n, edges) == _components(n, want)
     assert set(edges) <= set(want) and len(asked) == len(set(asked))
+    # a family whose candidate pairs are all copies is connected by one verification per member
+    family = np.array([(i, j) for i in range(n) for j in range(i + 1, n)], dtype=np.int64).reshape(-1, 2)
+    asked.clear()
+    assert len(connect(family, lambda b: asked.extend(b) or [True] * len(b), batch=batch)) == len(asked) == n - 1
 
 
 def test_the_crop_window_search_finds_the_same_pairs_in_slices_of_any_size(monkeypatch) -> None:

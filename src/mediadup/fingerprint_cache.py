@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from .find.exact import full_hash_or_none
 from .fingerprint.decode import too_large
-from .fingerprint.image import ImageFingerprint
 from .fingerprint.workers import Workers, fingerprint_many
 from .match.verify import Fingerprint
 from .progress import Reporter
@@ -20,6 +19,7 @@ from .store.files import Cached
 
 STORE_EVERY = 256
 STORE_SECONDS = 2.0
+MAX_PIXELS_KEY = "fingerprinted under max_pixels"  # catalog meta: the highest limit any scan used
 
 
 class FingerprintCache:
@@ -80,11 +80,10 @@ class FingerprintCache:
                     fresh = [f for f in same[key] if not self.cached[f.path].fingerprinted]
                     store.add([(self.ids[f.path], kind, fp, error, digest) for f in fresh])
                 bar.advance()
-        for key, fp in list(found.items()):  # cached fingerprints obey today's --max-pixels too
-            if isinstance(fp, ImageFingerprint) and (
-                reason := too_large(fp.info.width, fp.info.height, self.max_pixels)
-            ):
-                errors[key] = reason
+        if kind is Kind.IMAGE:  # cached fingerprints obey today's --max-pixels too
+            oversized = self.catalog.oversized(self.max_pixels) if self._limit_lowered() else {}
+            for key in [k for k in found if stored[k] in oversized]:
+                errors[key] = too_large(*oversized[stored[key]], self.max_pixels) or ""
                 del found[key]
         fingerprints = {}
         for key, files in same.items():
@@ -95,6 +94,15 @@ class FingerprintCache:
                 else:
                     self.skipped.append(Skipped(f.path, errors.get(key, "not fingerprinted")))
         return fingerprints
+
+    def _limit_lowered(self) -> bool:
+        """Whether --max-pixels is below a limit pictures were ever fingerprinted under (only then
+        can a stored fingerprint be too large), remembering the highest (unknown: checked once)."""
+        known = self.catalog.meta(MAX_PIXELS_KEY)
+        highest = int(known) if known else 2**63
+        if not known or self.max_pixels > highest:
+            self.catalog.set_meta(MAX_PIXELS_KEY, str(max(self.max_pixels, int(known or 0))))
+        return self.max_pixels < highest
 
     def _copies_of_known(
         self, todo: dict[str, str], same: dict[str, list[FileStat]], content: dict[str, str], kind: Kind

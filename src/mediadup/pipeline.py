@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -32,7 +32,7 @@ from .match.sketches import Sketches
 from .match.verify import Fingerprint, Verifier, verdict_version
 from .match.video_compare import frame_of, frame_radius
 from .progress import QUIET, Reporter
-from .records import FileStat, Group, Kind, ScanResult, ScanSummary, Skipped
+from .records import FileStat, Group, ImageInfo, Kind, ScanResult, ScanSummary, Skipped, VideoInfo
 from .store.catalog import Catalog
 from .store.files import Cached
 
@@ -209,7 +209,7 @@ class Scanner:
         images = sorted(p for p in reps.values() if isinstance(fingerprints[p], ImageFingerprint))
         videos = sorted(p for p in reps.values() if isinstance(fingerprints[p], VideoFingerprint))
         live = {p: h for p, h in content.items() if p in stats}
-        infos = {p: fp.info for p, fp in fingerprints.items()}
+        infos = _Infos(fingerprints)
         edges: list[tuple[str, str]] = []
 
         def verifies(paths: list[str]):
@@ -334,6 +334,23 @@ class Scanner:
             if m and (free[i] not in found or rank > found[free[i]][2]):
                 found[free[i]] = (videos[v], m, rank)
         return attach_frames(groups, {p: (v, m) for p, (v, m, _) in found.items()}, stats, infos)
+
+
+class _Infos(Mapping[str, ImageInfo | VideoInfo]):
+    """Each file's info, read from its fingerprint when asked for (a rescan of an unchanged
+    library asks for the grouped files' only)."""
+
+    def __init__(self, fingerprints: dict[str, Fingerprint]):
+        self.fingerprints = fingerprints
+
+    def __getitem__(self, path: str) -> ImageInfo | VideoInfo:
+        return self.fingerprints[path].info
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.fingerprints)
+
+    def __len__(self) -> int:
+        return len(self.fingerprints)
 
 
 class _Verdicts:

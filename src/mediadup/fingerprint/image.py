@@ -59,10 +59,18 @@ class ImageFingerprint:
     hashes: np.ndarray  # uint64 columns: see N_DIHEDRAL, FULL_VIEW, AVERAGE, FIRST_WINDOW, INNER
     thumb: np.ndarray | None  # THUMB x THUMB uint8 luminance of the content (borders trimmed); None when light
     histogram: np.ndarray  # hue histogram of the content, float32, sums to 1 (0 for grayscale)
-    info: ImageInfo
+    _info: ImageInfo | str  # see `info`: the JSON stored in the catalog until first read
     usable: bool | None = None  # see `comparable`
     features: Features | None = None  # keypoints of the content, for checking geometry; None when light
     colours: np.ndarray | None = None  # COLOUR_GRID x COLOUR_GRID x 3 uint8 mean colours; None when light
+
+    @property
+    def info(self) -> ImageInfo:
+        """Size, format and quality signals; decoded from the catalog's JSON when first read (a
+        rescan of an unchanged library reads those of the grouped pictures only)."""
+        if isinstance(self._info, str):
+            self._info = ImageInfo(**json.loads(self._info))
+        return self._info
 
     @property
     def chroma(self) -> float:
@@ -79,7 +87,7 @@ class ImageFingerprint:
     def light(self) -> ImageFingerprint:
         """Without the thumbnail: what matching needs, a fraction of the memory (comparisons load
         the whole fingerprint again from the catalog)."""
-        return ImageFingerprint(self.hashes, None, self.histogram, self.info, self.comparable)
+        return ImageFingerprint(self.hashes, None, self.histogram, self._info, self.comparable)
 
     def to_blob(self) -> tuple[bytes, bytes, bytes, str, bytes]:
         assert self.thumb is not None and self.features is not None and self.colours is not None, "light"
@@ -107,7 +115,7 @@ class ImageFingerprint:
             np.frombuffer(hashes, dtype=np.uint64),
             None if pixels is None else pixels[: THUMB * THUMB].reshape(THUMB, THUMB),
             np.frombuffer(histogram, dtype=np.float32),
-            ImageInfo(**json.loads(info)),
+            info,
             None if usable is None else bool(usable),
             None if keypoints is None else Features.from_bytes(keypoints),
             None if pixels is None else pixels[THUMB * THUMB :].reshape(COLOUR_GRID, COLOUR_GRID, 3),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from ..match.compare import Match
 from ..match.components import UnionFind
@@ -39,7 +39,7 @@ def around_keepers(
 def build_groups(
     stats: dict[str, FileStat],
     content: dict[str, str],
-    infos: dict[str, ImageInfo | VideoInfo],
+    infos: Mapping[str, ImageInfo | VideoInfo],
     edges: Iterable[tuple[str, str]],
     verify: Callable[[list[tuple[str, str]]], list[Match | None]],
     apart: Callable[[str, str], bool] | None = None,
@@ -71,11 +71,16 @@ def build_groups(
         return p == q or (bool(content.get(p)) and content.get(p) == content.get(q))
 
     def near(keeper: str, remaining: set[str]) -> set[str]:
-        """The keeper's own candidates: its matches and theirs by content (edges join one file of
-        each content; its byte-identical twins come along)."""
-        matched = {q for p in remaining | {keeper} if same(p, keeper) for q in neighbours[p]}
-        digests = {content[q] for q in matched | {keeper} if q in content}
-        return matched | {p for p in remaining if content.get(p) in digests}
+        """The keeper's own candidates: its matches and theirs (pairs are verified only where they
+        join two clusters: a copy may be connected through another), up to MAX_COMPARED, with
+        their byte-identical twins (edges join one file of each content)."""
+        found: set[str] = set()
+        hop = {p for p in remaining | {keeper} if same(p, keeper)}
+        for _ in range(2):
+            hop = {q for p in sorted(hop) for q in neighbours[p]} - found - {keeper}
+            found |= set(sorted(hop & remaining)[: MAX_COMPARED - len(found)])
+        digests = {content[q] for q in found | {keeper} if q in content}
+        return found | {p for p in remaining if content.get(p) in digests}
 
     parts: dict[str, list[GroupMember]] = defaultdict(list)  # longer video -> clips found inside it
 
@@ -114,7 +119,7 @@ def _add_parts(
     groups: list[Group],
     parts: dict[str, list[GroupMember]],
     stats: dict[str, FileStat],
-    infos: dict[str, ImageInfo | VideoInfo],
+    infos: Mapping[str, ImageInfo | VideoInfo],
     content: dict[str, str],
 ) -> None:
     """Clips found inside a longer video join its group as `contained` (a new group when it has
@@ -133,7 +138,7 @@ def attach_frames(
     groups: list[Group],
     frames: dict[str, tuple[str, Match]],
     stats: dict[str, FileStat],
-    infos: dict[str, ImageInfo | VideoInfo],
+    infos: Mapping[str, ImageInfo | VideoInfo],
 ) -> list[Group]:
     """Add images that are frames of a video (`frames`: image -> (video, match)) to the video's
     group, or to a new group kept by the video, as `frame-of` members (never removed by default)."""
@@ -149,7 +154,7 @@ def attach_overlaps(
     groups: list[Group],
     overlaps: Iterable[tuple[str, str, Match]],
     stats: dict[str, FileStat],
-    infos: dict[str, ImageInfo | VideoInfo],
+    infos: Mapping[str, ImageInfo | VideoInfo],
 ) -> list[Group]:
     """Videos that share a part with a longer one (an intro, a filler: `overlaps` gives (a, b, b
     against a)) join its group as `overlaps` members, never removed, each video once, with where
@@ -182,7 +187,7 @@ def _group_of(
     index: dict[str, Group],
     groups: list[Group],
     stats: dict[str, FileStat],
-    infos: dict[str, ImageInfo | VideoInfo],
+    infos: Mapping[str, ImageInfo | VideoInfo],
     content: dict[str, str],
     reason: str,
 ) -> Group:

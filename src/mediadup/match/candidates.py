@@ -27,6 +27,7 @@ HITS = 4_000_000  # hits a slice of them should bring (bounds memory where every
 PER_PICTURE = 24  # candidate pairs a picture brings, at most, per kind of evidence (the nearest)
 # the turns a cropped copy is searched in (a quarter either way: a crop set upright or on its side)
 QUARTERS = np.array([k for k, d in enumerate(phash.DIHEDRAL) if d.transpose and not d.is_mirror])
+LOOKAHEAD = 4  # connect: candidate pairs looked at per round, per pair verified at most
 SQUARISH = 1.25  # a picture at most this much wider than tall (or taller than wide) may turn either way
 
 
@@ -236,19 +237,36 @@ def connect(
 ) -> list[tuple[int, int]]:
     """Verified pairs that connect the candidates into clusters.
 
-    A pair whose files are already connected through verified pairs is not verified again:
-    grouping verifies every duplicate against its keeper anyway. Pairs are verified in batches
-    (in parallel, by `verify`).
+    Only pairs that would join two clusters are verified: a pair whose files are already
+    connected through verified pairs is not verified again (grouping verifies every duplicate
+    against its keeper anyway). Each round verifies at once (in parallel, by `verify`) up to
+    `batch` pairs, none joining what another of them joins (a forest); a pair set aside for that
+    waits for their verdicts and is verified in a later round only if its files are still apart.
+    A family of n copies is connected by n - 1 verifications, not by its n(n - 1)/2 candidate pairs.
     """
     clusters = UnionFind()
     edges: list[tuple[int, int]] = []
     todo = pairs.tolist()
-    for start in range(0, len(todo), batch):
-        chunk = [(i, j) for i, j in todo[start : start + batch] if clusters.find(i) != clusters.find(j)]
-        for (i, j), ok in zip(chunk, verify(chunk)):
+    start = 0
+    waiting: list[list[int]] = []  # set aside in the last round
+    while waiting or start < len(todo):
+        window = waiting + todo[start : start + max(0, LOOKAHEAD * batch - len(waiting))]
+        start += len(window) - len(waiting)
+        trial = UnionFind()  # the clusters if every chosen pair is a copy
+        chosen, waiting = [], []
+        for i, j in window:
+            a, b = clusters.find(i), clusters.find(j)
+            if a == b:
+                continue  # connected already
+            if len(chosen) == batch or trial.find(a) == trial.find(b):
+                waiting.append([i, j])
+            else:
+                trial.union(a, b)
+                chosen.append((i, j))
+        for (i, j), ok in zip(chosen, verify(chosen)):
             if ok:
                 edges.append((i, j))
                 clusters.union(i, j)
         if progress:
-            progress(min(start + batch, len(todo)), len(todo))
+            progress(start, len(todo))
     return edges

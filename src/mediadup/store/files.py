@@ -184,6 +184,12 @@ class Files:
             with self.db:
                 self.db.executemany("UPDATE image_fingerprints SET usable = ? WHERE file_id = ?", learnt)
 
+    def oversized(self, max_pixels: int) -> dict[int, tuple[int, int]]:
+        """Stored pictures of more than `max_pixels` pixels: file id -> (width, height)."""
+        q = "SELECT file_id, w, h FROM (SELECT file_id, json_extract(info, '$.width') AS w, \
+            json_extract(info, '$.height') AS h FROM image_fingerprints) WHERE w * h > ?"
+        return {i: (w, h) for i, w, h in self.db.execute(q, (max_pixels,))}
+
     def keypoint_counts(self, ids: Iterable[int]) -> dict[int, int]:
         """How many keypoints each stored picture has, by file id."""
         counts: dict[int, int] = {}
