@@ -249,6 +249,17 @@ def test_the_content_box_is_always_inside_the_picture(h: int, w: int, seed: int,
     assert (x1 - x0) >= 0.3 * w and (y1 - y0) >= 0.3 * h
 
 
+@settings(max_examples=100, deadline=None)
+@given(h=st.integers(1, 60), w=st.integers(1, 60), seed=st.integers(0, 2**32 - 1), levels=st.integers(1, 256))
+def test_the_blur_before_finding_bands_is_pillows_box_blur(h: int, w: int, seed: int, levels: int) -> None:
+    """The content box is found on a blurred picture: OpenCV's blur stands in for Pillow's
+    BoxBlur(2) pixel for pixel (fingerprints do not change with it)."""
+    from mediadup.fingerprint.image import _blur
+
+    pixels = (np.random.default_rng(seed).integers(0, levels, (h, w, 3)) * (255 // levels)).astype(np.uint8)
+    assert np.array_equal(_blur(pixels), np.asarray(Image.fromarray(pixels).filter(ImageFilter.BoxBlur(2))))
+
+
 def graded_copy(im: Image.Image, warmth: float) -> Image.Image:
     """A teal-and-orange grade: shadows pushed to teal, highlights to orange (one mapping of colours)."""
     px = np.asarray(im, np.float32)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
+import cv2
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image
 
 from ..records import ImageInfo
 from . import phash
@@ -122,6 +123,22 @@ class ImageFingerprint:
         )
 
 
+def _near(pixels: np.ndarray, colour: np.ndarray, tolerance: float) -> np.ndarray:
+    """Of each line of uint8 pixels (grey levels, or colours on the last axis), the share within
+    `tolerance` of `colour` in every channel (a red band on green has no luminance step)."""
+    low = np.ceil(np.atleast_1d(colour) - tolerance).clip(0, 255)
+    high = np.floor(np.atleast_1d(colour) + tolerance).clip(0, 255)
+    inside = cv2.inRange(np.ascontiguousarray(pixels), low, high)  # 255 where every channel is in range
+    return cv2.reduce(inside, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel() / (255.0 * inside.shape[1])
+
+
+def _blur(pixels: np.ndarray) -> np.ndarray:
+    """A 5 x 5 box blur, as Pillow's BoxBlur(2) (one pass per axis, rounded in between), at a
+    tenth of its cost: noise is not content."""
+    once = cv2.blur(pixels, (5, 1), borderType=cv2.BORDER_REPLICATE)
+    return cv2.blur(once, (1, 5), borderType=cv2.BORDER_REPLICATE)
+
+
 def _band(lines: np.ndarray, limit: float) -> int:
     """How many leading lines (rows, outermost first) form a band added around the picture: one
     colour from line to line, maybe with marks on it (a caption's text, a logo), ending in a
@@ -130,17 +147,14 @@ def _band(lines: np.ndarray, limit: float) -> int:
     The first few lines may blend with what was peeled before (the luminance is blurred). A band
     thinner than MIN_BORDER or over `limit` of the lines is none."""
     n = len(lines)
-    outer = lines[: int(limit * n) + EDGE_LINES + 1].astype(np.float32)
+    outer = lines[: int(limit * n) + EDGE_LINES + 1]
     blended = 2 * EDGE_LINES  # lines that may blend with what was peeled before
     if len(outer) <= blended + EDGE_LINES:
         return 0
     colour = np.median(outer[blended], axis=0)  # a grey level, or a colour
-    gap = np.abs(outer - colour)
-    if gap.ndim == 3:  # in colour: the channel that differs most (a red band on green has no luminance step)
-        gap = np.maximum(np.maximum(gap[..., 0], gap[..., 1]), gap[..., 2])  # (much faster than .max(axis=2))
-    share = (gap <= BAND_TOLERANCE).mean(axis=1)  # of each line, the band's colour
+    share = _near(outer, colour, BAND_TOLERANCE)  # of each line, the band's colour
     share[:blended] = np.maximum(share[:blended], share[blended])
-    far = (gap > 2 * BAND_TOLERANCE).mean(axis=1)  # clearly not the band's colour
+    far = 1.0 - _near(outer, colour, 2 * BAND_TOLERANCE)  # clearly not the band's colour
     m = len(share) - EDGE_LINES
     plain = share[:m] >= UNIFORM_SHARE
     # the picture starts within a few lines (the luminance is blurred), with a step, not a drift:
@@ -205,12 +219,12 @@ def shot_signals(gray: Image.Image) -> tuple[float, float]:
 def fingerprint(d: Decoded) -> ImageFingerprint:
     """Hashes, thumbnail, colours and quality signals of a decoded image."""
     gray = d.image.convert("L")
-    x0, y0, x1, y1 = content_box(np.asarray(d.image.filter(ImageFilter.BoxBlur(2))))  # blur: noise is not content
+    x0, y0, x1, y1 = content_box(_blur(np.asarray(d.image)))
     cw, ch = x1 - x0, y1 - y0
     box = (x0, y0, x1, y1)
     luma32 = np.asarray(gray.resize((phash.SAMPLE, phash.SAMPLE), Image.Resampling.LANCZOS, box=box))
     hashes = phash.dihedral_hashes(luma32)
-    hashes.append(phash.phash(gray))
+    hashes.append(hashes[0] if box == (0, 0, *gray.size) else phash.phash(gray))  # the whole frame
     content = gray.resize((WINDOW_SOURCE, WINDOW_SOURCE), Image.Resampling.LANCZOS, box=box)  # windows come from it
     thumb = np.asarray(content.resize((THUMB, THUMB), Image.Resampling.LANCZOS))
     hashes.append(phash.average_hash(thumb))
