@@ -99,10 +99,9 @@ class FingerprintCache:
         """Whether --max-pixels is below a limit pictures were ever fingerprinted under (only then
         can a stored fingerprint be too large), remembering the highest (unknown: checked once)."""
         known = self.catalog.meta(MAX_PIXELS_KEY)
-        highest = int(known) if known else 2**63
-        if not known or self.max_pixels > highest:
+        if known is None or self.max_pixels > int(known):
             self.catalog.set_meta(MAX_PIXELS_KEY, str(max(self.max_pixels, int(known or 0))))
-        return self.max_pixels < highest
+        return known is None or self.max_pixels < int(known)
 
     def _copies_of_known(
         self, todo: dict[str, str], same: dict[str, list[FileStat]], content: dict[str, str], kind: Kind

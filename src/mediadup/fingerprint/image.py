@@ -88,6 +88,8 @@ class ImageFingerprint:
     def light(self) -> ImageFingerprint:
         """Without the thumbnail: what matching needs, a fraction of the memory (comparisons load
         the whole fingerprint again from the catalog)."""
+        if self.thumb is None and self.features is None and self.colours is None:
+            return self  # (light already: read light from the catalog)
         return ImageFingerprint(self.hashes, None, self.histogram, self._info, self.comparable)
 
     def to_blob(self) -> tuple[bytes, bytes, bytes, str, bytes]:

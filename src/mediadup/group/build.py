@@ -77,7 +77,7 @@ def build_groups(
         found: set[str] = set()
         hop = {p for p in remaining | {keeper} if same(p, keeper)}
         for _ in range(2):
-            hop = {q for p in sorted(hop) for q in neighbours[p]} - found - {keeper}
+            hop = {q for p in hop for q in neighbours[p]} - found - {keeper}
             found |= set(sorted(hop & remaining)[: MAX_COMPARED - len(found)])
         digests = {content[q] for q in found | {keeper} if q in content}
         return found | {p for p in remaining if content.get(p) in digests}

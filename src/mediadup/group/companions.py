@@ -36,8 +36,11 @@ def find_companions(files: Iterable[FileStat], durations: dict[str, float]) -> d
         by_folder[os.path.dirname(f.path)].append(f)
     pairs: dict[str, str] = {}
     for members in by_folder.values():
-        clips = [f.path for f in members if f.path in durations and durations[f.path] <= MAX_MOTION_SECONDS]
-        clips = [p for p in clips if _ext(p) in MOTION_EXTENSIONS]
+        clips = [
+            f.path
+            for f in members
+            if durations.get(f.path, 1e9) <= MAX_MOTION_SECONDS and _ext(f.path) in MOTION_EXTENSIONS
+        ]
         photos = [f.path for f in members if _ext(f.path) in PHOTO_EXTENSIONS] if clips else []
         if not photos:
             continue

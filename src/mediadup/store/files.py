@@ -179,9 +179,7 @@ class Files:
                 fp = cls.from_blob(*blobs)
                 if isinstance(fp, ImageFingerprint) and blobs[4] is None:
                     learnt.append((int(fp.comparable), file_id))
-                if light and not (isinstance(fp, ImageFingerprint) and fp.thumb is None):  # (light as read)
-                    fp = fp.light()
-                yield file_id, fp
+                yield file_id, fp.light() if light else fp
         if learnt:
             with self.db:
                 self.db.executemany("UPDATE image_fingerprints SET usable = ? WHERE file_id = ?", learnt)
