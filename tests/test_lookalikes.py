@@ -114,6 +114,45 @@ def test_the_first_look_never_turns_away_a_copy_that_verification_accepts(tmp_pa
     assert turned_away > 0.8 * len(others)
 
 
+def test_featureless_pictures_in_other_colours_skip_the_crop_search_with_the_same_verdicts(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A part of a picture in other colours is never believed, so two featureless pictures whose
+    palettes differ are not searched for one inside the other; every verdict stays what the
+    search would have given (copies regraded in the same framing are still found)."""
+    from PIL import ImageEnhance
+
+    from mediadup.fingerprint.image import fingerprint_file
+    from mediadup.match import compare as verification
+
+    rng = np.random.default_rng(11)
+    pictures = []
+    for n in range(24):  # smooth fields, each in its own two colours
+        palette = rng.integers(0, 256, (2, 3))
+        cells = np.clip(palette[rng.integers(0, 2, (4, 4))] + rng.integers(-20, 21, (4, 4, 3)), 0, 255).astype(np.uint8)
+        im = Image.fromarray(cells).resize((32, 32), Image.Resampling.BICUBIC)
+        cropped = im.resize((128, 128), Image.Resampling.BICUBIC).crop((0, 0, 100, 100))
+        for name, copy in (
+            (f"{n}", im),
+            (f"{n} graded", ImageEnhance.Color(im).enhance(0.3)),
+            (f"{n} cropped", cropped),
+        ):
+            copy.save(tmp_path / f"{name}.png")
+            pictures.append(fingerprint_file(str(tmp_path / f"{name}.png")))
+    pairs = [(a, b) for i, a in enumerate(pictures) for b in pictures[i + 1 :]]
+    level = verification.LEVELS["loose"]
+    searched = []
+    search = verification.crop_search
+    monkeypatch.setattr(verification, "crop_search", lambda *a: searched.append(1) or search(*a))
+    verdicts = [verification.compare(a, b, level) for a, b in pairs]
+    skipping = len(searched)
+    searched.clear()
+    monkeypatch.setattr(verification, "_other_colours", lambda *a: False)
+    assert [verification.compare(a, b, level) for a, b in pairs] == verdicts
+    assert skipping < 0.9 * len(searched)
+    assert sum(v is not None for v in verdicts) >= 40  # the graded and cropped copies
+
+
 def test_sketches_keep_every_copy_the_search_proposes_and_turn_away_most_look_alikes(tmp_path: Path) -> None:
     """Before any pair travels to a worker, pictures that keypoints cannot check are looked at in
     the alignment their hashes proposed (sketches kept in memory: luminance and colours). Every

@@ -99,8 +99,9 @@ def _similar_z(za: np.ndarray | None, zb: np.ndarray | None) -> float:
     return float(1.0 - np.partition(d, keep)[:keep].mean() / 2)
 
 
-def _grid(pixels: np.ndarray, box: Box | None = None) -> np.ndarray:
-    im = Image.fromarray(np.ascontiguousarray(pixels))
+def _grid(pixels: np.ndarray | Image.Image, box: Box | None = None) -> np.ndarray:
+    """`box` of the pixels (all of them by default) resampled to GRID x GRID."""
+    im = pixels if isinstance(pixels, Image.Image) else Image.fromarray(np.ascontiguousarray(pixels))
     return np.asarray(im.resize((GRID, GRID), Image.Resampling.BILINEAR, box=box), dtype=np.float32)
 
 
@@ -232,6 +233,8 @@ def refine_box(big: np.ndarray, small_grid: np.ndarray, box: Box, min_side: floa
     """Pattern search (shift and scale, steps halving to half a pixel) for the best box of `big`."""
     size = big.shape[0]
     target = _zscore(small_grid)
+    picture = Image.fromarray(np.ascontiguousarray(big))  # made once: the search resamples it dozens of times
+    scored: dict[Box, float] = {}  # a step back to where the search came from is not resampled again
 
     def score(b: Box) -> float:
         x0, y0, x1, y1 = b
@@ -239,7 +242,9 @@ def refine_box(big: np.ndarray, small_grid: np.ndarray, box: Box, min_side: floa
             return -1.0
         if x1 - x0 < min_side * size or y1 - y0 < min_side * size:
             return -1.0
-        return _similar_z(_zscore(_grid(big, b)), target)
+        if b not in scored:
+            scored[b] = _similar_z(_zscore(_grid(picture, b)), target)
+        return scored[b]
 
     best = score(box)
     for step in (2.0, 1.0, 0.5):
@@ -403,6 +408,11 @@ def _grade_misfit(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.sqrt(((x @ mapping - y) ** 2).mean(axis=1))
 
 
+def _other_colours(a: ImageFingerprint, b: ImageFingerprint, level: Level) -> bool:
+    """Two colourful pictures whose palettes differ: a copy only in the same framing, regraded."""
+    return colour_counts(a.info) and colour_counts(b.info) and histogram_similarity(a, b) < level.min_colour
+
+
 def colour_counts(info: ImageInfo) -> bool:
     """Whether a picture's colours must agree with a copy's: colourful, and not gray, sepia or tinted."""
     return info.chroma > COLOURFUL and not info.monochrome
@@ -449,6 +459,8 @@ def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level, parts: str =
     # needs no more evidence (look-alikes stop here)
     keypoints = checkable(a.features, b.features)
     give_up = -1.0 if keypoints else min(level.min_similarity, level.min_recolour_similarity)
+    if not keypoints and _other_colours(a, b, level):
+        parts = ""  # a part in other colours is never believed (colours_agree): no crop search
     al = align(a, b, level, parts, give_up)
     if al is None:
         return None  # blank or nearly uniform pictures, or nothing alike enough
