@@ -165,7 +165,8 @@ def test_connect_finds_the_clusters_of_the_true_pairs_verifying_each_pair_once(n
 
 def test_the_crop_window_search_finds_the_same_pairs_in_slices_of_any_size(monkeypatch) -> None:
     """Where every window is crowded, the search takes fewer pictures at a time (bounded memory):
-    the pairs it proposes are the same."""
+    the pairs it proposes are the same, and so are the pairs a first look turns away (counted
+    once each, however often they were proposed, when they are merged as the search goes)."""
     from mediadup.fingerprint.image import FIRST_WINDOW, INNER, NO_INNER
     from mediadup.match import candidates
     from mediadup.match.compare import LEVELS
@@ -178,9 +179,16 @@ def test_the_crop_window_search_finds_the_same_pairs_in_slices_of_any_size(monke
     hashes[:, INNER] = NO_INNER
     shapes = rng.choice(np.array([1, -1, 0], np.int8), n)
     level = LEVELS["normal"]
-    whole = candidates.candidate_pairs(hashes, level, shapes=shapes)
+
+    def screen(a, b, view_a, view_b):  # a first look that turns away some views of some pairs
+        return (a * 7 + b * 3 + view_a + view_b) % 4 != 0
+
+    whole = candidates.candidate_pairs(hashes, level, screen, shapes=shapes)
+    monkeypatch.setattr(candidates, "FIRST_ROWS", 10)
     monkeypatch.setattr(candidates, "QUERY_ROWS", 40)
     monkeypatch.setattr(candidates, "HITS", 500)  # a few pictures at a time
-    sliced = candidates.candidate_pairs(hashes, level, shapes=shapes)
-    assert hashes[:, FIRST_WINDOW:INNER].shape[1] > 50 and len(whole.pairs) > n
+    monkeypatch.setattr(candidates, "COMPACT", 50)
+    sliced = candidates.candidate_pairs(hashes, level, screen, shapes=shapes)
+    assert hashes[:, FIRST_WINDOW:INNER].shape[1] > 50 and len(whole.pairs) > n and whole.turned_away > n
     assert (sliced.pairs == whole.pairs).all() and sliced.left_out == whole.left_out
+    assert sliced.turned_away == whole.turned_away

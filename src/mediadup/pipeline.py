@@ -225,12 +225,16 @@ class Scanner:
             else:
                 first = "" if compiled() else " (compiling the search, once)"
                 with self.reporter.stage("matching" + first) as bar:
-                    hashes = np.stack([fingerprints[p].hashes for p in images]) if images else np.zeros((0, 2))
+                    hashes = (
+                        np.stack([fingerprints[p].hashes for p in images], dtype=np.uint64)
+                        if images
+                        else np.zeros((0, 2), np.uint64)
+                    )
                     sketches = self._sketches(images, fingerprints)
                     sizes = np.array([(fingerprints[p].info.content_width, fingerprints[p].info.content_height)
                                       for p in images])  # fmt: skip
                     shapes = orientation(*sizes.reshape(-1, 2).T)
-                    candidates = candidate_pairs(hashes.astype(np.uint64), self.level, sketches.reachable, shapes)
+                    candidates = candidate_pairs(hashes, self.level, sketches.reachable, shapes)
                     self.summary.crowded, self.summary.left_out = candidates.crowded, candidates.left_out
                     self.summary.turned_away = candidates.turned_away
                     found = connect(candidates.pairs, verifies(images), bar.set)

@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 # The index (compiled with numba) is imported where it is used: a rescan that searches nothing
 # does not pay for loading the compiler.
 QUERY_ROWS = 20_000  # pictures whose rotations or windows are searched at once, at most
-HITS = 4_000_000  # hits a slice of them should bring (bounds memory where every window is crowded)
+FIRST_ROWS = 500  # ...in the first slice, and at least (the first tells how crowded the views are)
+HITS = 1_000_000  # hits a slice of them should bring (bounds memory where every window is crowded)
+COMPACT = 1 << 20  # pairs turned away at a first look, kept apart before they are merged into one set
 
 
 PER_PICTURE = 24  # candidate pairs a picture brings, at most, per kind of evidence (the nearest)
@@ -82,12 +84,15 @@ class _Gathered:
         if self.screen is not None:
             seen = self.screen(a, b, view_a, view_b)
             self.dropped.append(np.unique(key[~seen]))
+            if sum(map(len, self.dropped)) > 2 * len(self.dropped[0]) + COMPACT:
+                self.dropped = [np.unique(np.concatenate(self.dropped))]  # each pair once: bounded memory
             key = key[seen]
         self.keys.append(np.unique(key))
 
     def result(self) -> Candidates:
         keys = np.unique(np.concatenate(self.keys))
-        away = np.setdiff1d(np.concatenate(self.dropped), keys)  # turned away by every view that proposed it
+        dropped = np.unique(np.concatenate(self.dropped))
+        away = np.setdiff1d(dropped, keys, assume_unique=True)  # turned away by every view that proposed it
         pairs = np.stack([keys // self.n, keys % self.n], axis=1)
         return Candidates(pairs, len(self.crowded), self.left_out, len(away))
 
@@ -146,14 +151,14 @@ def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = No
 
     for rows, views, index, turned, radius, first in searches():
         per = views.shape[1]
-        start, step = 0, QUERY_ROWS // 8
+        start, step = 0, FIRST_ROWS
         while start < len(rows):  # in slices, as many pictures as bring about HITS hits (look-alikes
             part = rows[start : start + step]  # bring PER_PICTURE per window, other pictures few)
             start += len(part)
             codes = views[part].ravel()
             shown = np.flatnonzero(codes != phash.FLAT)  # a plain window shows nothing
             vq, vi, vd = index.search(codes[shown], radius, PER_PICTURE)
-            step = int(np.clip(len(part) * HITS / max(len(vq), 1), QUERY_ROWS // 20, QUERY_ROWS))
+            step = int(np.clip(len(part) * HITS / max(len(vq), 1), FIRST_ROWS, QUERY_ROWS))
             vq = shown[vq]
             view_b = QUARTERS[vi % len(QUARTERS)].astype(np.int16) if turned is not None else 0
             gathered.add(part[vq // per], turned[vi // len(QUARTERS)] if turned is not None else vi, vd,

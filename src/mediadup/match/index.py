@@ -228,15 +228,15 @@ class HammingIndex:
         flips = radius // len(self.bits)
         masks = np.sort(_flip_masks(int(self.bits.max()), flips))  # sorted: a narrower chunk's are a prefix
         tables = (self.shifts, self.bits, flips, masks, self.rows, self.sorted_codes, self.offsets)
-        with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
-            # queries in the order of each table's key: neighbours probe the same buckets
-            orders = list(pool.map(lambda t: _key_order(queries, self.shifts[t], self.bits[t]), range(len(self.bits))))
-            work = [
-                (t, order[s : s + QUERY_SLICE])
-                for t, order in enumerate(orders)
-                for s in range(0, len(order), QUERY_SLICE)
-            ]
-            parts = list(pool.map(lambda w: _scan(queries[w[1]], w[1], radius, only_after, limit, w[0], *tables), work))
+        threads = os.cpu_count() or 1
+        parts = []
+        with ThreadPoolExecutor(threads) as pool:
+            for first in range(0, len(self.bits), threads):  # as many tables at a time as threads (memory)
+                # the queries in the order of each table's key: neighbours probe the same buckets
+                tables_now = range(first, min(first + threads, len(self.bits)))
+                ordered = pool.map(lambda t: (t, _key_order(queries, self.shifts[t], self.bits[t])), tables_now)
+                work = [(t, o[s : s + QUERY_SLICE]) for t, o in ordered for s in range(0, len(o), QUERY_SLICE)]
+                parts += pool.map(lambda w: _scan(queries[w[1]], w[1], radius, only_after, limit, w[0], *tables), work)
         empty = np.zeros(0, dtype=np.int64)
         self.cut = Cut(np.unique(np.concatenate([empty, *(p[3] for p in parts)])), sum(p[4] for p in parts))
         if not parts:
@@ -251,4 +251,5 @@ def _chunk(codes: np.ndarray, shift: int, bits: int) -> np.ndarray:
 def _key_order(codes: np.ndarray, shift: int, bits: int) -> np.ndarray:
     """Positions of `codes` sorted by their chunk key (radix sort when the key fits 16 bits)."""
     keys = _chunk(codes, shift, bits)
-    return np.argsort(keys.astype(np.uint16) if bits <= 16 else keys, kind="stable")
+    order = np.argsort(keys.astype(np.uint16) if bits <= 16 else keys, kind="stable")
+    return order.astype(np.int32) if len(codes) < 2**31 else order  # half the memory
