@@ -4,7 +4,9 @@ Generates a tree of N small files (default 200,000) in 100 files per folder: tin
 and JPEG pictures (60 %), some byte-identical copies among them, and other files (notes, JSON,
 sidecars). Then scans it three times in a fresh process each time (first scan, rescan of the
 unchanged tree, rescan after renaming the tree's folder), and prints files/s, seconds and the
-peak resident memory of the scan (its own process and its workers).
+peak resident memory of the scan (its own process and its workers): their proportional set size
+(PSS: a page the processes share, such as the libraries' code, divided among them) and their RSS
+summed (such a page counted once in each).
 
     python benchmarks/library_speed.py [--files 200000] [--out /tmp/mediadup-library] [--jobs 2] [--smooth]
 
@@ -73,37 +75,43 @@ def build(root: str, files: int, smooth: bool = False) -> None:
     print(f"built {files} files in {time.time() - started:.0f} s")
 
 
-def _session_rss(sid: int) -> int:
-    """Resident kB of every process in a session (the scan, its forkserver and its workers)."""
-    total = 0
+def _session_memory(sid: int) -> tuple[int, int]:
+    """Resident kB of every process in a session (the scan, its forkserver and its workers): their
+    RSS summed (a page shared by several, such as a library's code, counted in each) and their
+    PSS summed (a shared page divided among those sharing it: what the machine gives them)."""
+    rss = pss = 0
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
             with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            if int(fields[3]) == sid:  # field 6 of stat: session id (after pid and comm)
-                total += int(fields[21]) * os.sysconf("SC_PAGE_SIZE") // 1024  # field 24: rss in pages
+            if int(fields[3]) != sid:  # field 6 of stat: session id (after pid and comm)
+                continue
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                kb = {line.split(":")[0]: int(line.split()[1]) for line in f if line.startswith(("Rss:", "Pss:"))}
+            rss, pss = rss + kb.get("Rss", 0), pss + kb.get("Pss", 0)
         except (OSError, IndexError, ValueError):
             continue
-    return total
+    return rss, pss
 
 
-def run_scan(root: str, catalog: str, jobs: int) -> tuple[float, float, str]:
-    """Seconds, peak RSS in MB of the scan and its workers together (sampled every 0.2 s), and
-    the summary line."""
+def run_scan(root: str, catalog: str, jobs: int) -> tuple[float, tuple[float, float], str]:
+    """Seconds, the peak memory in MB of the scan and its workers together (summed RSS, summed PSS;
+    sampled every 0.2 s), and the summary line."""
     cmd = [sys.executable, "-c", _CHILD, root, catalog, str(jobs)]
     started = time.time()
     child = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, start_new_session=True)
-    peak = 0
+    peak_rss = peak_pss = 0
     while child.poll() is None:
-        peak = max(peak, _session_rss(child.pid))
+        rss, pss = _session_memory(child.pid)
+        peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
         time.sleep(0.2)
     seconds = time.time() - started
     out = child.stdout.read() if child.stdout else ""
     if child.returncode:
         raise SystemExit(f"scan failed with status {child.returncode}")
-    return seconds, peak / 1024, out.strip()
+    return seconds, (peak_rss / 1024, peak_pss / 1024), out.strip()
 
 
 _CHILD = """
@@ -145,7 +153,8 @@ def main() -> None:
             if root == moved:
                 os.rename(moved, args.out)
         print(f"{label:20} {seconds:7.1f} s  {args.files / seconds:9.0f} files/s (with Python's start); "
-              f"peak RSS of the scan and its workers together {peak:.0f} MB")  # fmt: skip
+              f"peak memory of the scan and its workers together: {peak[1]:.0f} MB PSS ({peak[0]:.0f} MB RSS summed, "
+              f"shared pages counted in each process)")  # fmt: skip
         print(summary)
     print(f"catalog {os.path.getsize(catalog) / 1e6:.0f} MB")
 
