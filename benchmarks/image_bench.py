@@ -542,6 +542,8 @@ def keepers(folder: Path, groups: list[list[str]]) -> str:
 def run(out: Path, halves: list[str], levels: list[str], baseline: bool) -> None:
     for half in halves:
         folder = out / half
+        if not (folder / "truth.json").exists():
+            raise SystemExit(f"no benchmark set in {folder}: build it first (python {sys.argv[0]} build --out {out})")
         with tempfile.TemporaryDirectory() as tmp:
             for level in levels:
                 groups, seconds, maybe = scan_groups(folder, level, Path(tmp, "catalog.sqlite"))
