@@ -127,7 +127,7 @@ def test_featureless_pictures_in_other_colours_skip_the_crop_search_with_the_sam
 
     rng = np.random.default_rng(11)
     pictures = []
-    for n in range(24):  # smooth fields, each in its own two colours
+    for n in range(14):  # smooth fields, each in its own two colours
         palette = rng.integers(0, 256, (2, 3))
         cells = np.clip(palette[rng.integers(0, 2, (4, 4))] + rng.integers(-20, 21, (4, 4, 3)), 0, 255).astype(np.uint8)
         im = Image.fromarray(cells).resize((32, 32), Image.Resampling.BICUBIC)
@@ -150,7 +150,7 @@ def test_featureless_pictures_in_other_colours_skip_the_crop_search_with_the_sam
     monkeypatch.setattr(verification, "_other_colours", lambda *a: False)
     assert [verification.compare(a, b, level) for a, b in pairs] == verdicts
     assert skipping < 0.9 * len(searched)
-    assert sum(v is not None for v in verdicts) >= 40  # the graded and cropped copies
+    assert sum(v is not None for v in verdicts) >= 24  # the graded and cropped copies
 
 
 def test_sketches_keep_every_copy_the_search_proposes_and_turn_away_most_look_alikes(tmp_path: Path) -> None:
