@@ -163,12 +163,41 @@ def test_connect_finds_the_clusters_of_the_true_pairs_verifying_each_pair_once(n
     assert len(connect(family, lambda b: asked.extend(b) or [True] * len(b), batch=batch)) == len(asked) == n - 1
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(2, 40), st.integers(1, 600), st.integers(1, 9))
+def test_a_self_join_trimmed_as_it_comes_keeps_what_the_limit_per_picture_keeps(seed, n, hits, parts) -> None:
+    """Pairs among neither picture's nearest are left out as a self-join's parts come (bounded
+    memory): the pairs kept, the crowded pictures and the count left out are those of the whole."""
+    from mediadup.match import candidates
+    from mediadup.match.index import Hits
+
+    rng = np.random.default_rng(seed)
+    q = rng.integers(0, n - 1, hits)
+    i = q + 1 + rng.integers(0, n - 1 - q)  # i > q, as a self-join reports them
+    d = rng.integers(0, 4, hits).astype(np.uint8)  # few distances: many ties
+    cuts = np.sort(rng.integers(0, hits + 1, parts - 1))
+    found = [Hits(*(c[a:b] for c in (q, i, d))) for a, b in zip([0, *cuts], [*cuts, hits])]
+
+    whole, trimmed = candidates._Gathered(n, None), candidates._Gathered(n, None)
+    whole.add(np.concatenate([q, i]), np.concatenate([i, q]), np.concatenate([d, d]), (0, 0))
+    original = candidates.COMPACT
+    try:
+        candidates.COMPACT = 1  # trimmed at (nearly) every part
+        trimmed.add(*trimmed.join(iter(found)), (0, 0))
+    finally:
+        candidates.COMPACT = original
+    assert (trimmed.keys.all() == whole.keys.all()).all()
+    assert trimmed.crowded == whole.crowded and trimmed.left_out == whole.left_out
+
+
 def test_the_crop_window_search_finds_the_same_pairs_in_slices_of_any_size(monkeypatch) -> None:
     """Where every window is crowded, the search takes fewer pictures at a time (bounded memory):
     the pairs it proposes are the same, and so are the pairs a first look turns away (counted
-    once each, however often they were proposed, when they are merged as the search goes)."""
+    once each, however often they were proposed, when they are merged as the search goes) and
+    what the limit per picture left out (self-joins trimmed to each picture's nearest as their
+    parts come)."""
     from mediadup.fingerprint.image import FIRST_WINDOW, INNER, NO_INNER
-    from mediadup.match import candidates
+    from mediadup.match import candidates, index
     from mediadup.match.compare import LEVELS
 
     rng = np.random.default_rng(3)
@@ -187,8 +216,10 @@ def test_the_crop_window_search_finds_the_same_pairs_in_slices_of_any_size(monke
     monkeypatch.setattr(candidates, "FIRST_ROWS", 10)
     monkeypatch.setattr(candidates, "QUERY_ROWS", 40)
     monkeypatch.setattr(candidates, "HITS", 500)  # a few pictures at a time
-    monkeypatch.setattr(candidates, "COMPACT", 50)
+    monkeypatch.setattr(candidates, "COMPACT", 50)  # ...merged, and self-joins trimmed, every few parts
+    monkeypatch.setattr(index, "QUERY_SLICE", 37)  # self-joins found in many parts
     sliced = candidates.candidate_pairs(hashes, level, screen, shapes=shapes)
     assert hashes[:, FIRST_WINDOW:INNER].shape[1] > 50 and len(whole.pairs) > n and whole.turned_away > n
     assert (sliced.pairs == whole.pairs).all() and sliced.left_out == whole.left_out
+    assert sliced.crowded == whole.crowded
     assert sliced.turned_away == whole.turned_away

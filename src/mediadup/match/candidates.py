@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,7 +17,7 @@ from .components import UnionFind
 from .sketches import ANY_VIEW, TURNED
 
 if TYPE_CHECKING:
-    from .index import HammingIndex
+    from .index import HammingIndex, Hits
 # The index (compiled with numba) is imported where it is used: a rescan that searches nothing
 # does not pay for loading the compiler.
 QUERY_ROWS = 20_000  # pictures whose rotations or windows are searched at once, at most
@@ -55,13 +55,38 @@ class Candidates:
 Screen = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]  # see sketches.Sketches.reachable
 
 
+class _Keys:
+    """A set of pair keys gathered in parts, merged into one sorted array whenever the parts come
+    to half of it (each pair held once: memory bounded by the set, not by how often its pairs are
+    proposed, and a merge holds little more than the set)."""
+
+    def __init__(self) -> None:
+        self.parts = [np.zeros(0, dtype=np.int64)]
+
+    def add(self, keys: np.ndarray) -> None:
+        self.parts.append(np.unique(keys))
+        if sum(map(len, self.parts[1:])) > len(self.parts[0]) // 2 + COMPACT:
+            self.all()
+
+    def all(self) -> np.ndarray:
+        """The keys, sorted, each once."""
+        if len(self.parts) > 1:
+            keys = np.concatenate(self.parts)
+            keys.sort(kind="stable")  # a merge of sorted runs (Timsort finds them)
+            first = np.empty(len(keys), dtype=bool)
+            first[:1] = True
+            np.not_equal(keys[1:], keys[:-1], out=first[1:])
+            self.parts = [keys[first]]
+        return self.parts[0]
+
+
 class _Gathered:
     """Candidate pairs as one int64 each (min * n + max), each kind of evidence limited per picture
     and, with a `screen`, looked at in the alignment that proposed it."""
 
     def __init__(self, n: int, screen: Screen | None):
         self.n, self.screen, self.crowded, self.left_out = n, screen, set(), 0
-        self.keys, self.dropped = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+        self.keys, self.dropped = _Keys(), _Keys()
 
     def add(self, a: np.ndarray, b: np.ndarray, distance: np.ndarray, views: tuple, index: HammingIndex | None = None,
             owner: Callable[[np.ndarray], np.ndarray] = lambda q: q) -> None:  # fmt: skip
@@ -69,32 +94,77 @@ class _Gathered:
         b (view codes as in sketches.py; scalars for all); `index` (the search that found them)
         tells which queries were cut, `owner` turns its query numbers into pictures."""
         pick = np.flatnonzero(a != b)
-        pick = pick[np.lexsort((distance[pick], a[pick]))]  # each picture's pairs, nearest first
-        run = a[pick]
-        near = np.arange(len(pick)) - np.searchsorted(run, run) < PER_PICTURE  # within its run's first
+        near = _nearest(a[pick], distance[pick])
         if index is not None:
             self.crowded.update(owner(index.cut.queries).tolist())
             self.left_out += index.cut.left_out
-        self.crowded.update(np.unique(run[~near]).tolist())
-        self.left_out += int((~near).sum())
+        self._leave_out(a[pick[~near]])
         pick = pick[near]
         a, b = a[pick], b[pick]
         view_a, view_b = (v[pick] if np.ndim(v) else np.full(len(pick), v, dtype=np.int16) for v in views)
         key = np.minimum(a, b) * self.n + np.maximum(a, b)
         if self.screen is not None:
-            seen = self.screen(a, b, view_a, view_b)
-            self.dropped.append(np.unique(key[~seen]))
-            if sum(map(len, self.dropped)) > 2 * len(self.dropped[0]) + COMPACT:
-                self.dropped = [np.unique(np.concatenate(self.dropped))]  # each pair once: bounded memory
+            seen = np.zeros(len(key), dtype=bool)
+            for start in range(0, len(key), COMPACT):  # a slice at a time: the look's memory is bounded
+                part = slice(start, start + COMPACT)
+                seen[part] = self.screen(a[part], b[part], view_a[part], view_b[part])
+            self.dropped.add(key[~seen])
             key = key[seen]
-        self.keys.append(np.unique(key))
+        self.keys.add(key)
+
+    def join(self, found: Iterator[Hits], keep: Callable | None = None) -> tuple[np.ndarray, ...]:
+        """A self-join's pairs (i, j, distance) as they are found (those `keep` keeps), each way and
+        among that way's picture's PER_PICTURE nearest: what `add` keeps of them. A pair among
+        neither picture's nearest so far is among neither's when all have come (more pairs only
+        push it back), so it is left out as soon as it is seen: the join holds about PER_PICTURE
+        pairs a picture, not all it finds."""
+        held: list[tuple[np.ndarray, ...]] = [(np.zeros(0, np.int64),) * 2 + (np.zeros(0, np.uint8),)]
+        trimmed = 0
+        for hits in found:
+            held.append(tuple(c[keep(hits[0], hits[1])] for c in hits) if keep else tuple(hits))
+            if sum(len(h[0]) for h in held) > 2 * trimmed + COMPACT:
+                q, i, d = (np.concatenate(c) for c in zip(*held))
+                near = _nearest(np.concatenate([q, i]), np.concatenate([d, d]))
+                pair = near[: len(q)] | near[len(q) :]  # either way among the nearest
+                self._leave_out(np.concatenate([q[~pair], i[~pair]]))
+                held, trimmed = [(q[pair], i[pair], d[pair])], int(pair.sum())
+        q, i, d = (np.concatenate(c) for c in zip(*held))
+        a, b, d = np.concatenate([q, i]), np.concatenate([i, q]), np.concatenate([d, d])
+        near = _nearest(a, d)
+        self._leave_out(a[~near])
+        return a[near], b[near], d[near]
+
+    def _leave_out(self, pictures: np.ndarray) -> None:
+        """Pairs of `pictures` (one each) left out by the limit per picture."""
+        self.crowded.update(np.unique(pictures).tolist())
+        self.left_out += len(pictures)
 
     def result(self) -> Candidates:
-        keys = np.unique(np.concatenate(self.keys))
-        dropped = np.unique(np.concatenate(self.dropped))
-        away = np.setdiff1d(dropped, keys, assume_unique=True)  # turned away by every view that proposed it
+        keys, dropped = self.keys.all(), self.dropped.all()
+        away = len(dropped) - _shared(dropped, keys)  # turned away by every view that proposed it
         pairs = np.stack([keys // self.n, keys % self.n], axis=1)
-        return Candidates(pairs, len(self.crowded), self.left_out, len(away))
+        return Candidates(pairs, len(self.crowded), self.left_out, away)
+
+
+def _shared(keys: np.ndarray, among: np.ndarray) -> int:
+    """How many of `keys` are `among` the sorted keys, counted a slice at a time (bounded memory)."""
+    if not len(among):
+        return 0
+    found = 0
+    for start in range(0, len(keys), COMPACT):
+        part = keys[start : start + COMPACT]
+        found += int(np.count_nonzero(among[np.minimum(np.searchsorted(among, part), len(among) - 1)] == part))
+    return found
+
+
+def _nearest(a: np.ndarray, distance: np.ndarray) -> np.ndarray:
+    """Which rows are among the PER_PICTURE nearest rows of their picture a[k] (at one distance,
+    the earlier rows first)."""
+    order = np.lexsort((distance, a))
+    run = a[order]
+    near = np.empty(len(a), dtype=bool)
+    near[order] = np.arange(len(a)) - np.searchsorted(run, run) < PER_PICTURE
+    return near
 
 
 def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = None,
@@ -128,11 +198,11 @@ def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = No
         return indexes[chunks]
 
     def both_ways(a: np.ndarray, b: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """A self-join's pairs from either picture's side (each picture keeps its nearest)."""
+        """Pairs from either picture's side (each picture keeps its nearest)."""
         return np.concatenate([a, b]), np.concatenate([b, a]), np.concatenate([d, d])
 
     index = picture_index(level.radius)
-    gathered.add(*both_ways(*index.pairs(level.radius, PER_PICTURE)), (0, 0), index)
+    gathered.add(*gathered.join(index.parts(None, level.radius, PER_PICTURE)), (0, 0), index)
     everyone = np.arange(n)
     turns, windows = hashes[:, 1:AVERAGE], hashes[:, FIRST_WINDOW:INNER]
     sides = [(everyone, everyone)] if shapes is None else [
@@ -168,10 +238,9 @@ def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = No
     def self_join(rows: np.ndarray, column: int, views: tuple[int, int], close: Callable | None = None) -> None:
         """The pairs among `rows` whose hashes in `column` are within the view radius (and `close`)."""
         index = HammingIndex(hashes[rows, column], level.view_radius)
-        q, i, d = index.pairs(level.view_radius, PER_PICTURE)
-        q, i = rows[q], rows[i]
-        keep = close(q, i) if close else slice(None)
-        gathered.add(*both_ways(q[keep], i[keep], d[keep]), views, index, lambda k: rows[k])
+        keep = (lambda q, i: close(rows[q], rows[i])) if close else None
+        q, i, d = gathered.join(index.parts(None, level.view_radius, PER_PICTURE), keep)
+        gathered.add(rows[q], rows[i], d, views, index, lambda k: rows[k])
 
     for w in SHARED_WINDOWS:
         self_join(np.flatnonzero(hashes[:, FIRST_WINDOW + w] != phash.FLAT), FIRST_WINDOW + w, (TURNED + w,) * 2)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from itertools import combinations
 from math import comb
@@ -216,32 +218,54 @@ class HammingIndex:
     def search(self, queries: np.ndarray, radius: int, limit: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All (query index, code index, distance) with Hamming distance <= radius, each once;
         with a `limit`, about that many per query at most, the nearest (see `cut`)."""
-        return self._run(np.ascontiguousarray(queries, dtype=np.uint64), radius, False, limit)
+        return _joined(self.parts(np.ascontiguousarray(queries, dtype=np.uint64), radius, limit))
 
     def pairs(self, radius: int, limit: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The index's own close pairs (i, j, distance), i < j, each once (`limit`: as in search)."""
-        return self._run(self.codes, radius, True, limit)
+        return _joined(self.parts(None, radius, limit))
 
-    def _run(
-        self, queries: np.ndarray, radius: int, only_after: bool, limit: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def parts(self, queries: np.ndarray | None, radius: int, limit: int = 0) -> Iterator[Hits]:
+        """`search` (or with no queries, `pairs`) in parts as they are found, a slice of the queries
+        in one table each: who takes them as they come holds one part at a time, not all hits."""
+        only_after = queries is None
+        queries = self.codes if queries is None else queries
         flips = radius // len(self.bits)
         masks = np.sort(_flip_masks(int(self.bits.max()), flips))  # sorted: a narrower chunk's are a prefix
         tables = (self.shifts, self.bits, flips, masks, self.rows, self.sorted_codes, self.offsets)
         threads = os.cpu_count() or 1
-        parts = []
+        cut: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
+        left_out = 0
         with ThreadPoolExecutor(threads) as pool:
             for first in range(0, len(self.bits), threads):  # as many tables at a time as threads (memory)
                 # the queries in the order of each table's key: neighbours probe the same buckets
                 tables_now = range(first, min(first + threads, len(self.bits)))
                 ordered = pool.map(lambda t: (t, _key_order(queries, self.shifts[t], self.bits[t])), tables_now)
                 work = [(t, o[s : s + QUERY_SLICE]) for t, o in ordered for s in range(0, len(o), QUERY_SLICE)]
-                parts += pool.map(lambda w: _scan(queries[w[1]], w[1], radius, only_after, limit, w[0], *tables), work)
+                running: deque = deque()
+                for k, (t, ids) in enumerate(work):
+                    running.append(pool.submit(_scan, queries[ids], ids, radius, only_after, limit, t, *tables))
+                    while len(running) > (threads if k < len(work) - 1 else 0):  # a few run ahead, not all
+                        q, i, d, cut_ids, left = running.popleft().result()
+                        cut.append(cut_ids)
+                        left_out += left
+                        yield Hits(q, i, d)
+        self.cut = Cut(np.unique(np.concatenate(cut)), left_out)
+
+
+class Hits(NamedTuple):
+    """Close pairs: query (or code) indexes, code indexes, their Hamming distances."""
+
+    queries: np.ndarray
+    codes: np.ndarray
+    distances: np.ndarray
+
+
+def _joined(parts: Iterator[Hits]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    found = list(parts)
+    if not found:
         empty = np.zeros(0, dtype=np.int64)
-        self.cut = Cut(np.unique(np.concatenate([empty, *(p[3] for p in parts)])), sum(p[4] for p in parts))
-        if not parts:
-            return empty, empty, empty.astype(np.uint8)
-        return tuple(np.concatenate(p) for p in list(zip(*parts))[:3])  # type: ignore[return-value]
+        return empty, empty, empty.astype(np.uint8)
+    return tuple(np.concatenate(column) for column in zip(*found))  # type: ignore[return-value]
 
 
 def _chunk(codes: np.ndarray, shift: int, bits: int) -> np.ndarray:
