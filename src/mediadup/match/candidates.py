@@ -124,12 +124,11 @@ class _Gathered:
             held.append(tuple(c[keep(hits[0], hits[1])] for c in hits) if keep else tuple(hits))
             if sum(len(h[0]) for h in held) > 2 * trimmed + COMPACT:
                 q, i, d = (np.concatenate(c) for c in zip(*held))
-                near = _nearest(np.concatenate([q, i]), np.concatenate([d, d]))
+                near = _nearest(np.concatenate([q, i]), np.concatenate([d, d]))  # the rows each way
                 pair = near[: len(q)] | near[len(q) :]  # either way among the nearest
                 self._leave_out(np.concatenate([q[~pair], i[~pair]]))
                 held, trimmed = [(q[pair], i[pair], d[pair])], int(pair.sum())
-        q, i, d = (np.concatenate(c) for c in zip(*held))
-        a, b, d = np.concatenate([q, i]), np.concatenate([i, q]), np.concatenate([d, d])
+        a, b, d = _both_ways(*(np.concatenate(c) for c in zip(*held)))
         near = _nearest(a, d)
         self._leave_out(a[~near])
         return a[near], b[near], d[near]
@@ -144,6 +143,11 @@ class _Gathered:
         away = len(dropped) - _shared(dropped, keys)  # turned away by every view that proposed it
         pairs = np.stack([keys // self.n, keys % self.n], axis=1)
         return Candidates(pairs, len(self.crowded), self.left_out, away)
+
+
+def _both_ways(a: np.ndarray, b: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs (a[k], b[k]) at d[k] from either picture's side: a's rows, then b's."""
+    return np.concatenate([a, b]), np.concatenate([b, a]), np.concatenate([d, d])
 
 
 def _shared(keys: np.ndarray, among: np.ndarray) -> int:
@@ -196,10 +200,6 @@ def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = No
         if chunks not in indexes:
             indexes[chunks] = HammingIndex(hashes[:, 0], chunks=chunks)
         return indexes[chunks]
-
-    def both_ways(a: np.ndarray, b: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Pairs from either picture's side (each picture keeps its nearest)."""
-        return np.concatenate([a, b]), np.concatenate([b, a]), np.concatenate([d, d])
 
     index = picture_index(level.radius)
     gathered.add(*gathered.join(index.parts(None, level.radius, PER_PICTURE)), (0, 0), index)
@@ -254,7 +254,7 @@ def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = No
         # a screenshot's inner picture: close to the other's picture, or to the other's inner picture
         index = picture_index(level.view_radius)
         q, i, d = index.search(hashes[shots, INNER], level.view_radius, PER_PICTURE)
-        gathered.add(*both_ways(shots[q], i, d), (ANY_VIEW, ANY_VIEW), index, lambda k: shots[k])
+        gathered.add(*_both_ways(shots[q], i, d), (ANY_VIEW, ANY_VIEW), index, lambda k: shots[k])
         self_join(shots, INNER, (ANY_VIEW, ANY_VIEW))
     return gathered.result()
 
