@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont
 
 from conftest import photo, save
@@ -227,3 +229,46 @@ def test_keypoints_survive_the_catalog() -> None:
     assert np.abs(back.points - f.points).max() < 1e-4 and back.aspect == pytest.approx(f.aspect)
     empty = _features(Image.new("RGB", (300, 200), (90, 90, 90)))
     assert len(Features.from_bytes(empty.to_bytes())) == 0
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_crop_search_refinement_finds_a_crop_from_pixels_away_and_scores_it_on_pillows_grid(seed: int) -> None:
+    """The compiled pattern search walks from a box pixels away to the crop's own box (within a
+    pixel), and the similarity it returns is the one Pillow's grid of that box gives."""
+    from mediadup.match.compare import GRID, _grid, refine_box, similarity
+
+    rng = np.random.default_rng(seed)
+    big = np.asarray(scene(seed, (640, 640)).convert("L").resize((64, 64), Image.Resampling.LANCZOS))
+    x0, y0 = (float(v) for v in rng.integers(4, 14, 2))
+    side = float(rng.integers(40, 48))
+    truth = (x0, y0, x0 + side, y0 + side)
+    small = _grid(big, truth)
+    start = (x0 + 3, y0 - 2, x0 + 3 + side - 4, y0 - 2 + side - 4)
+    score, found = refine_box(big, small, start, 0.5)
+    assert max(abs(a - b) for a, b in zip(found, truth)) <= 1.0, (found, truth)
+    assert score == pytest.approx(similarity(_grid(big, found), small), abs=1e-6) and score > 0.98
+    assert _grid(big, found).shape == (GRID, GRID)
+    # nothing better nearby: the start itself, when it is the crop, stays
+    assert refine_box(big, small, truth, 0.5)[1] == truth
+
+
+def test_the_refinement_never_returns_a_box_worse_than_its_start_or_outside_the_picture() -> None:
+    from mediadup.match.compare import _grid, refine_box, similarity
+
+    big = np.asarray(scene(9, (640, 640)).convert("L").resize((64, 64), Image.Resampling.LANCZOS))
+    other = np.asarray(scene(10, (640, 640)).convert("L").resize((32, 32), Image.Resampling.LANCZOS)).astype(np.float32)
+    for start in [(0.0, 0.0, 64.0, 64.0), (20.0, 20.0, 52.0, 52.0), (2.0, 30.0, 34.0, 62.0)]:
+        score, (x0, y0, x1, y1) = refine_box(big, other, start, 0.5)
+        assert score >= similarity(_grid(big, start), other) - 1e-9
+        assert 0 <= x0 < x1 <= 64 and 0 <= y0 < y1 <= 64 and min(x1 - x0, y1 - y0) >= 32
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 6), min_size=2, max_size=80), st.data())
+def test_the_compiled_trimmed_mean_is_the_mean_of_the_smallest(values: list[int], data) -> None:
+    """The quickselect keeps the `keep` smallest values, ties included, whatever their order."""
+    from mediadup.match.pattern import _trimmed_mean
+
+    keep = data.draw(st.integers(1, len(values) - 1))
+    d = np.array(values, dtype=np.float64) / 3
+    assert _trimmed_mean(d.copy(), keep) == pytest.approx(np.sort(d)[:keep].mean(), abs=1e-12)

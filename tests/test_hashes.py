@@ -116,14 +116,18 @@ def test_a_fresh_install_knows_its_search_is_not_compiled_yet(tmp_path) -> None:
     import subprocess
     import sys
 
-    script = ("import numpy as np\nfrom mediadup.match.index import HammingIndex, compiled\nprint(compiled())\n"
-              "HammingIndex(np.arange(64, dtype=np.uint64), 4).pairs(4)\nprint(compiled())")  # fmt: skip
+    script = ("import numpy as np\nfrom mediadup.match import index, pattern\n"
+              "print(index.compiled(), pattern.compiled())\n"
+              "index.HammingIndex(np.arange(64, dtype=np.uint64), 4).pairs(4)\nprint(index.compiled())\n"
+              "big = np.arange(4096, dtype=np.uint8).reshape(64, 64)\n"
+              "pattern.search(big, np.ones((32, 32)), (0, 0, 60, 60), 0.5, 0.05)\n"
+              "print(pattern.compiled())")  # fmt: skip
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
     first = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
-    assert first.stdout.split() == ["False", "True"], first.stderr
-    again = subprocess.run([sys.executable, "-c", "from mediadup.match.index import compiled; print(compiled())"],
-                           capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
-    assert again.stdout.strip() == "True"
+    assert first.stdout.split() == ["False", "False", "True", "True"], first.stderr
+    check = "from mediadup.match import index, pattern; print(index.compiled(), pattern.compiled())"
+    again = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, env=env, timeout=300)
+    assert again.stdout.split() == ["True", "True"]
 
 
 def _components(n: int, edges) -> list[int]:

@@ -24,10 +24,10 @@ from .fingerprint_cache import FingerprintCache
 from .group.build import attach_frames, attach_overlaps, build_groups
 from .group.companions import find_companions
 from .group.similar import similar_groups
+from .match import index, pattern
 from .match.candidates import candidate_pairs, connect, frame_candidates, orientation, video_candidate_pairs
 from .match.compare import LEVELS, colour_counts
 from .match.geometry import MIN_KEYPOINTS
-from .match.index import compiled
 from .match.sketches import Sketches
 from .match.verify import Fingerprint, Verifier, verdict_version
 from .match.video_compare import frame_of, frame_radius
@@ -223,7 +223,7 @@ class Scanner:
             if self.catalog.meta(same_key) == same:
                 edges = verifier.known_matches(list(reps.values()))
             else:
-                first = "" if compiled() else " (compiling the search, once)"
+                first = "" if index.compiled() and pattern.compiled() else " (compiling the search, once)"
                 with self.reporter.stage("matching" + first) as bar:
                     hashes = (
                         np.stack([fingerprints[p].hashes for p in images], dtype=np.uint64)

@@ -20,9 +20,10 @@ from PIL import Image
 from ..fingerprint import phash
 from ..fingerprint.image import FIRST_WINDOW, INNER, THUMB, ImageFingerprint
 from ..records import ImageInfo, Relation
+from . import pattern
 from .geometry import OVERLAP, Geometry, checkable, disagree, fit
 
-VERSION = 20  # bump when a change can turn a verdict: remembered verdicts are then recomputed
+VERSION = 21  # bump when a change can turn a verdict: remembered verdicts are then recomputed
 GRID = 32  # pixels compared per side
 MIN_DETAIL = 0.7  # similarity of fine detail that crops and unhashed turns need
 MIN_STRUCTURE = 0.12  # ...and the fraction of the picture that must show edges or texture
@@ -94,9 +95,15 @@ def _zscore(x: np.ndarray) -> np.ndarray | None:
 def _similar_z(za: np.ndarray | None, zb: np.ndarray | None) -> float:
     if za is None or zb is None:
         return 0.0
-    d = ((za - zb) ** 2).ravel()
-    keep = int(len(d) * (1 - TRIM))
-    return float(1.0 - np.partition(d, keep)[:keep].mean() / 2)
+    return float(_trimmed_similarity(za.ravel(), zb.ravel()))
+
+
+def _trimmed_similarity(za: np.ndarray, zb: np.ndarray) -> np.ndarray:
+    """1 - half the mean squared difference of normalised rows (along the last axis), the most
+    different TRIM of each left out."""
+    d = (za - zb) ** 2
+    keep = int(d.shape[-1] * (1 - TRIM))
+    return 1.0 - np.partition(d, keep, axis=-1)[..., :keep].mean(axis=-1) / 2
 
 
 def _grid(pixels: np.ndarray | Image.Image, box: Box | None = None) -> np.ndarray:
@@ -114,13 +121,8 @@ def similarities(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """`similarity` of each pair a[n], b[n] of two stacks of pixel arrays, at once."""
     if not len(a):
         return np.zeros(0)
-    x, y = (v.reshape(len(v), -1).astype(np.float32) for v in (a, b))
-    x, y = x - x.mean(axis=1, keepdims=True), y - y.mean(axis=1, keepdims=True)
-    sx, sy = np.sqrt((x * x).mean(axis=1)), np.sqrt((y * y).mean(axis=1))
-    d = (x / np.maximum(sx, 1e-9)[:, None] - y / np.maximum(sy, 1e-9)[:, None]) ** 2
-    keep = int(d.shape[1] * (1 - TRIM))
-    sims = 1.0 - np.partition(d, keep, axis=1)[:, :keep].mean(axis=1) / 2
-    return np.where((sx >= 2.0) & (sy >= 2.0), sims, 0.0)
+    (za, sa), (zb, sb) = (_normalised(v.reshape(len(v), -1).astype(np.float32)) for v in (a, b))
+    return np.where((sa >= 2.0) & (sb >= 2.0), _trimmed_similarity(za, zb), 0.0)
 
 
 def _highpass(grid: np.ndarray) -> np.ndarray:
@@ -230,37 +232,23 @@ def crop_search(big: np.ndarray, small: np.ndarray, ratio: float, min_side: floa
 
 
 def refine_box(big: np.ndarray, small_grid: np.ndarray, box: Box, min_side: float) -> tuple[float, Box]:
-    """Pattern search (shift and scale, steps halving to half a pixel) for the best box of `big`."""
-    size = big.shape[0]
+    """The best box of `big` for `small_grid`, searched from `box` (`pattern.search`: shift and
+    scale, steps halving to half a pixel), and its similarity on Pillow's grid; the box searched
+    from when that is more alike."""
     target = _zscore(small_grid)
-    picture = Image.fromarray(np.ascontiguousarray(big))  # made once: the search resamples it dozens of times
-    scored: dict[Box, float] = {}  # a step back to where the search came from is not resampled again
+    picture = Image.fromarray(np.ascontiguousarray(big))
 
     def score(b: Box) -> float:
         x0, y0, x1, y1 = b
-        if x0 < 0 or y0 < 0 or x1 > size or y1 > size:
+        inside = x0 >= 0 and y0 >= 0 and x1 <= big.shape[1] and y1 <= big.shape[0]
+        if not inside or min(x1 - x0, y1 - y0) < min_side * big.shape[0]:
             return -1.0
-        if x1 - x0 < min_side * size or y1 - y0 < min_side * size:
-            return -1.0
-        if b not in scored:
-            scored[b] = _similar_z(_zscore(_grid(picture, b)), target)
-        return scored[b]
+        return _similar_z(_zscore(_grid(picture, b)), target)
 
-    best = score(box)
-    for step in (2.0, 1.0, 0.5):
-        improved = True
-        while improved:
-            improved = False
-            x0, y0, x1, y1 = box
-            for cand in (
-                (x0 + step, y0, x1 + step, y1), (x0 - step, y0, x1 - step, y1),
-                (x0, y0 + step, x1, y1 + step), (x0, y0 - step, x1, y1 - step),
-                (x0 + step, y0 + step, x1 - step, y1 - step), (x0 - step, y0 - step, x1 + step, y1 + step),
-            ):  # fmt: skip
-                s = score(cand)
-                if s > best + 1e-4:
-                    best, box, improved = s, cand, True
-    return best, box
+    if target is None:
+        return score(box), box
+    found = pattern.search(big, target, box, min_side, TRIM)
+    return max((score(found), found), (score(box), box), key=lambda scored: scored[0])
 
 
 @dataclass(frozen=True)

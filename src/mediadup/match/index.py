@@ -12,7 +12,6 @@ threads as there are cores, each on its own slice of the queries.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +21,8 @@ from typing import NamedTuple
 
 import numba
 import numpy as np
-from platformdirs import user_cache_dir
+
+from ..kernels import CACHE, cached
 
 MAX_CHUNK_BITS = 24  # tables hold 2**bits offsets
 QUERY_SLICE = 16_384  # queries per compiled call: threads share the work in slices of this size
@@ -31,35 +31,9 @@ QUERY_SLICE = 16_384  # queries per compiled call: threads share the work in sli
 PROBE_COST, FAR_PROBE_COST = 25.0, 100.0
 
 
-def _compile_cache() -> str | None:
-    """A folder this user can write for numba's compiled code (the package's may be read-only)."""
-    user = str(os.getuid()) if hasattr(os, "getuid") else ""
-    for folder in (
-        numba.config.CACHE_DIR,
-        os.path.join(user_cache_dir("mediadup", appauthor=False), "numba"),
-        os.path.join(tempfile.gettempdir(), f"mediadup-numba-{user}"),
-    ):
-        try:
-            os.makedirs(folder, exist_ok=True)
-            if os.access(folder, os.W_OK):
-                return folder
-        except (OSError, TypeError):
-            continue
-    return None
-
-
-numba.config.CACHE_DIR = _compile_cache() or ""
-CACHE = bool(numba.config.CACHE_DIR)  # without a writable folder, compile in every process
-
-
 def compiled() -> bool:
-    """Whether the search kernel is already compiled in the cache (else the first search compiles
-    it: some seconds, once)."""
-    try:
-        folder = _scan._cache.cache_path
-        return any(name.startswith("index._scan-") and name.endswith(".nbi") for name in os.listdir(folder))
-    except (AttributeError, OSError):
-        return False
+    """Whether the search kernel is already compiled in the cache."""
+    return cached(_scan, "index._scan")
 
 
 def _flip_masks(bits: int, flips: int) -> np.ndarray:

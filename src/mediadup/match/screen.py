@@ -31,13 +31,16 @@ FLOOR = 0.75  # best correlation of any two views below which a pair is no copy
 
 
 @lru_cache(maxsize=1)
-def _resamplers() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Area-averaging matrices from the halved thumbnail: whole, and each window, to VIEW x VIEW
-    (the windows' rows stacked, so that one product does them all)."""
+def _resamplers() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Area-averaging matrices from the halved thumbnail: whole, and each window, to VIEW x VIEW:
+    the rows of each distinct span of rows (windows share them: each is applied once, the windows'
+    stacked so that one product does them all), which span each window has, and its columns."""
     whole = phash.area_weights(0, SOURCE, SOURCE, VIEW).astype(np.float32)
-    rows = np.concatenate([phash.area_weights(y0 * SOURCE, y1 * SOURCE, SOURCE, VIEW) for _, y0, _, y1 in WINDOWS])
+    spans = sorted({(y0, y1) for _, y0, _, y1 in WINDOWS})
+    rows = np.concatenate([phash.area_weights(y0 * SOURCE, y1 * SOURCE, SOURCE, VIEW) for y0, y1 in spans])
+    span = np.array([spans.index((y0, y1)) for _, y0, _, y1 in WINDOWS])
     cols = np.stack([phash.area_weights(x0 * SOURCE, x1 * SOURCE, SOURCE, VIEW) for x0, _, x1, _ in WINDOWS])
-    return whole, rows.astype(np.float32), cols.transpose(0, 2, 1).astype(np.float32)
+    return whole, rows.astype(np.float32), span, cols.transpose(0, 2, 1).astype(np.float32)
 
 
 @lru_cache(maxsize=1)
@@ -59,10 +62,10 @@ def unit(views: np.ndarray, side: int = VIEW) -> np.ndarray:
 def views(f: ImageFingerprint) -> tuple[np.ndarray, np.ndarray]:
     """The picture's views: its 8 turns (identity first), and its windows (in WINDOWS order)."""
     assert f.thumb is not None
-    whole, rows, cols = _resamplers()
+    whole, rows, span, cols = _resamplers()
     half = cv2.resize(f.thumb.astype(np.float32), (SOURCE, SOURCE), interpolation=cv2.INTER_AREA)
     small = (whole @ half @ whole.T).ravel()
-    windows = (rows @ half).reshape(len(WINDOWS), VIEW, SOURCE) @ cols
+    windows = (rows @ half).reshape(-1, VIEW, SOURCE)[span] @ cols
     return unit(small[_turns()]), unit(windows)
 
 
