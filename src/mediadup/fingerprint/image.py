@@ -153,7 +153,7 @@ def _band(lines: np.ndarray, limit: float) -> int:
     blended = 2 * EDGE_LINES  # lines that may blend with what was peeled before
     if len(outer) <= blended + EDGE_LINES:
         return 0
-    colour = np.median(outer[blended], axis=0)  # a grey level, or a colour
+    colour = phash.median(outer[blended])  # a grey level, or a colour
     share = _near(outer, colour, BAND_TOLERANCE)  # of each line, the band's colour
     share[:blended] = np.maximum(share[:blended], share[blended])
     far = 1.0 - _near(outer, colour, 2 * BAND_TOLERANCE)  # clearly not the band's colour
