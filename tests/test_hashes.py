@@ -227,3 +227,17 @@ def test_the_crop_window_search_finds_the_same_pairs_in_slices_of_any_size(monke
     assert (sliced.pairs == whole.pairs).all() and sliced.left_out == whole.left_out
     assert sliced.crowded == whole.crowded
     assert sliced.turned_away == whole.turned_away
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 4), st.integers(0, 1), st.booleans(), st.integers(0, 2**32 - 1))
+def test_the_median_is_numpys(rows: int, cols: int, axis: int, whole: bool, seed: int) -> None:
+    """The medians of band search and hashing are np.median's, to the bit, for pixels and DCT values."""
+    from mediadup.fingerprint.phash import median
+
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 4 if whole else 256, (rows, cols)).astype(np.uint8)
+    coefficients = rng.normal(0, 50, (rows, cols))
+    for values in (pixels, coefficients):
+        ours, theirs = median(values, axis=axis), np.median(values, axis=axis)
+        assert ours.dtype == theirs.dtype and np.array_equal(ours, theirs)
