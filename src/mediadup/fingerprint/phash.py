@@ -134,10 +134,17 @@ def _window_transforms(windows: tuple[tuple[float, float, float, float], ...], s
     """The matrices taking a size x size array straight to each window's 8x8 DCT block: one per
     distinct row span (windows share them: each is applied once), which span each window has,
     and one per window for its columns."""
-    spans = sorted({(y0, y1) for _, y0, _, y1 in windows})
+    spans, span = row_spans(windows)
     rows = np.stack([_DCT @ area_weights(y0 * size, y1 * size, size) for y0, y1 in spans])
     cols = np.stack([_DCT @ area_weights(x0 * size, x1 * size, size) for x0, _, x1, _ in windows])
-    return rows, np.array([spans.index((y0, y1)) for _, y0, _, y1 in windows]), cols.transpose(0, 2, 1)
+    return rows, span, cols.transpose(0, 2, 1)
+
+
+def row_spans(boxes: tuple[tuple[float, float, float, float], ...]) -> tuple[list[tuple[float, float]], np.ndarray]:
+    """The distinct spans of rows (y0, y1) of boxes (x0, y0, x1, y1), and which one each box has:
+    boxes that share a span are resampled along it once."""
+    spans = sorted({(y0, y1) for _, y0, _, y1 in boxes})
+    return spans, np.array([spans.index((y0, y1)) for _, y0, _, y1 in boxes])
 
 
 def window_hashes(luma: np.ndarray, windows: tuple[tuple[float, float, float, float], ...]) -> list[int]:

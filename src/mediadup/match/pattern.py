@@ -18,7 +18,7 @@ import numpy as np
 from ..kernels import CACHE, cached
 
 Box = tuple[float, float, float, float]
-STEPS = (2.0, 1.0, 0.5)  # pixels a box moves by, in turn
+STEPS = np.array([2.0, 1.0, 0.5])  # pixels a box moves by, in turn
 MARGIN = 1e-4  # a move must gain more than this
 # right, left, down, up, smaller, bigger: each move adds step times its row to (x0, y0, x1, y1)
 MOVES = np.array([(1, 0, 1, 0), (-1, 0, -1, 0), (0, 1, 0, 1), (0, -1, 0, -1), (1, 1, -1, -1), (-1, -1, 1, 1)],
@@ -30,7 +30,7 @@ def compiled() -> bool:
     return cached(_search, "pattern._search")
 
 
-def low_passed(big: np.ndarray, box: Box, grid: int) -> np.ndarray:
+def _low_passed(big: np.ndarray, box: Box, grid: int) -> np.ndarray:
     """`big` blurred so that sampling it bilinearly at a `grid`-square grid of `box` spreads each
     sample as far as Pillow's triangle filter does (variances add: the filter's s^2/6 at a scale
     s, less the bilinear sample's 1/6)."""
@@ -47,10 +47,10 @@ def search(big: np.ndarray, goal: np.ndarray, box: Box, min_side: float, trim: f
     grid), searched from `box`, never narrower than `min_side` of a side; `trim`: the share of the
     most different pixels left out."""
     grid = goal.shape[0]
-    source = low_passed(big, box, grid)
+    source = _low_passed(big, box, grid)
     keep = int(grid * grid * (1 - trim))
     found = _search(source, goal.astype(np.float32).ravel(), np.array(box, dtype=np.float64),
-                    min_side * big.shape[0], keep, grid, np.array(STEPS), MOVES, MARGIN)  # fmt: skip
+                    min_side * big.shape[0], keep, grid, STEPS, MOVES, MARGIN)  # fmt: skip
     return tuple(float(v) for v in found)  # type: ignore[return-value]
 
 
@@ -124,7 +124,7 @@ def _search(source, goal, box, least, keep, grid, steps, moves, margin):  # prag
         improved = True
         while improved:
             improved = False
-            start, taken = box.copy(), -1
+            start, taken = box, -1  # moves make new arrays: box is never changed in place
             for m in range(moves.shape[0]):  # each move that beats the best so far is taken: the last wins
                 if m == back:
                     continue

@@ -36,9 +36,8 @@ def _resamplers() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     the rows of each distinct span of rows (windows share them: each is applied once, the windows'
     stacked so that one product does them all), which span each window has, and its columns."""
     whole = phash.area_weights(0, SOURCE, SOURCE, VIEW).astype(np.float32)
-    spans = sorted({(y0, y1) for _, y0, _, y1 in WINDOWS})
+    spans, span = phash.row_spans(WINDOWS)
     rows = np.concatenate([phash.area_weights(y0 * SOURCE, y1 * SOURCE, SOURCE, VIEW) for y0, y1 in spans])
-    span = np.array([spans.index((y0, y1)) for _, y0, _, y1 in WINDOWS])
     cols = np.stack([phash.area_weights(x0 * SOURCE, x1 * SOURCE, SOURCE, VIEW) for x0, _, x1, _ in WINDOWS])
     return whole, rows.astype(np.float32), span, cols.transpose(0, 2, 1).astype(np.float32)
 
