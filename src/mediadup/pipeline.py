@@ -24,6 +24,7 @@ from .fingerprint_cache import FingerprintCache
 from .group.build import attach_frames, attach_overlaps, build_groups
 from .group.companions import find_companions
 from .group.similar import similar_groups
+from .heap import release
 from .match import index, pattern
 from .match.candidates import candidate_pairs, connect, frame_candidates, orientation, video_candidate_pairs
 from .match.compare import LEVELS, colour_counts
@@ -225,16 +226,13 @@ class Scanner:
             else:
                 first = "" if index.compiled() and pattern.compiled() else " (compiling the search, once)"
                 with self.reporter.stage("matching" + first) as bar:
-                    hashes = (
-                        np.stack([fingerprints[p].hashes for p in images], dtype=np.uint64)
-                        if images
-                        else np.zeros((0, 2), np.uint64)
-                    )
+                    hashes = _hash_matrix([fingerprints[p] for p in images])
                     sketches = self._sketches(images, fingerprints)
                     sizes = np.array([(fingerprints[p].info.content_width, fingerprints[p].info.content_height)
                                       for p in images])  # fmt: skip
                     shapes = orientation(*sizes.reshape(-1, 2).T)
                     candidates = candidate_pairs(hashes, self.level, sketches.reachable, shapes)
+                    release()  # the search's transients, before the workers verify
                     self.summary.crowded, self.summary.left_out = candidates.crowded, candidates.left_out
                     self.summary.turned_away = candidates.turned_away
                     found = connect(candidates.pairs, verifies(images), bar.set)
@@ -338,6 +336,18 @@ class Scanner:
             if m and (free[i] not in found or rank > found[free[i]][2]):
                 found[free[i]] = (videos[v], m, rank)
         return attach_frames(groups, {p: (v, m) for p, (v, m, _) in found.items()}, stats, infos)
+
+
+def _hash_matrix(pictures: list[ImageFingerprint]) -> np.ndarray:
+    """The pictures' hashes, one row each; each fingerprint's hashes become a view of its row
+    (held once, not twice: the catalog's blobs they were read from are let go)."""
+    if not pictures:
+        return np.zeros((0, 2), np.uint64)
+    hashes = np.stack([fp.hashes for fp in pictures], dtype=np.uint64)
+    for fp, row in zip(pictures, hashes):
+        fp.hashes = row
+    release()
+    return hashes
 
 
 class _Infos(Mapping[str, ImageInfo | VideoInfo]):

@@ -24,6 +24,7 @@ QUERY_ROWS = 20_000  # pictures whose rotations or windows are searched at once,
 FIRST_ROWS = 500  # ...in the first slice, and at least (the first tells how crowded the views are)
 HITS = 1_000_000  # hits a slice of them should bring (bounds memory where every window is crowded)
 COMPACT = 1 << 20  # pairs turned away at a first look, kept apart before they are merged into one set
+SPANS = 16  # ranges of pair keys merged apart (a merge's memory: a sixteenth of the set)
 
 
 PER_PICTURE = 24  # candidate pairs a picture brings, at most, per kind of evidence (the nearest)
@@ -56,28 +57,44 @@ Screen = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray] 
 
 
 class _Keys:
-    """A set of pair keys gathered in parts, merged into one sorted array whenever the parts come
-    to half of it (each pair held once: memory bounded by the set, not by how often its pairs are
-    proposed, and a merge holds little more than the set)."""
+    """A set of pair keys (below `end`) gathered in parts, held in SPANS ranges of keys; a range's
+    parts are merged into one sorted array whenever they come to half of it (each pair held once:
+    memory bounded by the set, not by how often its pairs are proposed, and a merge holds little
+    more than one range)."""
 
-    def __init__(self) -> None:
-        self.parts = [np.zeros(0, dtype=np.int64)]
+    def __init__(self, end: int) -> None:
+        self.bounds = np.linspace(0, end, SPANS + 1)[1:-1].astype(np.int64)
+        self.ranges: list[list[np.ndarray]] = [[np.zeros(0, dtype=np.int64)] for _ in range(SPANS)]
 
     def add(self, keys: np.ndarray) -> None:
-        self.parts.append(np.unique(keys))
-        if sum(map(len, self.parts[1:])) > len(self.parts[0]) // 2 + COMPACT:
-            self.all()
+        keys = np.unique(keys)
+        for parts, part in zip(self.ranges, np.split(keys, np.searchsorted(keys, self.bounds))):
+            if len(part):
+                parts.append(part.copy())  # (a copy: the parts of the other ranges are not held with it)
+                if sum(map(len, parts[1:])) > len(parts[0]) // 2 + COMPACT // SPANS:
+                    parts[:] = [_merged(parts)]
+
+    def spans(self) -> Iterator[np.ndarray]:
+        """The keys of each range in turn, sorted, each once."""
+        for parts in self.ranges:
+            parts[:] = [_merged(parts)]
+            yield parts[0]
 
     def all(self) -> np.ndarray:
         """The keys, sorted, each once."""
-        if len(self.parts) > 1:
-            keys = np.concatenate(self.parts)
-            keys.sort(kind="stable")  # a merge of sorted runs (Timsort finds them)
-            first = np.empty(len(keys), dtype=bool)
-            first[:1] = True
-            np.not_equal(keys[1:], keys[:-1], out=first[1:])
-            self.parts = [keys[first]]
-        return self.parts[0]
+        return np.concatenate(list(self.spans()))
+
+
+def _merged(parts: list[np.ndarray]) -> np.ndarray:
+    """Sorted arrays of unique keys merged into one."""
+    if len(parts) == 1:
+        return parts[0]
+    keys = np.concatenate(parts)
+    keys.sort(kind="stable")  # a merge of sorted runs (Timsort finds them)
+    first = np.empty(len(keys), dtype=bool)
+    first[:1] = True
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    return keys[first]
 
 
 class _Gathered:
@@ -86,7 +103,7 @@ class _Gathered:
 
     def __init__(self, n: int, screen: Screen | None):
         self.n, self.screen, self.crowded, self.left_out = n, screen, set(), 0
-        self.keys, self.dropped = _Keys(), _Keys()
+        self.keys, self.dropped = _Keys(n * n), _Keys(n * n)
 
     def add(self, a: np.ndarray, b: np.ndarray, distance: np.ndarray, views: tuple, index: HammingIndex | None = None,
             owner: Callable[[np.ndarray], np.ndarray] = lambda q: q) -> None:  # fmt: skip
@@ -100,17 +117,16 @@ class _Gathered:
             self.left_out += index.cut.left_out
         self._leave_out(a[pick[~near]])
         pick = pick[near]
-        a, b = a[pick], b[pick]
-        view_a, view_b = (v[pick] if np.ndim(v) else np.full(len(pick), v, dtype=np.int16) for v in views)
-        key = np.minimum(a, b) * self.n + np.maximum(a, b)
-        if self.screen is not None:
-            seen = np.zeros(len(key), dtype=bool)
-            for start in range(0, len(key), COMPACT):  # a slice at a time: the look's memory is bounded
-                part = slice(start, start + COMPACT)
-                seen[part] = self.screen(a[part], b[part], view_a[part], view_b[part])
-            self.dropped.add(key[~seen])
-            key = key[seen]
-        self.keys.add(key)
+        for start in range(0, len(pick), COMPACT):  # a slice at a time: the look's memory is bounded
+            part = pick[start : start + COMPACT]
+            pa, pb = a[part], b[part]
+            key = np.minimum(pa, pb) * self.n + np.maximum(pa, pb)
+            if self.screen is not None:
+                va, vb = (v[part] if np.ndim(v) else np.full(len(part), v, dtype=np.int16) for v in views)
+                seen = self.screen(pa, pb, va, vb)
+                self.dropped.add(key[~seen])
+                key = key[seen]
+            self.keys.add(key)
 
     def join(self, found: Iterator[Hits], keep: Callable | None = None) -> tuple[np.ndarray, ...]:
         """A self-join's pairs (i, j, distance) as they are found (those `keep` keeps), each way and
@@ -139,8 +155,10 @@ class _Gathered:
         self.left_out += len(pictures)
 
     def result(self) -> Candidates:
-        keys, dropped = self.keys.all(), self.dropped.all()
-        away = len(dropped) - _shared(dropped, keys)  # turned away by every view that proposed it
+        keys = self.keys.all()
+        away = sum(
+            len(d) - _shared(d, keys) for d in self.dropped.spans()
+        )  # turned away by every view that proposed it
         pairs = np.stack([keys // self.n, keys % self.n], axis=1)
         return Candidates(pairs, len(self.crowded), self.left_out, away)
 
@@ -240,7 +258,8 @@ def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = No
         index = HammingIndex(hashes[rows, column], level.view_radius)
         keep = (lambda q, i: close(rows[q], rows[i])) if close else None
         q, i, d = gathered.join(index.parts(None, level.view_radius, PER_PICTURE), keep)
-        gathered.add(rows[q], rows[i], d, views, index, lambda k: rows[k])
+        q, i = rows[q], rows[i]  # (the join's own numbers let go before the pairs are added)
+        gathered.add(q, i, d, views, index, lambda k: rows[k])
 
     for w in SHARED_WINDOWS:
         self_join(np.flatnonzero(hashes[:, FIRST_WINDOW + w] != phash.FLAT), FIRST_WINDOW + w, (TURNED + w,) * 2)
