@@ -596,3 +596,28 @@ def test_the_hashes_searched_are_held_once_and_freed_memory_goes_back(tmp_path: 
     del held
     release()
     assert resident() < before - 100 * 2**20
+
+
+def test_the_cyclic_collector_rests_while_lasting_records_are_made_and_comes_back(tmp_path: Path) -> None:
+    """Records of every file and fingerprints from the catalog are made with the cyclic garbage
+    collector paused (it would walk them all again and again as they grow); a scan leaves it as
+    it found it, on or off."""
+    import gc
+
+    from mediadup.heap import lasting_objects
+
+    with lasting_objects():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with lasting_objects():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+    smooth_library(tmp_path / "lib", pictures=20, copies=2)
+    first = scan(tmp_path / "lib", catalog=tmp_path / "c.sqlite", jobs=1)
+    again = scan(tmp_path / "lib", catalog=tmp_path / "c.sqlite", jobs=1)
+    assert gc.isenabled() and len(first.groups) == len(again.groups) == 2

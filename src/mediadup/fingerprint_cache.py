@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from .find.exact import full_hash_or_none
 from .fingerprint.decode import too_large
 from .fingerprint.workers import Workers, fingerprint_many
+from .heap import lasting_objects
 from .match.verify import Fingerprint
 from .progress import Reporter
 from .records import FileStat, Kind, ScanSummary, Skipped
@@ -52,7 +53,8 @@ class FingerprintCache:
             elif known:
                 to_load[self.ids[known.path]] = key
         # kept light (no thumbnails): comparisons load what they need again, so memory stays bounded
-        found.update((to_load[i], fp) for i, fp in self.catalog.fingerprints(to_load, kind, light=True))
+        with lasting_objects():
+            found.update((to_load[i], fp) for i, fp in self.catalog.fingerprints(to_load, kind, light=True))
         stored = {key: i for i, key in to_load.items()}  # where each content's fingerprint is in the catalog
         self.summary.from_cache += sum(len(same[k]) for k in found)
         todo = {files[0].path: key for key, files in same.items() if key not in found and key not in errors}

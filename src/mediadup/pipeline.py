@@ -24,7 +24,7 @@ from .fingerprint_cache import FingerprintCache
 from .group.build import attach_frames, attach_overlaps, build_groups
 from .group.companions import find_companions
 from .group.similar import similar_groups
-from .heap import release
+from .heap import lasting_objects, release
 from .match import index, pattern
 from .match.candidates import candidate_pairs, connect, frame_candidates, orientation, video_candidate_pairs
 from .match.compare import LEVELS, colour_counts
@@ -118,15 +118,17 @@ class Scanner:
         started = time.time()
         if self.catalog.notice:
             self.reporter.console.print(self.catalog.notice, style="yellow")
-        files = self._discover(roots)
-        cached = self.catalog.refresh(files)
-        self.cached = cached
-        self.ids = {p: c.id for p, c in cached.items()}
+        with lasting_objects():  # a record of every file, and of what the catalog knows of it
+            files = self._discover(roots)
+            cached = self.catalog.refresh(files)
+            self.cached = cached
+            self.ids = {p: c.id for p, c in cached.items()}
         self.cache = FingerprintCache(self.catalog, cached, self.options.max_pixels, self.options.jobs, self.reporter,
                                       self.summary, self.skipped)  # fmt: skip
         with _cluster(self.options) as cluster, Workers(self.options.jobs, cluster) as workers:
-            content = self._exact(files, cached)
-            stats = {f.path: f for f in files}
+            with lasting_objects():
+                content = self._exact(files, cached)
+                stats = {f.path: f for f in files}
             fingerprints: dict[str, Fingerprint] = {}
             if not self.options.exact_only:
                 for kind in (Kind.IMAGE, Kind.VIDEO):
@@ -199,9 +201,9 @@ class Scanner:
     ) -> tuple[list[Group], list[Group]]:
         """Duplicate groups, and (with --similar) groups of similar shots."""
         version = verdict_version()
-        verifier = Verifier(
-            fingerprints, self.ids, self.level, self.catalog.verdicts(self.level.name, version), workers, self._load
-        )
+        with lasting_objects():
+            known = self.catalog.verdicts(self.level.name, version)
+        verifier = Verifier(fingerprints, self.ids, self.level, known, workers, self._load)
         # one representative per distinct content: byte-identical twins are matched once
         reps: dict[str, str] = {}
         for path in sorted(fingerprints):
