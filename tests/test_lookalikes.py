@@ -563,7 +563,7 @@ def test_views_that_show_nothing_bring_no_candidates(tmp_path: Path) -> None:
         assert [0, len(paths) - 1] in found.pairs.tolist()
 
 
-def test_the_hashes_searched_are_held_once_and_freed_memory_goes_back(tmp_path: Path) -> None:
+def test_the_hashes_searched_are_held_once_and_freed_memory_goes_back() -> None:
     """The candidate search's hash matrix is the fingerprints' hashes themselves (one copy in
     memory, not a second beside the catalog's blobs), and freed small blocks (the blobs let go)
     are handed back to the system, not kept by the allocator to the scan's end."""

@@ -24,7 +24,7 @@ QUERY_ROWS = 20_000  # pictures whose rotations or windows are searched at once,
 FIRST_ROWS = 500  # ...in the first slice, and at least (the first tells how crowded the views are)
 HITS = 1_000_000  # hits a slice of them should bring (bounds memory where every window is crowded)
 COMPACT = 1 << 20  # pairs turned away at a first look, kept apart before they are merged into one set
-SPANS = 16  # ranges of pair keys merged apart (a merge's memory: a sixteenth of the set)
+RANGES = 16  # ranges of pair keys merged apart (a merge's memory: a sixteenth of the set)
 
 
 PER_PICTURE = 24  # candidate pairs a picture brings, at most, per kind of evidence (the nearest)
@@ -57,24 +57,24 @@ Screen = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray] 
 
 
 class _Keys:
-    """A set of pair keys (below `end`) gathered in parts, held in SPANS ranges of keys; a range's
+    """A set of pair keys (below `end`) gathered in parts, held in RANGES ranges of keys; a range's
     parts are merged into one sorted array whenever they come to half of it (each pair held once:
     memory bounded by the set, not by how often its pairs are proposed, and a merge holds little
     more than one range)."""
 
     def __init__(self, end: int) -> None:
-        self.bounds = np.linspace(0, end, SPANS + 1)[1:-1].astype(np.int64)
-        self.ranges: list[list[np.ndarray]] = [[np.zeros(0, dtype=np.int64)] for _ in range(SPANS)]
+        self.bounds = np.linspace(0, end, RANGES + 1)[1:-1].astype(np.int64)
+        self.ranges: list[list[np.ndarray]] = [[np.zeros(0, dtype=np.int64)] for _ in range(RANGES)]
 
     def add(self, keys: np.ndarray) -> None:
         keys = np.unique(keys)
         for parts, part in zip(self.ranges, np.split(keys, np.searchsorted(keys, self.bounds))):
             if len(part):
                 parts.append(part.copy())  # (a copy: the parts of the other ranges are not held with it)
-                if sum(map(len, parts[1:])) > len(parts[0]) // 2 + COMPACT // SPANS:
+                if sum(map(len, parts[1:])) > len(parts[0]) // 2 + COMPACT // RANGES:
                     parts[:] = [_merged(parts)]
 
-    def spans(self) -> Iterator[np.ndarray]:
+    def by_range(self) -> Iterator[np.ndarray]:
         """The keys of each range in turn, sorted, each once."""
         for parts in self.ranges:
             parts[:] = [_merged(parts)]
@@ -82,7 +82,7 @@ class _Keys:
 
     def all(self) -> np.ndarray:
         """The keys, sorted, each once."""
-        return np.concatenate(list(self.spans()))
+        return np.concatenate(list(self.by_range()))
 
 
 def _merged(parts: list[np.ndarray]) -> np.ndarray:
@@ -156,9 +156,8 @@ class _Gathered:
 
     def result(self) -> Candidates:
         keys = self.keys.all()
-        away = sum(
-            len(d) - _shared(d, keys) for d in self.dropped.spans()
-        )  # turned away by every view that proposed it
+        # turned away by every view that proposed them: in no other view's kept pairs
+        away = sum(len(dropped) - _shared(dropped, keys) for dropped in self.dropped.by_range())
         pairs = np.stack([keys // self.n, keys % self.n], axis=1)
         return Candidates(pairs, len(self.crowded), self.left_out, away)
 
