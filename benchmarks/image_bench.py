@@ -466,24 +466,29 @@ def scan_groups(folder: Path, level: str, catalog: Path) -> tuple[list[list[str]
 def stages(catalog: Path, level: str) -> str:
     """How the scan's verified pairs were decided, from the verdicts it stored: by the aligned
     thumbnails alone, by thumbnails with the keypoints confirming a crop, by the keypoints where
-    thumbnails could not align the two, "may be duplicates", or different pictures."""
+    thumbnails could not align the two, "may be duplicates", different pictures, or different in
+    the same framing (pairs alike but for a local edit, whose crop was not searched)."""
     import sqlite3
+
+    from mediadup.match.verify import FRAMED, from_json
 
     with sqlite3.connect(catalog) as db:
         rows = [m for (m,) in db.execute("SELECT match FROM verdicts WHERE level = ?", (level,))]
     counts: Counter[str] = Counter()
     for text in rows:
-        if text is None:
-            counts["different"] += 1
+        match = from_json(text)
+        if match is None:
+            counts["different in the same framing" if text == FRAMED else "different"] += 1
             continue
-        relation, _, evidence = json.loads(text)
+        relation, evidence = match.relation.value, match.evidence
         if relation == "uncertain":
             counts["may be duplicates"] += 1
         elif "geometry" not in evidence:
             counts["thumbnails"] += 1
         else:
             counts["thumbnails + keypoints" if "phash_distance" in evidence else "keypoints"] += 1
-    order = ("thumbnails", "thumbnails + keypoints", "keypoints", "may be duplicates", "different")
+    order = ("thumbnails", "thumbnails + keypoints", "keypoints", "may be duplicates", "different",
+             "different in the same framing")  # fmt: skip
     return f"{len(rows)} pairs compared: " + ", ".join(f"{k} {counts[k]}" for k in order)
 
 

@@ -153,18 +153,20 @@ def test_connect_finds_the_clusters_of_the_true_pairs_verifying_each_pair_once(n
     pairs = pairs.reshape(-1, 2)
     asked: list[tuple[int, int]] = []
 
-    def verdicts(batch_of_pairs):
-        asked.extend(batch_of_pairs)
-        return [bool(truth[i] == truth[j]) for i, j in batch_of_pairs]
+    def verdicts(rows):
+        assert all(k == i * n + j for i, j, k in rows)  # what the search knows of a pair comes with it
+        asked.extend((i, j) for i, j, _ in rows)
+        return [bool(truth[i] == truth[j]) for i, j, _ in rows]
 
-    edges = connect(pairs, verdicts, batch=batch)
+    edges = connect(np.column_stack([pairs, pairs[:, 0] * n + pairs[:, 1]]), verdicts, batch=batch)
     want = [(i, j) for i, j in pairs.tolist() if truth[i] == truth[j]]
     assert _components(n, edges) == _components(n, want)
     assert set(edges) <= set(want) and len(asked) == len(set(asked))
     # a family whose candidate pairs are all copies is connected by one verification per member
     family = np.array([(i, j) for i in range(n) for j in range(i + 1, n)], dtype=np.int64).reshape(-1, 2)
     asked.clear()
-    assert len(connect(family, lambda b: asked.extend(b) or [True] * len(b), batch=batch)) == len(asked) == n - 1
+    edges = connect(family, lambda rows: asked.extend(map(tuple, rows)) or [True] * len(rows), batch=batch)
+    assert len(edges) == len(asked) == n - 1
 
 
 @settings(max_examples=60, deadline=None)
@@ -225,6 +227,7 @@ def test_the_crop_window_search_finds_the_same_pairs_in_slices_of_any_size(monke
     sliced = candidates.candidate_pairs(hashes, level, screen, shapes=shapes)
     assert hashes[:, FIRST_WINDOW:INNER].shape[1] > 50 and len(whole.pairs) > n and whole.turned_away > n
     assert (sliced.pairs == whole.pairs).all() and sliced.left_out == whole.left_out
+    assert (sliced.may_crop == whole.may_crop).all() and 0 < whole.may_crop.sum() < len(whole.pairs)
     assert sliced.crowded == whole.crowded
     assert sliced.turned_away == whole.turned_away
 

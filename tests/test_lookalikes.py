@@ -522,6 +522,58 @@ def test_ctrl_c_while_look_alikes_are_verified_stops_at_once_and_keeps_the_verdi
     assert count("verdicts") > 0
 
 
+def test_pairs_proposed_only_as_alike_but_for_a_local_edit_get_no_crop_search(tmp_path: Path, monkeypatch) -> None:
+    """The same window of two pictures says "alike but for a local edit elsewhere": a pair that no
+    other view proposed is a copy in the same framing or none. Among look-alikes such pairs are
+    nearly all the candidates, and the crop search most of their cost: pictures that keypoints
+    cannot check are then compared in the same framing only (a copy still found), the verdict is
+    remembered as that, and the pair is compared again, crop search included, when asked with a
+    crop in reach (here: the grouping, which checks every duplicate against its keeper)."""
+    from mediadup.fingerprint.image import FIRST_WINDOW, INNER, NO_INNER, SHARED_WINDOWS, fingerprint_file
+    from mediadup.fingerprint.workers import Workers
+    from mediadup.match import compare as verification
+    from mediadup.match import screen
+    from mediadup.match.candidates import candidate_pairs
+    from mediadup.match.verify import FRAMED, Verifier
+    from mediadup.records import Relation
+
+    rng = np.random.default_rng(9)
+    hashes = rng.integers(0, 2**64, (8, INNER + 1), dtype=np.uint64)  # every view far from every other
+    hashes[:, INNER] = NO_INNER
+    shared = FIRST_WINDOW + SHARED_WINDOWS[1]
+    hashes[1, shared] = hashes[0, shared]  # 0 and 1: one window alike, nothing else
+    hashes[3, 0] = hashes[2, 0]  # 2 and 3: alike as a whole
+    hashes[5, 0] = hashes[4, FIRST_WINDOW + 3]  # 5 is like a crop window of 4
+    hashes[7, [0, shared]] = hashes[6, [0, shared]]  # 6 and 7: alike as a whole and in a window
+    for level in verification.LEVELS.values():
+        found = candidate_pairs(hashes, level)
+        assert found.pairs.tolist() == [[0, 1], [2, 3], [4, 5], [6, 7]], level.name
+        assert found.may_crop.tolist() == [False, True, True, True], level.name
+
+    field = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
+    im = Image.fromarray(field).resize((128, 128), Image.Resampling.BICUBIC)
+    copies = {"original": im, "bigger": im.resize((192, 192), Image.Resampling.BICUBIC),
+              "cropped": im.crop((0, 0, 100, 100))}  # fmt: skip
+    fingerprints = {}
+    for name, picture in copies.items():
+        picture.save(tmp_path / f"{name}.png")
+        fingerprints[name] = fingerprint_file(str(tmp_path / f"{name}.png"))
+    assert not any(screen.checkable(fingerprints["original"], f) for f in fingerprints.values())
+    searched: list[int] = []
+    search = verification.crop_search
+    monkeypatch.setattr(verification, "crop_search", lambda *a: searched.append(1) or search(*a))
+    ids = {name: k for k, name in enumerate(fingerprints)}
+    with Workers(1) as workers:
+        verifier = Verifier(fingerprints, ids, verification.LEVELS["normal"], {}, workers)
+        pairs = [("original", "bigger"), ("original", "cropped")]
+        assert verifier.matches(pairs, [False, False]) == [True, False] and not searched
+        assert verifier.known[(ids["original"], ids["cropped"])] == FRAMED
+        assert verifier.matches(pairs[1:], [False]) == [False] and not searched  # remembered
+        assert [m.relation for m in verifier.many(pairs)] == [Relation.NEAR_DUPLICATE, Relation.CROPPED]
+        assert searched and verifier.compared == 3
+        assert [row[2] for row in verifier.new] == [verifier.known[(0, 1)], FRAMED, verifier.known[(0, 2)]]
+
+
 def test_views_that_show_nothing_bring_no_candidates(tmp_path: Path) -> None:
     """Product shots on white: windows that miss the product are plain white in every picture,
     and a small product leaves the average hash nearly empty. Such views carry no information:

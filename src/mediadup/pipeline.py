@@ -216,7 +216,9 @@ class Scanner:
         edges: list[tuple[str, str]] = []
 
         def verifies(paths: list[str]):
-            return lambda batch: verifier.matches([(paths[i], paths[j]) for i, j in batch])
+            """Verdicts of rows (i, j[, whether a crop may be the relation]) of `paths`."""
+            return lambda rows: verifier.matches([(paths[r[0]], paths[r[1]]) for r in rows],
+                                                 [len(r) < 3 or bool(r[2]) for r in rows])  # fmt: skip
 
         # the same files as the last scan at this level: its verified pairs are in the catalog, and
         # a new candidate search would find no others
@@ -237,7 +239,8 @@ class Scanner:
                     release()  # the search's transients, before the workers verify
                     self.summary.crowded, self.summary.left_out = candidates.crowded, candidates.left_out
                     self.summary.turned_away = candidates.turned_away
-                    found = connect(candidates.pairs, verifies(images), bar.set)
+                    rows = np.column_stack([candidates.pairs, candidates.may_crop])
+                    found = connect(rows, verifies(images), bar.set)
                     edges += [(images[i], images[j]) for i, j in found]
                 if videos:
                     with self.reporter.stage("matching videos") as bar:

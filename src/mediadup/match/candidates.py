@@ -45,9 +45,13 @@ def orientation(width: np.ndarray, height: np.ndarray) -> np.ndarray:
 class Candidates:
     """Candidate pairs (i, j), i < j, and what the limit per picture left out: the pictures whose
     neighbourhood was crowded (look-alikes: skies, fog, product shots on white) and how many of
-    their farther neighbours were not proposed; and how many pairs the sketches turned away."""
+    their farther neighbours were not proposed; and how many pairs the sketches turned away.
+    `may_crop[k]`: whether a view that proposed pair k may show one picture as a part of the
+    other; every view may but the same window of both, which says "alike but for a local edit
+    elsewhere" (a pair proposed by it alone is a copy in the same framing or none)."""
 
     pairs: np.ndarray
+    may_crop: np.ndarray
     crowded: int = 0
     left_out: int = 0
     turned_away: int = 0
@@ -103,7 +107,7 @@ class _Gathered:
 
     def __init__(self, n: int, screen: Screen | None):
         self.n, self.screen, self.crowded, self.left_out = n, screen, set(), 0
-        self.keys, self.dropped = _Keys(n * n), _Keys(n * n)
+        self.keys, self.dropped, self.cropping = _Keys(n * n), _Keys(n * n), _Keys(n * n)
 
     def add(self, a: np.ndarray, b: np.ndarray, distance: np.ndarray, views: tuple, index: HammingIndex | None = None,
             owner: Callable[[np.ndarray], np.ndarray] = lambda q: q) -> None:  # fmt: skip
@@ -121,12 +125,13 @@ class _Gathered:
             part = pick[start : start + COMPACT]
             pa, pb = a[part], b[part]
             key = np.minimum(pa, pb) * self.n + np.maximum(pa, pb)
+            va, vb = (v[part] if np.ndim(v) else np.full(len(part), v, dtype=np.int16) for v in views)
             if self.screen is not None:
-                va, vb = (v[part] if np.ndim(v) else np.full(len(part), v, dtype=np.int16) for v in views)
                 seen = self.screen(pa, pb, va, vb)
                 self.dropped.add(key[~seen])
-                key = key[seen]
+                key, va, vb = key[seen], va[seen], vb[seen]
             self.keys.add(key)
+            self.cropping.add(key[(va < TURNED) | (vb < TURNED)])  # any view but the same window of both
 
     def join(self, found: Iterator[Hits], keep: Callable | None = None) -> tuple[np.ndarray, ...]:
         """A self-join's pairs (i, j, distance) as they are found (those `keep` keeps), each way and
@@ -157,9 +162,9 @@ class _Gathered:
     def result(self) -> Candidates:
         keys = self.keys.all()
         # turned away by every view that proposed them: in no other view's kept pairs
-        away = sum(len(dropped) - _shared(dropped, keys) for dropped in self.dropped.by_range())
+        away = sum(len(dropped) - int(np.count_nonzero(_among(dropped, keys))) for dropped in self.dropped.by_range())
         pairs = np.stack([keys // self.n, keys % self.n], axis=1)
-        return Candidates(pairs, len(self.crowded), self.left_out, away)
+        return Candidates(pairs, _among(keys, self.cropping.all()), len(self.crowded), self.left_out, away)
 
 
 def _both_ways(a: np.ndarray, b: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -167,14 +172,13 @@ def _both_ways(a: np.ndarray, b: np.ndarray, d: np.ndarray) -> tuple[np.ndarray,
     return np.concatenate([a, b]), np.concatenate([b, a]), np.concatenate([d, d])
 
 
-def _shared(keys: np.ndarray, among: np.ndarray) -> int:
-    """How many of `keys` are `among` the sorted keys, counted a slice at a time (bounded memory)."""
-    if not len(among):
-        return 0
-    found = 0
-    for start in range(0, len(keys), COMPACT):
-        part = keys[start : start + COMPACT]
-        found += int(np.count_nonzero(among[np.minimum(np.searchsorted(among, part), len(among) - 1)] == part))
+def _among(keys: np.ndarray, among: np.ndarray) -> np.ndarray:
+    """Which of `keys` are `among` the sorted keys (looked up a slice at a time: bounded memory)."""
+    found = np.zeros(len(keys), dtype=bool)
+    if len(among):
+        for start in range(0, len(keys), COMPACT):
+            part = keys[start : start + COMPACT]
+            found[start : start + COMPACT] = among[np.minimum(np.searchsorted(among, part), len(among) - 1)] == part
     return found
 
 
@@ -323,11 +327,12 @@ def _frame_table(frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.n
 
 def connect(
     pairs: np.ndarray,
-    verify: Callable[[list[tuple[int, int]]], list[bool]],
+    verify: Callable[[list[list[int]]], list[bool]],
     progress: Callable[[int, int], None] | None = None,
     batch: int = 512,
 ) -> list[tuple[int, int]]:
-    """Verified pairs that connect the candidates into clusters.
+    """Verified pairs that connect the candidates into clusters. `pairs` are rows (i, j, ...):
+    columns after the pair's own go to `verify` with it (what the search knows of the pair).
 
     Only pairs that would join two clusters are verified: a pair whose files are already
     connected through verified pairs is not verified again (grouping verifies every duplicate
@@ -345,20 +350,21 @@ def connect(
         window = waiting + todo[start : start + max(0, LOOKAHEAD * batch - len(waiting))]
         start += len(window) - len(waiting)
         trial = UnionFind()  # the clusters if every chosen pair is a copy
-        chosen, waiting = [], []
-        for i, j in window:
-            a, b = clusters.find(i), clusters.find(j)
+        chosen: list[list[int]] = []
+        waiting = []
+        for row in window:
+            a, b = clusters.find(row[0]), clusters.find(row[1])
             if a == b:
                 continue  # connected already
             if len(chosen) == batch or trial.find(a) == trial.find(b):
-                waiting.append([i, j])
+                waiting.append(row)
             else:
                 trial.union(a, b)
-                chosen.append((i, j))
-        for (i, j), ok in zip(chosen, verify(chosen)):
+                chosen.append(row)
+        for row, ok in zip(chosen, verify(chosen)):
             if ok:
-                edges.append((i, j))
-                clusters.union(i, j)
+                edges.append((row[0], row[1]))
+                clusters.union(row[0], row[1])
         if progress:
             progress(start, len(todo))
     return edges

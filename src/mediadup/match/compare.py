@@ -23,7 +23,7 @@ from ..records import ImageInfo, Relation
 from . import pattern
 from .geometry import OVERLAP, Geometry, checkable, disagree, fit
 
-VERSION = 21  # bump when a change can turn a verdict: remembered verdicts are then recomputed
+VERSION = 22  # bump when a change can turn a verdict: remembered verdicts are then recomputed
 GRID = 32  # pixels compared per side
 MIN_DETAIL = 0.7  # similarity of fine detail that crops and unhashed turns need
 MIN_STRUCTURE = 0.12  # ...and the fraction of the picture that must show edges or texture

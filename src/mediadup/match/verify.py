@@ -21,20 +21,24 @@ STREAM = 5000  # new verdicts kept in memory before they are written to the cata
 BATCH = 48  # pairs a worker compares at once: their fingerprints travel and are looked at once
 
 
-def _compare(a: Fingerprint, b: Fingerprint, level: Level, first_look: Callable[[], str | None]) -> Match | None:
+def _compare(a: Fingerprint, b: Fingerprint, level: Level, may_crop: bool,
+             first_look: Callable[[], str | None]) -> Match | None:  # fmt: skip
     if isinstance(a, VideoFingerprint) and isinstance(b, VideoFingerprint):
         return video_compare.compare_videos(a, b, level)
     if isinstance(a, ImageFingerprint) and isinstance(b, ImageFingerprint):
         if screen.checkable(a, b):
             return compare(a, b, level)
+        if not may_crop:  # alike but for a local edit: a copy in the same framing, or none
+            return compare(a, b, level, parts="")
         parts = first_look()
         return None if parts is None else compare(a, b, level, parts)
     return None  # an image and a video are never copies of each other (see frame_of)
 
 
-def _compare_batch(task: tuple[list[Fingerprint], list[tuple[int, int]], Level]) -> list[Match | None]:
-    """Verdicts for pairs (i, j) of the batch's fingerprints; pictures that keypoints cannot check
-    get the screen's cheap first look (each picture's views made once)."""
+def _compare_batch(task: tuple[list[Fingerprint], list[tuple[int, int, bool]], Level]) -> list[Match | None]:
+    """Verdicts for pairs (i, j, may_crop) of the batch's fingerprints (`may_crop`: whether one
+    may be a part of the other); pictures that keypoints cannot check get the screen's cheap
+    first look before a crop search (each picture's views made once)."""
     fingerprints, pairs, level = task
     views: dict[int, tuple] = {}
 
@@ -43,13 +47,16 @@ def _compare_batch(task: tuple[list[Fingerprint], list[tuple[int, int]], Level])
             views[i] = screen.views(fingerprints[i])
         return views[i]
 
-    return [_compare(fingerprints[i], fingerprints[j], level, lambda i=i, j=j: screen.within_reach(seen(i), seen(j)))
-            for i, j in pairs]  # fmt: skip
+    return [_compare(fingerprints[i], fingerprints[j], level, crop,
+                     lambda i=i, j=j: screen.within_reach(seen(i), seen(j))) for i, j, crop in pairs]  # fmt: skip
 
 
 UNCERTAIN = json.dumps([Relation.UNCERTAIN.value])[:-1]  # how a stored "may be duplicates" verdict starts
 OVERLAPS = json.dumps([Relation.OVERLAPS.value])[:-1]  # ... and one of two videos that share a part
 LOOSE = (UNCERTAIN, OVERLAPS)  # verdicts that connect nothing: shown beside groups, never grouping
+# no copy in the same framing, the only relation looked for (no crop search): asked with a crop
+# in reach, the pair is compared again
+FRAMED = json.dumps("no copy in the same framing; no part searched")
 
 
 def to_json(m: Match | None) -> str | None:
@@ -57,7 +64,7 @@ def to_json(m: Match | None) -> str | None:
 
 
 def from_json(text: str | None) -> Match | None:
-    if text is None:
+    if text is None or text == FRAMED:
         return None
     relation, score, evidence = json.loads(text)
     return Match(Relation(relation), score, evidence)
@@ -92,12 +99,15 @@ class Verifier:
         """Pairs among `paths` already verified as surely matching (by an earlier scan)."""
         by_id = {self.ids[p]: p for p in paths}
         return [(by_id[a], by_id[b]) for (a, b), text in self.known.items()
-                if text and not text.startswith(LOOSE) and a in by_id and b in by_id]  # fmt: skip
+                if _sure(text) and a in by_id and b in by_id]  # fmt: skip
 
-    def matches(self, pairs: Sequence[tuple[str, str]]) -> list[bool]:
+    def matches(self, pairs: Sequence[tuple[str, str]], may_crop: Sequence[bool] | None = None) -> list[bool]:
         """Whether b surely matches a, for each (a, b). A pair that may be duplicates (too little
-        evidence) connects nothing: it is shown only beside a group that sure matches made."""
-        return [text is not None and not text.startswith(LOOSE) for text in self._verdicts(pairs)]
+        evidence) connects nothing: it is shown only beside a group that sure matches made.
+        `may_crop[k]`: whether pair k may be a crop (by default, yes); when not, pictures that
+        keypoints cannot check are compared in the same framing only (the crop search is most
+        of their cost)."""
+        return [_sure(text) for text in self._verdicts(pairs, may_crop)]
 
     def overlaps(self, paths: Sequence[str]) -> list[tuple[str, str, Match]]:
         """Pairs among `paths` verified (now or before) as two videos that share a part: (a, b, b against a)."""
@@ -105,20 +115,23 @@ class Verifier:
         return [(by_id[a], by_id[b], from_json(text)) for (a, b), text in sorted(self.known.items())
                 if text and text.startswith(OVERLAPS) and a in by_id and b in by_id]  # fmt: skip
 
-    def _verdicts(self, pairs: Sequence[tuple[str, str]]) -> list[str | None]:
+    def _verdicts(self, pairs: Sequence[tuple[str, str]], may_crop: Sequence[bool] | None = None) -> list[str | None]:
         keys = [(self.ids[a], self.ids[b]) for a, b in pairs]
-        todo = sorted({i for i, k in enumerate(keys) if k not in self.known}, key=lambda i: keys[i])
+        crops = [True] * len(pairs) if may_crop is None else may_crop
+        todo = sorted({i for i, k in enumerate(keys) if k not in self.known or (crops[i] and self.known[k] == FRAMED)},
+                      key=lambda i: keys[i])  # fmt: skip
         needed = sorted({p for i in todo for p in pairs[i]})
         whole = self.load(needed, self.fingerprints) if self.load and needed else self.fingerprints
         tasks = []
         for start in range(0, len(todo), BATCH):
             names: dict[str, int] = {}
-            batch = [tuple(names.setdefault(p, len(names)) for p in pairs[i]) for i in todo[start : start + BATCH]]
+            batch = [(names.setdefault(pairs[i][0], len(names)), names.setdefault(pairs[i][1], len(names)), crops[i])
+                     for i in todo[start : start + BATCH]]  # fmt: skip
             tasks.append(([whole[p] for p in names], batch, self.level))
         verdicts = [m for found in self.workers.map(_compare_batch, tasks, chunksize=1) for m in found]
         for i, match in zip(todo, verdicts):
-            text = to_json(match)
-            if keys[i] not in self.known:
+            text = to_json(match) if match or crops[i] else FRAMED
+            if self.known.get(keys[i], "") != text:
                 self.new.append((*keys[i], text))
             self.known[keys[i]] = text
         self.compared += len(todo)
@@ -126,6 +139,11 @@ class Verifier:
             self.store(self.new)
             self.new = []
         return [self.known[k] for k in keys]
+
+
+def _sure(text: str | None) -> bool:
+    """Whether a stored verdict is a sure match (not "may be duplicates", not a shared part)."""
+    return text is not None and text != FRAMED and not text.startswith(LOOSE)
 
 
 def verdict_version() -> int:
