@@ -572,6 +572,8 @@ def test_pairs_proposed_only_as_alike_but_for_a_local_edit_get_no_crop_search(tm
         assert [m.relation for m in verifier.many(pairs)] == [Relation.NEAR_DUPLICATE, Relation.CROPPED]
         assert searched and verifier.compared == 3
         assert [row[2] for row in verifier.new] == [verifier.known[(0, 1)], FRAMED, verifier.known[(0, 2)]]
+        twice = Verifier(fingerprints, ids, verification.LEVELS["normal"], {}, workers)  # one pair asked both ways
+        assert twice.matches([pairs[1], pairs[1]], [False, True]) == [True, True] and twice.compared == 1
 
 
 def test_views_that_show_nothing_bring_no_candidates(tmp_path: Path) -> None:

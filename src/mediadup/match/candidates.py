@@ -46,9 +46,10 @@ class Candidates:
     """Candidate pairs (i, j), i < j, and what the limit per picture left out: the pictures whose
     neighbourhood was crowded (look-alikes: skies, fog, product shots on white) and how many of
     their farther neighbours were not proposed; and how many pairs the sketches turned away.
-    `may_crop[k]`: whether a view that proposed pair k may show one picture as a part of the
-    other; every view may but the same window of both, which says "alike but for a local edit
-    elsewhere" (a pair proposed by it alone is a copy in the same framing or none)."""
+    `may_crop[k]`: whether a view that kept pair k (within the limit per picture, past the first
+    look) may show one picture as a part of the other; every view may but the same window of
+    both, which says "alike but for a local edit elsewhere" (a pair kept by it alone is a copy
+    in the same framing or none)."""
 
     pairs: np.ndarray
     may_crop: np.ndarray

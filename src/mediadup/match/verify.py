@@ -117,23 +117,25 @@ class Verifier:
 
     def _verdicts(self, pairs: Sequence[tuple[str, str]], may_crop: Sequence[bool] | None = None) -> list[str | None]:
         keys = [(self.ids[a], self.ids[b]) for a, b in pairs]
-        crops = [True] * len(pairs) if may_crop is None else may_crop
-        todo = sorted({i for i, k in enumerate(keys) if k not in self.known or (crops[i] and self.known[k] == FRAMED)},
-                      key=lambda i: keys[i])  # fmt: skip
-        needed = sorted({p for i in todo for p in pairs[i]})
+        asked: dict[tuple[int, int], tuple[str, str, bool]] = {}  # each pair once: a crop in reach if any asker has one
+        for k, pair, crop in zip(keys, pairs, [True] * len(pairs) if may_crop is None else may_crop):
+            asked[k] = (*pair, crop or (k in asked and asked[k][2]))
+        stale = {k for k, (_, _, crop) in asked.items() if crop and self.known.get(k) == FRAMED}  # a part not searched
+        todo = sorted(k for k in asked if k not in self.known or k in stale)
+        needed = sorted({p for k in todo for p in asked[k][:2]})
         whole = self.load(needed, self.fingerprints) if self.load and needed else self.fingerprints
         tasks = []
         for start in range(0, len(todo), BATCH):
             names: dict[str, int] = {}
-            batch = [(names.setdefault(pairs[i][0], len(names)), names.setdefault(pairs[i][1], len(names)), crops[i])
-                     for i in todo[start : start + BATCH]]  # fmt: skip
+            batch = [(names.setdefault(a, len(names)), names.setdefault(b, len(names)), crop)
+                     for a, b, crop in (asked[k] for k in todo[start : start + BATCH])]  # fmt: skip
             tasks.append(([whole[p] for p in names], batch, self.level))
         verdicts = [m for found in self.workers.map(_compare_batch, tasks, chunksize=1) for m in found]
-        for i, match in zip(todo, verdicts):
-            text = to_json(match) if match or crops[i] else FRAMED
-            if self.known.get(keys[i], "") != text:
-                self.new.append((*keys[i], text))
-            self.known[keys[i]] = text
+        for k, match in zip(todo, verdicts):
+            text = to_json(match) if match or asked[k][2] else FRAMED
+            if self.known.get(k, "") != text:
+                self.new.append((*k, text))
+            self.known[k] = text
         self.compared += len(todo)
         if self.store and len(self.new) >= STREAM:  # to the catalog as they come: bounded memory, a killed scan resumes
             self.store(self.new)

@@ -50,7 +50,8 @@ CREATE TABLE IF NOT EXISTS verdicts (  -- how a pair compared: rescans verify no
     a INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
     b INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
     level TEXT NOT NULL, version INTEGER NOT NULL,
-    match TEXT,                     -- JSON of the match, NULL when they are different pictures
+    match TEXT,                     -- JSON of the match, NULL when they are different pictures (or
+                                    -- match.verify.FRAMED: no copy in the same framing, no part searched)
     PRIMARY KEY (a, b, level)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS verdicts_b ON verdicts(b);

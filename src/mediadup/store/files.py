@@ -219,7 +219,8 @@ class Files:
             self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     def verdicts(self, level: str, version: int) -> dict[tuple[int, int], str | None]:
-        """Known comparisons: (a, b) -> the match as JSON, or None for different pictures."""
+        """Known comparisons: (a, b) -> the match as JSON, or None for different pictures (see
+        match.verify: a verdict may also say that only the same framing was compared)."""
         q = "SELECT a, b, match FROM verdicts WHERE level = ? AND version = ?"
         return {(a, b): m for a, b, m in self.db.execute(q, (level, version))}
 
