@@ -526,7 +526,8 @@ def test_pairs_proposed_only_as_alike_but_for_a_local_edit_get_no_crop_search(tm
     """The same window of two pictures says "alike but for a local edit elsewhere": a pair that no
     other view proposed is a copy in the same framing or none. Among look-alikes such pairs are
     nearly all the candidates, and the crop search most of their cost: pictures that keypoints
-    cannot check are then compared in the same framing only (a copy still found), the verdict is
+    cannot check are then compared in the same framing only, unturned (a copy still found; a
+    mirrored one is not, until asked again with a crop in reach), the verdict is
     remembered as that, and the pair is compared again, crop search included, when asked with a
     crop in reach (here: the grouping, which checks every duplicate against its keeper)."""
     from mediadup.fingerprint.image import FIRST_WINDOW, INNER, NO_INNER, SHARED_WINDOWS, fingerprint_file
@@ -553,7 +554,8 @@ def test_pairs_proposed_only_as_alike_but_for_a_local_edit_get_no_crop_search(tm
     field = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
     im = Image.fromarray(field).resize((128, 128), Image.Resampling.BICUBIC)
     copies = {"original": im, "bigger": im.resize((192, 192), Image.Resampling.BICUBIC),
-              "cropped": im.crop((0, 0, 100, 100))}  # fmt: skip
+              "cropped": im.crop((0, 0, 100, 100)),
+              "mirrored": im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)}  # fmt: skip
     fingerprints = {}
     for name, picture in copies.items():
         picture.save(tmp_path / f"{name}.png")
@@ -574,6 +576,9 @@ def test_pairs_proposed_only_as_alike_but_for_a_local_edit_get_no_crop_search(tm
         assert [row[2] for row in verifier.new] == [verifier.known[(0, 1)], FRAMED, verifier.known[(0, 2)]]
         twice = Verifier(fingerprints, ids, verification.LEVELS["normal"], {}, workers)  # one pair asked both ways
         assert twice.matches([pairs[1], pairs[1]], [False, True]) == [True, True] and twice.compared == 1
+        mirrored = ("original", "mirrored")  # the same window of both is unturned: so is the copy
+        assert verifier.matches([mirrored], [False]) == [False]
+        assert [m.relation for m in verifier.many([mirrored])] == [Relation.MIRRORED]
 
 
 def test_views_that_show_nothing_bring_no_candidates(tmp_path: Path) -> None:

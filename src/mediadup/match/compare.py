@@ -23,7 +23,7 @@ from ..records import ImageInfo, Relation
 from . import pattern
 from .geometry import OVERLAP, Geometry, checkable, disagree, fit
 
-VERSION = 22  # bump when a change can turn a verdict: remembered verdicts are then recomputed
+VERSION = 23  # bump when a change can turn a verdict: remembered verdicts are then recomputed
 GRID = 32  # pixels compared per side
 MIN_DETAIL = 0.7  # similarity of fine detail that crops and unhashed turns need
 MIN_STRUCTURE = 0.12  # ...and the fraction of the picture that must show edges or texture
@@ -434,13 +434,14 @@ def distinct_shots(a: ImageInfo, b: ImageInfo) -> bool:
     return ta is not None and tb is not None and ta != tb and (ta - tb) % TIME_ZONE_STEP != 0
 
 
-def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level, parts: str = "ab") -> Match | None:
+def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level, parts: str = "ab",
+            turned: bool = True) -> Match | None:  # fmt: skip
     """A verified match of `b` (a candidate duplicate) against `a` (its keeper), or None.
 
-    Thumbnails first (same framing, a turn by quarters, a crop found by cross-correlation, for the
-    pictures named in `parts` inside the other: see `align`); then keypoint geometry, for what
-    thumbnails cannot align (tilts, rotated crops, perspective, a picture inside a screenshot) and
-    to check a crop: two shots that only overlap are no copies."""
+    Thumbnails first (same framing, a turn by quarters unless not `turned`, a crop found by
+    cross-correlation, for the pictures named in `parts` inside the other: see `align`); then
+    keypoint geometry, for what thumbnails cannot align (tilts, rotated crops, perspective, a
+    picture inside a screenshot) and to check a crop: two shots that only overlap are no copies."""
     if distinct_shots(a.info, b.info):
         return None  # similar shots at most (scan --similar)
     # without keypoints the thumbnails decide alone: a pair less alike than any verdict accepts
@@ -449,7 +450,7 @@ def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level, parts: str =
     give_up = -1.0 if keypoints else min(level.min_similarity, level.min_recolour_similarity)
     if not keypoints and _other_colours(a, b, level):
         parts = ""  # a part in other colours is never believed (colours_agree): no crop search
-    al = align(a, b, level, parts, give_up)
+    al = align(a, b, level, parts, give_up, variants=2 if turned else 1)
     if al is None:
         return None  # blank or nearly uniform pictures, or nothing alike enough
     if not colours_agree(a, b, al):

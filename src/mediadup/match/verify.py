@@ -28,8 +28,8 @@ def _compare(a: Fingerprint, b: Fingerprint, level: Level, may_crop: bool,
     if isinstance(a, ImageFingerprint) and isinstance(b, ImageFingerprint):
         if screen.checkable(a, b):
             return compare(a, b, level)
-        if not may_crop:  # alike but for a local edit: a copy in the same framing, or none
-            return compare(a, b, level, parts="")
+        if not may_crop:  # alike but for a local edit: a copy in the same framing (unturned), or none
+            return compare(a, b, level, parts="", turned=False)
         parts = first_look()
         return None if parts is None else compare(a, b, level, parts)
     return None  # an image and a video are never copies of each other (see frame_of)
