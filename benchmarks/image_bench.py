@@ -422,7 +422,7 @@ def make_half(folder: Path, chosen: list[tuple[str, Image.Image]], rng: np.rando
 
 
 # --- scoring ---------------------------------------------------------------------------------
-def score(folder: Path, groups: list[list[str]]) -> dict:
+def score(folder: Path, groups: list[list[str]], classes: dict[str, str] = CLASSES) -> dict:
     truth = json.loads((folder / "truth.json").read_text())
     rel = [[os.path.relpath(p, folder) for p in g if os.path.relpath(p, folder) in truth] for g in groups]
     true_pairs = 0
@@ -442,7 +442,7 @@ def score(folder: Path, groups: list[list[str]]) -> dict:
     made: Counter = Counter()
     originals = {t["group"]: p for p, t in truth.items() if t["kind"] == "original"}
     for p, t in truth.items():
-        if t["kind"] in CLASSES:
+        if t["kind"] in classes:
             made[t["kind"]] += 1
             o = originals[t["group"]]
             found[t["kind"]] += p in where and o in where and where[p] == where[o]
@@ -515,12 +515,12 @@ def baseline_groups(folder: Path) -> list[list[str]]:
     return [g for g in out.values() if len(g) > 1]
 
 
-def report(name: str, folder: Path, s: dict, seconds: float | None = None) -> None:
+def report(name: str, folder: Path, s: dict, seconds: float | None = None, classes: dict[str, str] = CLASSES) -> None:
     precision = s["true"] / max(1, s["true"] + len(s["false"]))
     by_class: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for kind, n in s["made"].items():
-        by_class[CLASSES[kind]][0] += s["found"][kind]
-        by_class[CLASSES[kind]][1] += n
+        by_class[classes[kind]][0] += s["found"][kind]
+        by_class[classes[kind]][1] += n
     classes = "  ".join(f"{c} {f / max(1, n):.3f}" for c, (f, n) in sorted(by_class.items()))
     took = f"  {seconds:.0f} s" if seconds is not None else ""
     print(f"{name:<22} precision {precision:.4f}  false pairs {len(s['false']):>4}  related pairs {s['related']:>4}  "

@@ -272,3 +272,92 @@ def test_the_compiled_trimmed_mean_is_the_mean_of_the_smallest(values: list[int]
     keep = data.draw(st.integers(1, len(values) - 1))
     d = np.array(values, dtype=np.float64) / 3
     assert _trimmed_mean(d.copy(), keep) == pytest.approx(np.sort(d)[:keep].mean(), abs=1e-12)
+
+
+def shading(seed: int, size: tuple[int, int], gray: bool = False) -> np.ndarray:
+    """A radial blend between two colours (or their grey levels) about a random centre."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    t = np.hypot(x - rng.uniform(0, 1) * w, y - rng.uniform(0, 1) * h)
+    t /= t.max()
+    a, b = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
+    if gray:
+        a, b = a.mean().repeat(3), b.mean().repeat(3)
+    return (a * (1 - t[..., None]) + b * t[..., None]) * 0.5
+
+
+def line_art(seed: int, shade: np.ndarray) -> Image.Image:
+    """Thin light strokes and lettering (a logo) drawn over a shading."""
+    rng = np.random.default_rng(seed)
+    im = Image.fromarray(shade.clip(0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(im)
+    w, h = im.size
+    for _ in range(12):
+        draw.line([(float(rng.uniform(0.3, 0.7) * w), float(rng.uniform(0.3, 0.7) * h)) for _ in range(3)],
+                  fill=(210, 210, 210), width=4)  # fmt: skip
+    draw.text((0.35 * w, 0.62 * h), "mediadup", fill=(210, 210, 210), font=ImageFont.load_default(size=60))
+    return im
+
+
+def test_one_drawing_over_other_shading_is_no_copy_even_when_one_side_is_gray(tmp_path: Path) -> None:
+    """One line art over a colourful shading, and a part of it over another, gray shading: the
+    keypoints lay the part over the whole (the strokes are the same), and colour cannot object
+    (one side is gray), but a gray copy keeps the luminance and this one does not: no copy at
+    `normal` or `strict` (before: one "cropped" at `normal`, laid over by keypoints at similarity
+    0.87; `loose` accepts luminance alike at 0.95, as it does for thumbnails). A gray part of the
+    same picture is still a crop."""
+    size = (1600, 1000)
+    for n in range(6):
+        whole = line_art(n, shading(50 + n, size))
+        a = fingerprint_file(str(save(whole, tmp_path / f"{n}.png")))
+        other = line_art(n, shading(90 + n, size, gray=True)).crop((240, 150, 1360, 850))
+        b = fingerprint_file(str(save(other, tmp_path / f"{n}-other.png")))
+        for level in ("strict", "normal"):
+            match = compare(a, b, LEVELS[level])
+            assert match is None or match.relation is Relation.UNCERTAIN, (n, level, match)
+        gray = whole.convert("L").convert("RGB").crop((240, 150, 1360, 850))
+        copy = compare(a, fingerprint_file(str(save(gray, tmp_path / f"{n}-gray.png"))), LEVELS["normal"])
+        assert copy is not None and copy.relation is Relation.CROPPED, (n, copy)
+
+
+def dark_edition(seed: int, shape: int, size: tuple[int, int] = (1600, 900)) -> Image.Image:
+    """A dark diagonal blend of two colours, a thin light logo (rings, triangles or squares) and
+    its word at a third of the width: every edition puts its logo at that place."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    t = (x / w + y / h)[..., None] / 2
+    px = (rng.integers(0, 256, 3) * (1 - t) + rng.integers(0, 256, 3) * t) * 0.35
+    im = Image.fromarray(px.clip(0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(im)
+    r, cx, cy = h * 0.15, w * 0.3, h * 0.4
+    for k in range(2):
+        s = r * (1 - 0.25 * k)
+        box = (cx - s, cy - s, cx + s, cy + s)
+        if shape == 0:
+            draw.ellipse(box, outline=(200, 200, 200), width=6)
+        elif shape == 1:
+            draw.polygon([(cx, cy - s), (cx - s, cy + s), (cx + s, cy + s)], outline=(200, 200, 200), width=6)
+        else:
+            draw.rectangle(box, outline=(200, 200, 200), width=6)
+    word = ["kite", "delta", "sol"][shape]
+    draw.text((cx - r, cy + r * 1.25), word, fill=(200, 200, 200), font=ImageFont.load_default(size=int(r / 2)))
+    return im
+
+
+def test_thin_evidence_in_the_same_framing_is_checked_by_the_keypoints(tmp_path: Path) -> None:
+    """Dark editions of different designs, their logos at one place: the thumbnails agree in 3 of
+    the 4 places with detail (the logos blur alike at 32 x 32), so the keypoints are asked; both
+    sides have many, and few matches lie where the same framing puts them: "may be duplicates"
+    (before: near-duplicates). A copy of an edition (half the size, a JPEG) is still a sure one."""
+    for seed in (0, 10, 14):
+        a = fingerprint_file(str(save(dark_edition(seed, 0), tmp_path / f"{seed}-rings.png")))
+        b = fingerprint_file(str(save(dark_edition(seed + 100, 1), tmp_path / f"{seed}-triangles.png")))
+        match = compare(a, b, LEVELS["normal"])
+        assert match is not None and match.relation is Relation.UNCERTAIN, (seed, match)
+        assert "keypoints speak against" in match.evidence["uncertain"]
+        small = dark_edition(seed, 0).resize((800, 450), Image.Resampling.LANCZOS)
+        resaved = fingerprint_file(str(save(small, tmp_path / f"{seed}-copy.jpg", quality=85)))
+        copy = compare(a, resaved, LEVELS["normal"])
+        assert copy is not None and copy.relation is Relation.NEAR_DUPLICATE, (seed, copy)

@@ -244,3 +244,17 @@ def test_the_median_is_numpys(rows: int, cols: int, axis: int, whole: bool, seed
     for values in (pixels, coefficients):
         ours, theirs = median(values, axis=axis), np.median(values, axis=axis)
         assert ours.dtype == theirs.dtype and np.array_equal(ours, theirs)
+
+
+@given(st.integers(0, 7), st.integers(1, 40), st.integers(1, 40), st.floats(0, 1), st.floats(0, 1))
+def test_a_turned_point_lands_where_the_turned_pixels_put_it(k: int, w: int, h: int, fx: float, fy: float) -> None:
+    """`apply_points` moves a place (fractions of the width and height) as `apply` moves pixels."""
+    turn = phash.DIHEDRAL[k]
+    x, y = min(w - 1, int(fx * w)), min(h - 1, int(fy * h))
+    pixels = np.zeros((h, w))
+    pixels[y, x] = 1
+    turned = turn.apply(pixels)
+    ty, tx = np.argwhere(turned)[0]
+    centre = np.array([[(x + 0.5) / w, (y + 0.5) / h]])
+    expected = [(tx + 0.5) / turned.shape[1], (ty + 0.5) / turned.shape[0]]
+    assert np.allclose(turn.apply_points(centre)[0], expected)

@@ -62,6 +62,11 @@ class Dihedral:
             out = out[::-1, :]
         return out
 
+    def apply_points(self, points: np.ndarray) -> np.ndarray:
+        """Where points (x, y as fractions of the width and height) are after the transformation."""
+        x, y = (points[:, 1], points[:, 0]) if self.transpose else (points[:, 0], points[:, 1])
+        return np.column_stack([1 - x if self.flip_x else x, 1 - y if self.flip_y else y])
+
     def apply_dct(self, block: np.ndarray) -> np.ndarray:
         out = block.T if self.transpose else block
         if self.flip_x:

@@ -23,7 +23,7 @@ from ..records import ImageInfo, Relation
 from . import pattern
 from .geometry import OVERLAP, Geometry, checkable, disagree, fit
 
-VERSION = 23  # bump when a change can turn a verdict: remembered verdicts are then recomputed
+VERSION = 24  # bump when a change can turn a verdict: remembered verdicts are then recomputed
 GRID = 32  # pixels compared per side
 MIN_DETAIL = 0.7  # similarity of fine detail that crops and unhashed turns need
 MIN_STRUCTURE = 0.12  # ...and the fraction of the picture that must show edges or texture
@@ -457,6 +457,11 @@ def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level, parts: str =
         return None  # other colours, place by place: another picture or a colour edition, not a copy
     match = _by_thumbnails(a, b, al, level, keypoints)
     if match is not None and not al.cropped:
+        # the thumbnails agree in few places (a small logo on a gradient): the keypoints are asked
+        # (two dark editions of different designs are told apart)
+        thin = keypoints and al.blocks < GEOMETRY_BLOCKS and match.relation is not Relation.UNCERTAIN
+        if thin and not same_pixels(a, b, al) and disagree(a.features, b.features, phash.DIHEDRAL[al.dihedral]):  # type: ignore[arg-type]
+            return _doubted(match, "the thumbnails agree in few places, and the keypoints speak against it")
         return match
     geometry = fit(a.features, b.features) if a.features is not None and b.features is not None else None
     if geometry is not None and geometry.inside == OVERLAP:
@@ -466,15 +471,19 @@ def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level, parts: str =
         if sure_crop and not al.shown and disagree(a.features, b.features):  # type: ignore[arg-type]
             # two dark editions of different designs align as crops (a picture inside a
             # screenshot's chrome was placed by the chrome, not searched for)
-            against = "the thumbnails align as a crop, but the keypoints speak against it"
-            return Match(Relation.UNCERTAIN, match.score, {**match.evidence, "uncertain": against})  # type: ignore[union-attr]
+            return _doubted(match, "the thumbnails align as a crop, but the keypoints speak against it")  # type: ignore[arg-type]
         return match
     if match is not None:  # a crop the keypoints confirm: say how it lies
         match.evidence.update(_geometry_words(geometry))
         if "box" in match.evidence and geometry.inside in ("a", "b"):
             match.evidence["box"] = list(geometry.box)
         return match
-    return _by_geometry(a, b, geometry, al)
+    return _by_geometry(a, b, geometry, al, level)
+
+
+def _doubted(match: Match, why: str) -> Match:
+    """A match the evidence does not settle: "may be duplicates", and why."""
+    return Match(Relation.UNCERTAIN, match.score, {**match.evidence, "uncertain": why})
 
 
 def _geometry_words(g: Geometry) -> dict:
@@ -543,10 +552,13 @@ def _crop_words(side: str, kept: float) -> str:
     return f"{'duplicate shows' if side == 'b' else 'keeper shows'} {kept:.0%} of the other"
 
 
-def _by_geometry(a: ImageFingerprint, b: ImageFingerprint, g: Geometry, al: Alignment) -> Match | None:
+def _by_geometry(a: ImageFingerprint, b: ImageFingerprint, g: Geometry, al: Alignment,
+                 level: Level) -> Match | None:  # fmt: skip
     """The verdict of the pixels laid over each other as the keypoints say: the contained picture
     against the part of the other it shows. The geometry is evidence already; most places with
-    detail must agree as well, and there must be such places."""
+    detail must agree as well, and there must be such places. When the colours disagree (one side
+    gray or tinted, else no copy), the luminance is what a recoloured copy keeps: it must be as
+    alike as the thumbnails need of one (one drawing over other shading is another edition)."""
     assert a.thumb is not None and b.thumb is not None and a.features is not None and b.features is not None
     onto_a = g.onto(THUMB, a.features.aspect, b.features.aspect)
     # the bigger picture seen in the contained one's frame: b in a's when a is the part, else a in b's
@@ -562,6 +574,8 @@ def _by_geometry(a: ImageFingerprint, b: ImageFingerprint, g: Geometry, al: Alig
     quarter = round(g.angle / 90) % 4
     relation = Relation.CROPPED if cropped else Relation.ROTATED if quarter else Relation.NEAR_DUPLICATE
     sim = similarity(region, other)
+    if al.recoloured and sim < level.min_recolour_similarity:
+        return None
     evidence: dict = {
         "similarity": round(sim, 4),
         "colour": round(al.colour, 4),

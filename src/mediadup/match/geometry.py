@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from ..fingerprint.features import Features
+from ..fingerprint.phash import Dihedral
 
 MIN_KEYPOINTS = 12  # fewer keypoints on either side: no geometry can be checked
 RATIO = 0.8  # Lowe's ratio test: the best match clearly better than the second best
@@ -23,6 +24,7 @@ MIN_INLIER_SHARE = 0.25  # ...of the matches that passed the ratio test
 CONSISTENT = 0.5  # share of many matches one geometry must explain, or the keypoints speak against a copy
 THRESHOLD = 0.015  # RANSAC reprojection error, as a fraction of the picture's height
 MIN_CELLS = 5  # inliers in at least this many cells of a 3 x 3 grid over the contained picture
+FRAMED_SLACK = 2 * THRESHOLD  # a copy in the same framing has a keypoint this near where the other has it (of a side)
 MAX_WARP = 0.12  # largest distance of a mapped corner from the best similarity, as a fraction of its size
 SLACK = 0.04  # a contained picture may reach this far (fraction of the other's side) outside it
 MIN_SCALE, MAX_SCALE = 0.2, 5.0  # relative size of the two pictures' contents
@@ -118,14 +120,31 @@ def _homography(pb: np.ndarray, pa: np.ndarray) -> tuple[np.ndarray | None, np.n
     return h, (mask.ravel().astype(bool) if mask is not None else np.zeros(len(pb), dtype=bool))
 
 
-def disagree(a: Features, b: Features) -> bool:
-    """Whether the keypoints speak against one picture lying in the other: many distinctive
-    matches (twice what a fit needs), most of which no single geometry explains (two editions of a
-    design whose logo moved; a copy's matches agree: 60-95 % of them in the shared bench's crops)."""
-    if not checkable(a, b):
+def disagree(a: Features, b: Features, framed: Dihedral | None = None) -> bool:
+    """Whether the keypoints speak against one picture lying in the other.
+
+    A crop: many distinctive matches (twice what a fit needs), most of which no single geometry
+    explains (two editions of a design whose logo moved; a copy's matches agree: 60-95 % of them
+    in the shared bench's crops). The same framing, turned by `framed` as the thumbnails lay the
+    two over each other: keypoints enough on both sides for a copy to show agreeing matches, yet
+    few matches where that framing puts them, and no copy's geometry (close to a similarity,
+    explaining most matches) placing them elsewhere (two dark editions of different designs,
+    their logos at one place). ORB's descriptors do not survive a mirror: a mirrored framing is
+    never spoken against."""
+    if not checkable(a, b) or (framed is not None and framed.is_mirror):
         return False
     pb, pa = _matched(a, b)
-    return len(pb) >= 2 * MIN_INLIERS and _homography(pb, pa)[1].mean() < CONSISTENT
+    if framed is None:
+        return len(pb) >= 2 * MIN_INLIERS and _homography(pb, pa)[1].mean() < CONSISTENT
+    there = framed.apply_points(pa / np.array([a.aspect, 1.0], dtype=np.float32))
+    agreeing = int((np.hypot(*(there - pb / np.array([b.aspect, 1.0], dtype=np.float32)).T) < FRAMED_SLACK).sum())
+    if agreeing >= MIN_INLIERS or (len(pb) and agreeing >= CONSISTENT * len(pb)):
+        return False
+    if min(len(a), len(b)) < 2 * MIN_INLIERS:
+        return False  # too few keypoints for missing matches to say anything
+    h, inlier = _homography(pb, pa)
+    plausible = h is not None and inlier.sum() >= MIN_INLIERS and inlier.mean() >= CONSISTENT
+    return not (plausible and _warp(_corners(b.aspect), _map(h, _corners(b.aspect))) <= MAX_WARP)  # type: ignore[arg-type]
 
 
 def fit(a: Features, b: Features) -> Geometry | None:
