@@ -11,6 +11,7 @@ disagree demand stronger agreement of the pixels.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -456,22 +457,25 @@ def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level, parts: str =
     if not colours_agree(a, b, al):
         return None  # other colours, place by place: another picture or a colour edition, not a copy
     match = _by_thumbnails(a, b, al, level, keypoints)
+    # the thumbnails agree in one small area (a logo on a gradient): the keypoints are asked
+    # whether they lie where the thumbnails lay them (dark editions of different designs)
+    sure = keypoints and match is not None and match.relation is not Relation.UNCERTAIN
+    thin = sure and al.blocks < GEOMETRY_BLOCKS and not phash.DIHEDRAL[al.dihedral].is_mirror
     if match is not None and not al.cropped:
-        # the thumbnails agree in few places (a small logo on a gradient): the keypoints are asked
-        # (two dark editions of different designs are told apart)
-        thin = keypoints and al.blocks < GEOMETRY_BLOCKS and match.relation is not Relation.UNCERTAIN
-        if thin and not same_pixels(a, b, al) and disagree(a.features, b.features, phash.DIHEDRAL[al.dihedral]):  # type: ignore[arg-type]
-            return _doubted(match, "the thumbnails agree in few places, and the keypoints speak against it")
+        if thin and not same_pixels(a, b, al) and disagree(a.features, b.features, _laid(al)):  # type: ignore[arg-type]
+            return _doubted(match, "the thumbnails agree in one small area, and the keypoints speak against it")
         return match
     geometry = fit(a.features, b.features) if a.features is not None and b.features is not None else None
     if geometry is not None and geometry.inside == OVERLAP:
         return None  # one shot moved against the other (a burst, panorama neighbours): no copy
     if geometry is None:
-        sure_crop = match is not None and al.cropped and match.relation is not Relation.UNCERTAIN
-        if sure_crop and not al.shown and disagree(a.features, b.features):  # type: ignore[arg-type]
-            # two dark editions of different designs align as crops (a picture inside a
-            # screenshot's chrome was placed by the chrome, not searched for)
-            return _doubted(match, "the thumbnails align as a crop, but the keypoints speak against it")  # type: ignore[arg-type]
+        # (a picture inside a screenshot's chrome was placed by the chrome, not searched for)
+        if sure and al.cropped and not al.shown:
+            if disagree(a.features, b.features):  # type: ignore[arg-type]
+                # two dark editions of different designs align as crops
+                return _doubted(match, "the thumbnails align as a crop, but the keypoints speak against it")  # type: ignore[arg-type]
+            if thin and disagree(a.features, b.features, _laid(al)):  # type: ignore[arg-type]
+                return _doubted(match, "the thumbnails agree in one small area, and the keypoints speak against it")  # type: ignore[arg-type]
         return match
     if match is not None:  # a crop the keypoints confirm: say how it lies
         match.evidence.update(_geometry_words(geometry))
@@ -479,6 +483,18 @@ def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level, parts: str =
             match.evidence["box"] = list(geometry.box)
         return match
     return _by_geometry(a, b, geometry, al, level)
+
+
+def _laid(al: Alignment) -> Callable[[np.ndarray], np.ndarray]:
+    """Where the thumbnails lay a's places (fractions of its content) in b's content."""
+    turn = phash.DIHEDRAL[al.dihedral]
+    x0, y0, x1, y1 = (v / THUMB for v in al.box)
+    origin, size = np.array([x0, y0]), np.array([x1 - x0, y1 - y0])
+    if al.side == "b":  # b is a part of a turned: the box is in a's turned thumbnail
+        return lambda points: (turn.apply_points(points) - origin) / size
+    if al.side == "a":  # a turned is a part of b
+        return lambda points: origin + turn.apply_points(points) * size
+    return turn.apply_points
 
 
 def _doubted(match: Match, why: str) -> Match:

@@ -9,13 +9,13 @@ that only overlap (a burst, panorama neighbours) or parts that do not meet are n
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from ..fingerprint.features import Features
-from ..fingerprint.phash import Dihedral
 
 MIN_KEYPOINTS = 12  # fewer keypoints on either side: no geometry can be checked
 RATIO = 0.8  # Lowe's ratio test: the best match clearly better than the second best
@@ -24,7 +24,7 @@ MIN_INLIER_SHARE = 0.25  # ...of the matches that passed the ratio test
 CONSISTENT = 0.5  # share of many matches one geometry must explain, or the keypoints speak against a copy
 THRESHOLD = 0.015  # RANSAC reprojection error, as a fraction of the picture's height
 MIN_CELLS = 5  # inliers in at least this many cells of a 3 x 3 grid over the contained picture
-FRAMED_SLACK = 2 * THRESHOLD  # a copy in the same framing has a keypoint this near where the other has it (of a side)
+LAID_SLACK = 2 * THRESHOLD  # a copy has a keypoint this near where the thumbnails lay the other's (of a side)
 MAX_WARP = 0.12  # largest distance of a mapped corner from the best similarity, as a fraction of its size
 SLACK = 0.04  # a contained picture may reach this far (fraction of the other's side) outside it
 MIN_SCALE, MAX_SCALE = 0.2, 5.0  # relative size of the two pictures' contents
@@ -120,24 +120,24 @@ def _homography(pb: np.ndarray, pa: np.ndarray) -> tuple[np.ndarray | None, np.n
     return h, (mask.ravel().astype(bool) if mask is not None else np.zeros(len(pb), dtype=bool))
 
 
-def disagree(a: Features, b: Features, framed: Dihedral | None = None) -> bool:
+def disagree(a: Features, b: Features, laid: Callable[[np.ndarray], np.ndarray] | None = None) -> bool:
     """Whether the keypoints speak against one picture lying in the other.
 
-    A crop: many distinctive matches (twice what a fit needs), most of which no single geometry
+    Alone: many distinctive matches (twice what a fit needs), most of which no single geometry
     explains (two editions of a design whose logo moved; a copy's matches agree: 60-95 % of them
-    in the shared bench's crops). The same framing, turned by `framed` as the thumbnails lay the
-    two over each other: keypoints enough on both sides for a copy to show agreeing matches, yet
-    few matches where that framing puts them, and no copy's geometry (close to a similarity,
-    explaining most matches) placing them elsewhere (two dark editions of different designs,
-    their logos at one place). ORB's descriptors do not survive a mirror: a mirrored framing is
-    never spoken against."""
-    if not checkable(a, b) or (framed is not None and framed.is_mirror):
+    in the shared bench's crops). With `laid`, where the thumbnails lay a's places (fractions of
+    its content) in b's content: keypoints enough on both sides for a copy to show agreeing
+    matches, yet few matches where `laid` puts them (3 % of a side), and no copy's geometry (close
+    to a similarity, explaining most matches) placing them elsewhere (dark editions of different
+    designs, their logos at one place). ORB's descriptors do not survive a mirror: a mirrored
+    placement is not for the keypoints to judge."""
+    if not checkable(a, b):
         return False
     pb, pa = _matched(a, b)
-    if framed is None:
+    if laid is None:
         return len(pb) >= 2 * MIN_INLIERS and _homography(pb, pa)[1].mean() < CONSISTENT
-    there = framed.apply_points(pa / np.array([a.aspect, 1.0], dtype=np.float32))
-    agreeing = int((np.hypot(*(there - pb / np.array([b.aspect, 1.0], dtype=np.float32)).T) < FRAMED_SLACK).sum())
+    there = laid(pa / np.array([a.aspect, 1.0], dtype=np.float32))
+    agreeing = int((np.hypot(*(there - pb / np.array([b.aspect, 1.0], dtype=np.float32)).T) < LAID_SLACK).sum())
     if agreeing >= MIN_INLIERS or (len(pb) and agreeing >= CONSISTENT * len(pb)):
         return False
     if min(len(a), len(b)) < 2 * MIN_INLIERS:
