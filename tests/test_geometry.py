@@ -364,35 +364,32 @@ def test_thin_evidence_in_the_same_framing_is_checked_by_the_keypoints(tmp_path:
 
 
 def logo_design(seed: int, size: tuple[int, int] = (1600, 900)) -> Image.Image:
-    """A dark wallpaper design: a blend of two colours (straight or about a point), a thin light
-    logo of nested shapes and a word, near a third of the width like its siblings'."""
+    """A dark wallpaper design: three colours blended along a direction, a thin light logo
+    (nested open rings or stars) and a word, near a third of the width like its siblings'."""
     rng = np.random.default_rng(seed)
     w, h = size
-    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
-    if rng.random() < 0.5:
-        angle = rng.uniform(0, 2 * np.pi)
-        t = np.cos(angle) * x / w + np.sin(angle) * y / h
-    else:
-        t = np.hypot(x - rng.uniform(0, 1) * w, y - rng.uniform(0, 1) * h)
-    t = ((t - t.min()) / (t.max() - t.min()))[..., None]
-    px = (rng.integers(0, 256, 3) * (1 - t) + rng.integers(0, 256, 3) * t) * rng.uniform(0.25, 0.45)
-    im = Image.fromarray(px.clip(0, 255).astype(np.uint8))
+    # three dark colours blended across the picture, along a random direction
+    along = np.linspace(0, 1, max(w, h) * 2, dtype=np.float32)
+    stops = rng.integers(0, 110, (3, 3)).astype(np.float32)
+    ramp = np.stack([np.interp(along, [0, 0.5, 1], stops[:, c]) for c in range(3)], axis=-1)
+    dx, dy = np.cos(rng.uniform(0, 2 * np.pi)), np.sin(rng.uniform(0, 2 * np.pi))
+    y, x = np.mgrid[0:h, 0:w]
+    at = (dx * x / w + dy * y / h + 2) / 4
+    im = Image.fromarray(ramp[(at * (len(along) - 1)).astype(int)].astype(np.uint8))
     draw = ImageDraw.Draw(im)
     ink = tuple(int(v) for v in rng.integers(170, 240, 3))
     r = min(w, h) * rng.uniform(0.08, 0.22)
     cx, cy = w * rng.uniform(0.25, 0.35), h * rng.uniform(0.3, 0.6)
-    shape, line = int(rng.integers(0, 4)), max(2, int(r / 14))
+    points, line = int(rng.integers(3, 7)), max(2, int(r / 14))  # an open ring, or a star of 4-6 points
     for k in range(int(rng.integers(1, 4))):
         s = r * (1 - 0.22 * k)
-        box = (cx - s, cy - s, cx + s, cy + s)
-        if shape == 0:
-            draw.ellipse(box, outline=ink, width=line)
-        elif shape == 1:
-            draw.rectangle(box, outline=ink, width=line)
-        elif shape == 2:
-            draw.polygon([(cx, cy - s), (cx - s, cy + s), (cx + s, cy + s)], outline=ink, width=line)
+        if points == 3:
+            draw.arc((cx - s, cy - s, cx + s, cy + s), 30, 330, fill=ink, width=line)
         else:
-            draw.regular_polygon((cx, cy, s), 6, outline=ink, width=line)
+            angles = np.arange(2 * points) * np.pi / points
+            reach = np.where(np.arange(2 * points) % 2 == 0, s, s * 0.45)
+            star = list(zip((cx + reach * np.cos(angles)).tolist(), (cy + reach * np.sin(angles)).tolist()))
+            draw.polygon(star, outline=ink, width=line)
     word = ["nova", "kite", "sol", "delta", "zen", "arc", "flux"][int(rng.integers(0, 7))]
     draw.text((cx - r, cy + r * 1.25), word, fill=ink, font=ImageFont.load_default(size=int(r / 2)))
     return im
@@ -402,17 +399,15 @@ def test_a_crop_alike_in_one_small_area_is_checked_by_the_keypoints(tmp_path: Pa
     """Dark designs with their logos near one place: the crop search lays a part of one over the
     other where the logos meet, and the thumbnails agree in the 4-5 blocks around them only. The
     keypoints are asked (both have many): few matches lie where the crop puts them, and no copy's
-    geometry explains them, so the pair "may be" one (before: sure crops). A real crop of such a
-    design is found, a sure crop when its keypoints lie where the crop puts them, else "may be"
-    one: on smooth dark blends most keypoints sit on the blend's banding, which moves when the
-    picture is resampled, and the logo's are few."""
-    seeds = (9, 16, 24, 27, 42, 57)
+    geometry explains them, so the pair "may be" one (before: sure crops). A real crop whose
+    keypoints lie where the crop puts them stays a sure one. (Real crops of most such designs are
+    not found at all: too little detail to be sure; see the drawn-graphics benchmark.)"""
+    seeds = (6, 18, 23, 33, 34, 57)
     fingerprints = {n: fingerprint_file(str(save(logo_design(n), tmp_path / f"{n}.png"))) for n in seeds}
-    for i, j in ((16, 42), (24, 57)):
+    for i, j in ((6, 57), (18, 33), (23, 34)):
         match = compare(fingerprints[i], fingerprints[j], LEVELS["normal"])
         assert match is not None and match.relation is Relation.UNCERTAIN, (i, j, match)
         assert "keypoints speak against" in match.evidence["uncertain"]
-    for n in (9, 27):
-        part = save(logo_design(n).crop((200, 90, 1480, 810)), tmp_path / f"{n}-part.png")
-        crop = compare(fingerprints[n], fingerprint_file(str(part)), LEVELS["normal"])
-        assert crop is not None and (n == 9 or crop.relation is Relation.CROPPED), (n, crop)
+    part = save(logo_design(23).crop((200, 90, 1480, 810)), tmp_path / "23-part.png")
+    crop = compare(fingerprints[23], fingerprint_file(str(part)), LEVELS["normal"])
+    assert crop is not None and crop.relation is Relation.CROPPED, crop
