@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 from pathlib import Path
 
 import numpy as np
-from image_bench import keepers, report, scan_groups, score, stages
+from image_bench import run_half
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 CLASSES = {
@@ -129,16 +128,7 @@ def run(out: Path, halves: list[str], designs: int, levels: list[str]) -> None:
     for half in halves:
         folder = out / half
         build(folder, designs, SEEDS[half])
-        with tempfile.TemporaryDirectory() as tmp:
-            for level in levels:
-                groups, seconds, maybe = scan_groups(folder, level, Path(tmp, "catalog.sqlite"))
-                report(f"{half} {level}", folder, score(folder, groups, CLASSES), seconds, CLASSES)
-                print(f"    verdicts: {stages(Path(tmp, 'catalog.sqlite'), level)}")
-                print(f"    keepers: {keepers(folder, groups)}")
-                if maybe:
-                    m = score(folder, maybe, CLASSES)
-                    print(f"    may be duplicates (never removed unless asked): {m['true']} true pairs, "
-                          f"{len(m['false'])} false, {m['related']} related")  # fmt: skip
+        run_half(half, folder, levels, CLASSES)
 
 
 def main() -> None:

@@ -549,18 +549,24 @@ def run(out: Path, halves: list[str], levels: list[str], baseline: bool) -> None
         folder = out / half
         if not (folder / "truth.json").exists():
             raise SystemExit(f"no benchmark set in {folder}: build it first (python {sys.argv[0]} build --out {out})")
-        with tempfile.TemporaryDirectory() as tmp:
-            for level in levels:
-                groups, seconds, maybe = scan_groups(folder, level, Path(tmp, "catalog.sqlite"))
-                report(f"{half} {level}", folder, score(folder, groups), seconds)
-                print(f"    verdicts: {stages(Path(tmp, 'catalog.sqlite'), level)}")
-                print(f"    keepers: {keepers(folder, groups)}")
-                if maybe:
-                    m = score(folder, maybe)
-                    print(f"    may be duplicates (never removed unless asked): {m['true']} true pairs, "
-                          f"{len(m['false'])} false, {m['related']} related")  # fmt: skip
+        run_half(half, folder, levels)
         if baseline:
             report(f"{half} pHash<=10", folder, score(folder, baseline_groups(folder)))
+
+
+def run_half(half: str, folder: Path, levels: list[str], classes: dict[str, str] = CLASSES) -> None:
+    """Scan a half at each level (one catalog: levels after the first reuse the fingerprints) and
+    print its scores, how its pairs were decided, its keepers and its "may be duplicates"."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for level in levels:
+            groups, seconds, maybe = scan_groups(folder, level, Path(tmp, "catalog.sqlite"))
+            report(f"{half} {level}", folder, score(folder, groups, classes), seconds, classes)
+            print(f"    verdicts: {stages(Path(tmp, 'catalog.sqlite'), level)}")
+            print(f"    keepers: {keepers(folder, groups)}")
+            if maybe:
+                m = score(folder, maybe, classes)
+                print(f"    may be duplicates (never removed unless asked): {m['true']} true pairs, "
+                      f"{len(m['false'])} false, {m['related']} related")  # fmt: skip
 
 
 def main() -> None:
