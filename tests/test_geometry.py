@@ -395,6 +395,42 @@ def logo_design(seed: int, size: tuple[int, int] = (1600, 900)) -> Image.Image:
     return im
 
 
+def branded(seed: int, size: tuple[int, int] = (1600, 900)) -> Image.Image:
+    """One series' wallpaper: the brand's mark (a hexagon round a dot, its name under it) at one
+    place, a little bigger or smaller from picture to picture, over a soft glow of the seed's colours."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    inner, outer = rng.integers(10, 120, (2, 3)).astype(np.float32)
+    fx, fy = rng.uniform(0.3, 0.7, 2)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    glow = np.clip(np.hypot(x / w - fx, y / h - fy) / 0.8, 0, 1)[..., None]
+    im = Image.fromarray((inner * (1 - glow) + outer * glow).astype(np.uint8))
+    draw = ImageDraw.Draw(im)
+    r, cx, cy, ink = h * rng.uniform(0.11, 0.15), w * 0.7, h * 0.4, (235, 235, 235)
+    hexagon = [(cx + r * np.cos(a), cy + r * np.sin(a)) for a in np.arange(6) * np.pi / 3]
+    draw.polygon(hexagon, outline=ink, width=max(2, int(r / 12)))
+    draw.ellipse((cx - r / 4, cy - r / 4, cx + r / 4, cy + r / 4), fill=ink)
+    draw.text((cx - r, cy + r * 1.3), "orbit", fill=ink, font=ImageFont.load_default(size=int(r * 0.6)))
+    return im
+
+
+def test_a_crop_agreeing_in_one_part_of_the_picture_only_may_be_one(tmp_path: Path) -> None:
+    """Wallpapers of one series share the brand's mark at one place, drawn a little bigger in one:
+    the crop search (size and place) lays one mark over the other, and the thumbnails agree there
+    only, over a smooth glow that says nothing. A crop needs its agreeing detail spread over the
+    picture as a keypoint fit must (5 cells of a 3 x 3 grid): else it "may be" one (before: sure
+    crops). A crop of a photograph, detail everywhere, stays a sure one."""
+    fingerprints = {n: fingerprint_file(str(save(branded(n), tmp_path / f"{n}.png"))) for n in (1, 2, 6, 8, 12, 18)}
+    for i, j in ((1, 2), (6, 18), (8, 12)):
+        match = compare(fingerprints[i], fingerprints[j], LEVELS["normal"])
+        assert match is not None and match.relation is Relation.UNCERTAIN, (i, j, match)
+        assert match.evidence["uncertain"] == "the crop agrees in one part of the picture only"
+    original = scene(5, (1200, 900))
+    whole, part = save(original, tmp_path / "o.png"), save(original.crop((150, 100, 1050, 775)), tmp_path / "part.jpg")
+    crop = compare(fingerprint_file(str(whole)), fingerprint_file(str(part)), LEVELS["normal"])
+    assert crop is not None and crop.relation is Relation.CROPPED, crop
+
+
 def test_a_crop_alike_in_one_small_area_is_checked_by_the_keypoints(tmp_path: Path) -> None:
     """Dark designs with their logos near one place: the crop search lays a part of one over the
     other where the logos meet, and the thumbnails agree in the 4-5 blocks around them only. The

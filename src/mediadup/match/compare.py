@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -22,9 +23,9 @@ from ..fingerprint import phash
 from ..fingerprint.image import FIRST_WINDOW, INNER, THUMB, ImageFingerprint
 from ..records import ImageInfo, Relation
 from . import pattern
-from .geometry import OVERLAP, Geometry, checkable, disagree, fit
+from .geometry import MIN_CELLS, OVERLAP, Geometry, cells, checkable, disagree, fit
 
-VERSION = 24  # bump when a change can turn a verdict: remembered verdicts are then recomputed
+VERSION = 25  # bump when a change can turn a verdict: remembered verdicts are then recomputed
 GRID = 32  # pixels compared per side
 MIN_DETAIL = 0.7  # similarity of fine detail that crops and unhashed turns need
 MIN_STRUCTURE = 0.12  # ...and the fraction of the picture that must show edges or texture
@@ -141,7 +142,14 @@ def rmse(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sqrt(np.partition(d, keep)[:keep].mean()))
 
 
-def block_evidence(ha: np.ndarray, hb: np.ndarray) -> tuple[int, float, bool]:
+class BlockEvidence(NamedTuple):
+    count: int  # blocks with detail on both sides
+    agreement: float  # share of them whose detail agrees
+    other_middle: bool  # the middle shows other content
+    agreeing_cells: int  # cells of a 3 x 3 grid over the picture holding agreeing detail (as `geometry.cells`)
+
+
+def block_evidence(ha: np.ndarray, hb: np.ndarray) -> BlockEvidence:
     """Local evidence of two aligned grids' fine detail (`_highpass`): the blocks with detail on
     both sides (edges, texture: flat and smoothly shaded blocks say nothing either way), and the
     share of those whose detail agrees, each block normalised on its own (so one region's
@@ -149,7 +157,8 @@ def block_evidence(ha: np.ndarray, hb: np.ndarray) -> tuple[int, float, bool]:
     (a slight tilt or warp moves detail a little from place to place). Also: whether the middle
     shows other content, no block of it agreeing and three or four differing (detail that disagrees,
     or detail on one side over a flat place on the other): one frame, band or window chrome around
-    two different pictures agrees everywhere else."""
+    two different pictures agrees everywhere else. And over how much of the picture the agreeing
+    detail lies (a mark or a logo: one part)."""
     za, sa = _normalised(_blocks(ha))
     padded = np.pad(hb, 1, mode="edge")
     shifted = np.stack([padded[dy : dy + GRID, dx : dx + GRID] for dy in (0, 1, 2) for dx in (0, 1, 2)])
@@ -161,7 +170,10 @@ def block_evidence(ha: np.ndarray, hb: np.ndarray) -> tuple[int, float, bool]:
     one_sided = (np.maximum(sa, sb[4]) >= 2 * BLOCK_DETAIL) & (np.minimum(sa, sb[4]) < BLOCK_DETAIL / 2)
     differ = (informative & ~agree) | one_sided
     other_middle = not agree[MIDDLE].any() and int(differ[MIDDLE].sum()) >= 3  # a mark, a sticker: one row at most
-    return count, float(agree.sum() / count) if count else 0.0, other_middle
+    n = GRID // BLOCK
+    row, column = np.divmod(np.flatnonzero(agree), n)
+    agreeing_cells = cells(np.c_[column + 0.5, row + 0.5] / n, 1.0) if len(row) else 0
+    return BlockEvidence(count, float(agree.sum() / count) if count else 0.0, other_middle, agreeing_cells)
 
 
 def _blocks(grids: np.ndarray) -> np.ndarray:
@@ -269,6 +281,7 @@ class Alignment:
     blocks: int = 0  # blocks with detail on both sides (local evidence)
     agreement: float = 0.0  # share of them whose detail agrees
     other_middle: bool = False  # the middle shows other content (see block_evidence)
+    agreeing_cells: int = 0  # cells of a 3 x 3 grid holding agreeing detail (see block_evidence)
     worst: float = 0.0  # 99th percentile of the raw pixel difference (gray levels)
     shown: bool = False  # the part is the picture inside the bigger one's window chrome (a screenshot)
 
@@ -341,7 +354,7 @@ def align(a: ImageFingerprint, b: ImageFingerprint, level: Level, parts: str = "
     big, small = (b.thumb, turn(k)) if side == "a" else (turn(k), b.thumb)
     region, other = _grid(big, box if side else None), _grid(small)
     detail_a, detail_b = _highpass(region), _highpass(other)
-    blocks, agreement, other_middle = block_evidence(detail_a, detail_b)
+    evidence = block_evidence(detail_a, detail_b)
     return Alignment(
         dihedral=k,
         side=side,
@@ -353,9 +366,10 @@ def align(a: ImageFingerprint, b: ImageFingerprint, level: Level, parts: str = "
         phash_distance=distances[k],
         colour=hist,
         recoloured=recoloured,
-        blocks=blocks,
-        agreement=agreement,
-        other_middle=other_middle,
+        blocks=evidence.count,
+        agreement=evidence.agreement,
+        other_middle=evidence.other_middle,
+        agreeing_cells=evidence.agreeing_cells,
         worst=float(np.percentile(np.abs(region - other), 99)),
         shown=shown,
     )
@@ -459,7 +473,8 @@ def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level, parts: str =
     match = _by_thumbnails(a, b, al, level, keypoints)
     # the thumbnails agree in one small area (a logo on a gradient): the keypoints are asked
     # whether they lie where the thumbnails lay them (dark editions of different designs)
-    sure = keypoints and match is not None and match.relation is not Relation.UNCERTAIN
+    certain = match is not None and match.relation is not Relation.UNCERTAIN
+    sure = keypoints and certain
     thin = sure and al.blocks < GEOMETRY_BLOCKS and not phash.DIHEDRAL[al.dihedral].is_mirror
     if match is not None and not al.cropped:
         if thin and not same_pixels(a, b, al) and disagree(a.features, b.features, _laid(al)):  # type: ignore[arg-type]
@@ -476,6 +491,10 @@ def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level, parts: str =
                 return _doubted(match, "the thumbnails align as a crop, but the keypoints speak against it")  # type: ignore[arg-type]
             if thin and disagree(a.features, b.features, _laid(al)):  # type: ignore[arg-type]
                 return _doubted(match, "the thumbnails agree in one small area, and the keypoints speak against it")  # type: ignore[arg-type]
+        if certain and al.cropped and not al.shown and al.agreeing_cells < MIN_CELLS and not same_pixels(a, b, al):
+            # the spread a keypoint fit must show: a search of size and place lays one mark over
+            # another's (a logo and its word, different designs sharing one layout)
+            return _doubted(match, "the crop agrees in one part of the picture only")  # type: ignore[arg-type]
         return match
     if match is not None:  # a crop the keypoints confirm: say how it lies
         match.evidence.update(_geometry_words(geometry))
@@ -583,7 +602,7 @@ def _by_geometry(a: ImageFingerprint, b: ImageFingerprint, g: Geometry, al: Alig
                                 borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
     region, other = _grid(shown), _grid(frame)
     detail_a, detail_b = _highpass(region), _highpass(other)
-    blocks, agreement, other_middle = block_evidence(detail_a, detail_b)
+    blocks, agreement, other_middle, _ = block_evidence(detail_a, detail_b)
     if blocks < GEOMETRY_BLOCKS or agreement < GEOMETRY_AGREEMENT or other_middle:
         return None
     cropped = g.inside in ("a", "b") and g.kept < 0.97

@@ -88,7 +88,7 @@ def _inside(corners_mapped: np.ndarray, aspect: float) -> bool:
     return bool((x >= -sx).all() and (x <= aspect + sx).all() and (y >= -sy).all() and (y <= 1 + sy).all())
 
 
-def _cells(points: np.ndarray, aspect: float) -> int:
+def cells(points: np.ndarray, aspect: float) -> int:
     """Cells of a 3 x 3 grid over a picture (height 1, width `aspect`) holding at least one point."""
     cx = np.clip((points[:, 0] / aspect * 3).astype(int), 0, 2)
     cy = np.clip((points[:, 1] * 3).astype(int), 0, 2)
@@ -173,7 +173,7 @@ def fit(a: Features, b: Features) -> Geometry | None:
         return None
     b_in_a, a_in_b = _inside(b_on_a, a.aspect), _inside(a_on_b, b.aspect)
     inside = "" if b_in_a and a_in_b else "b" if b_in_a else "a" if a_in_b else OVERLAP
-    spread = _cells(pb[inlier], b.aspect) if inside != "a" else _cells(pa[inlier], a.aspect)
+    spread = cells(pb[inlier], b.aspect) if inside != "a" else cells(pa[inlier], a.aspect)
     if spread < MIN_CELLS:
         return None  # the agreeing keypoints sit in one corner: too little of the picture is checked
     kept = _area(b_on_a) / a.aspect if inside == "b" else _area(a_on_b) / b.aspect if inside == "a" else 1.0
