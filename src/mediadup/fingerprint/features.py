@@ -57,21 +57,22 @@ def features(gray: np.ndarray) -> Features:
     found, desc = orb.detectAndCompute(np.ascontiguousarray(gray), None)
     if desc is None or not found:
         return Features(np.zeros((0, 2), np.float32), np.zeros((0, DESCRIPTOR), np.uint8), w / max(h, 1))
-    keep = _spread([k.response for k in found], [k.pt for k in found], w, h)
-    points = np.array([found[i].pt for i in keep], dtype=np.float32) / np.array([w, h], dtype=np.float32)
+    places = cv2.KeyPoint_convert(found)
+    keep = _spread([k.response for k in found], places, w, h)
+    points = places[keep] / np.array([w, h], dtype=np.float32)
     return Features(points.clip(0, 1), desc[keep], w / max(h, 1))
 
 
-def _spread(responses: list[float], points: list[tuple[float, float]], w: int, h: int) -> list[int]:
+def _spread(responses: list[float], points: np.ndarray, w: int, h: int) -> np.ndarray:
     """The MAX_KEYPOINTS strongest keypoints, taken in turns from the cells of a 4 x 4 grid, so a
-    busy corner does not take them all."""
-    cells: dict[tuple[int, int], list[int]] = {}
-    for i in sorted(range(len(responses)), key=lambda i: -responses[i]):
-        x, y = points[i]
-        cells.setdefault((min(3, int(4 * x / w)), min(3, int(4 * y / h))), []).append(i)
-    chosen: list[int] = []
-    rank = 0
-    while len(chosen) < MAX_KEYPOINTS and any(rank < len(c) for c in cells.values()):
-        chosen += [c[rank] for c in cells.values() if rank < len(c)]
-        rank += 1
-    return chosen[:MAX_KEYPOINTS]
+    busy corner does not take them all: each turn the next strongest of every cell, the cells in
+    the order their strongest comes."""
+    strongest = np.argsort(-np.asarray(responses, dtype=np.float64), kind="stable")
+    x, y = points[strongest].astype(np.float64).T
+    cell = np.minimum(3, (4 * x / w).astype(np.int64)) * 4 + np.minimum(3, (4 * y / h).astype(np.int64))
+    _, first, inverse, counts = np.unique(cell, return_index=True, return_inverse=True, return_counts=True)
+    by_cell = np.argsort(inverse, kind="stable")  # each cell's keypoints, strongest first
+    rank = np.empty(len(cell), dtype=np.int64)
+    rank[by_cell] = np.arange(len(cell)) - np.repeat(np.cumsum(counts) - counts, counts)
+    turn_order = np.lexsort((np.argsort(np.argsort(first))[inverse], rank))
+    return strongest[turn_order[:MAX_KEYPOINTS]]

@@ -149,7 +149,7 @@ def _band(lines: np.ndarray, limit: float) -> int:
     The first few lines may blend with what was peeled before (the luminance is blurred). A band
     thinner than MIN_BORDER or over `limit` of the lines is none."""
     n = len(lines)
-    outer = lines[: int(limit * n) + EDGE_LINES + 1]
+    outer = np.ascontiguousarray(lines[: int(limit * n) + EDGE_LINES + 1])  # (once: `_near` reads it twice)
     blended = 2 * EDGE_LINES  # lines that may blend with what was peeled before
     if len(outer) <= blended + EDGE_LINES:
         return 0
