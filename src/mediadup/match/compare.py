@@ -172,7 +172,7 @@ def block_evidence(ha: np.ndarray, hb: np.ndarray) -> BlockEvidence:
     other_middle = not agree[MIDDLE].any() and int(differ[MIDDLE].sum()) >= 3  # a mark, a sticker: one row at most
     n = GRID // BLOCK
     row, column = np.divmod(np.flatnonzero(agree), n)
-    agreeing_cells = cells(np.c_[column + 0.5, row + 0.5] / n, 1.0) if len(row) else 0
+    agreeing_cells = cells(np.c_[column + 0.5, row + 0.5] / n, 1.0)  # (block centres)
     return BlockEvidence(count, float(agree.sum() / count) if count else 0.0, other_middle, agreeing_cells)
 
 
@@ -484,17 +484,18 @@ def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level, parts: str =
     if geometry is not None and geometry.inside == OVERLAP:
         return None  # one shot moved against the other (a burst, panorama neighbours): no copy
     if geometry is None:
-        # (a picture inside a screenshot's chrome was placed by the chrome, not searched for)
-        if sure and al.cropped and not al.shown:
-            if disagree(a.features, b.features):  # type: ignore[arg-type]
+        # a crop the thumbnails searched for (a picture inside a screenshot's chrome was placed by
+        # the chrome instead)
+        if certain and al.cropped and not al.shown:
+            if sure and disagree(a.features, b.features):  # type: ignore[arg-type]
                 # two dark editions of different designs align as crops
                 return _doubted(match, "the thumbnails align as a crop, but the keypoints speak against it")  # type: ignore[arg-type]
             if thin and disagree(a.features, b.features, _laid(al)):  # type: ignore[arg-type]
                 return _doubted(match, "the thumbnails agree in one small area, and the keypoints speak against it")  # type: ignore[arg-type]
-        if certain and al.cropped and not al.shown and al.agreeing_cells < MIN_CELLS and not same_pixels(a, b, al):
-            # the spread a keypoint fit must show: a search of size and place lays one mark over
-            # another's (a logo and its word, different designs sharing one layout)
-            return _doubted(match, "the crop agrees in one part of the picture only")  # type: ignore[arg-type]
+            if al.agreeing_cells < MIN_CELLS and not same_pixels(a, b, al):
+                # the spread a keypoint fit must show: a search of size and place lays one mark
+                # over another's (a logo and its word, different designs sharing one layout)
+                return _doubted(match, "the crop agrees in one part of the picture only")  # type: ignore[arg-type]
         return match
     if match is not None:  # a crop the keypoints confirm: say how it lies
         match.evidence.update(_geometry_words(geometry))
