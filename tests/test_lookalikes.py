@@ -581,6 +581,60 @@ def test_pairs_proposed_only_as_alike_but_for_a_local_edit_get_no_crop_search(tm
         assert [m.relation for m in verifier.many([mirrored])] == [Relation.MIRRORED]
 
 
+def test_a_pair_alike_in_one_window_only_is_turned_away_when_its_colours_disagree_elsewhere(tmp_path: Path) -> None:
+    """The same window of both proposes a copy in the same framing (alike but for a local edit
+    elsewhere), and such a copy's colours agree place by place over most of the whole picture
+    (compare.colours_agree): two colour fields that share a corner and differ in the rest are
+    turned away at the first look, as verification would; a copy with a sticker outside the
+    window, or in other colours, and a field gone gray are still proposed."""
+    from PIL import ImageOps
+
+    from mediadup.fingerprint.image import SHARED_WINDOWS, WINDOWS, fingerprint_file
+    from mediadup.match.candidates import candidate_pairs
+    from mediadup.match.compare import COLOURFUL, LEVELS, compare
+    from mediadup.match.sketches import TURNED, Sketches
+
+    rng = np.random.default_rng(5)
+    corner = next(w for w in SHARED_WINDOWS if WINDOWS[w][:2] == (0, 0))  # the top left 75 %
+    pictures = []
+    for n in range(12):
+        cells = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
+        other = cells.copy()
+        other[3, :], other[:, 3] = rng.integers(0, 256, (2, 4, 3), dtype=np.uint8)  # alike in the top left only
+        original = Image.fromarray(cells).resize((96, 96), Image.Resampling.BICUBIC)
+        sticker = original.copy()
+        ImageDraw.Draw(sticker).ellipse((78, 78, 94, 94), fill=(255, 255, 0))
+        graded = Image.merge(
+            "RGB", [c.point(lambda v, k=k: v * (0.8 + 0.1 * k) + 10) for k, c in enumerate(original.split())]
+        )
+        relatives = {
+            "original": original,
+            "other": Image.fromarray(other).resize((96, 96), Image.Resampling.BICUBIC),
+            "sticker": sticker,
+            "graded": graded,
+            "gray": ImageOps.grayscale(original).convert("RGB"),
+        }
+        for kind, im in relatives.items():
+            im.save(tmp_path / f"{n} {kind}.png")
+            pictures.append(fingerprint_file(str(tmp_path / f"{n} {kind}.png")))
+    hashes = np.stack([f.hashes for f in pictures]).astype(np.uint64)
+    sketches = Sketches.empty(np.ones(len(pictures), dtype=bool))
+    for k, f in enumerate(pictures):
+        sketches.set(k, f.thumb, f.colours, f.chroma > COLOURFUL and not f.info.monochrome)
+    firsts = np.arange(0, len(pictures), 5).repeat(4)  # each original and its four relatives
+    window = np.full(len(firsts), TURNED + corner, dtype=np.int16)
+    seconds = (firsts.reshape(-1, 4) + np.arange(1, 5)).ravel()
+    kept = sketches.reachable(firsts, seconds, window, window)
+    looked = {kind: kept.reshape(-1, 4)[:, j].tolist() for j, kind in enumerate(list(relatives)[1:])}
+    assert not any(looked["other"]), looked["other"]
+    assert all(looked["sticker"]) and all(looked["graded"]) and all(looked["gray"])
+    for a, b in zip(firsts[::4], seconds[::4]):  # verification: no copy in the same framing either
+        assert compare(pictures[a], pictures[b], LEVELS["normal"], parts="", turned=False) is None
+    every = candidate_pairs(hashes, LEVELS["normal"])
+    screened = candidate_pairs(hashes, LEVELS["normal"], sketches.reachable)
+    assert screened.turned_away > 0 and len(screened.pairs) < len(every.pairs)
+
+
 def test_views_that_show_nothing_bring_no_candidates(tmp_path: Path) -> None:
     """Product shots on white: windows that miss the product are plain white in every picture,
     and a small product leaves the average hash nearly empty. Such views carry no information:

@@ -178,7 +178,7 @@ def content_box(pixels: np.ndarray) -> tuple[int, int, int, int]:
         region = pixels[y0:y1, x0:x1]
         if region.shape[0] < 8 or region.shape[1] < 8:
             break
-        columns = region.swapaxes(0, 1)
+        columns = cv2.transpose(np.ascontiguousarray(region))  # (a copy: a transposed view is slow to read)
         top, bottom = _band(region, 0.45), _band(region[::-1], 0.45)
         left, right = _band(columns, 0.45), _band(columns[::-1], 0.45)
         if not (top or bottom or left or right):

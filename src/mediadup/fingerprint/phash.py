@@ -110,7 +110,7 @@ def hash_blocks(blocks: np.ndarray) -> list[int]:
     """hash_block of each of (n, 8, 8) blocks, all at once."""
     flat = blocks.reshape(len(blocks), -1)
     bits = flat > median(flat, axis=1)[:, None]
-    return [int(v) for v in bits.astype(np.uint64) @ _POWERS]
+    return np.packbits(bits, axis=1).view(">u8").ravel().tolist()  # (8 bytes a row, first bit highest)
 
 
 def phash(image: Image.Image, box: tuple[float, float, float, float] | None = None) -> int:
@@ -140,7 +140,7 @@ def _window_transforms(windows: tuple[tuple[float, float, float, float], ...], s
     distinct row span (windows share them: each is applied once), which span each window has,
     and one per window for its columns."""
     spans, span = row_spans(windows)
-    rows = np.stack([_DCT @ area_weights(y0 * size, y1 * size, size) for y0, y1 in spans])
+    rows = np.concatenate([_DCT @ area_weights(y0 * size, y1 * size, size) for y0, y1 in spans])  # one product
     cols = np.stack([_DCT @ area_weights(x0 * size, x1 * size, size) for x0, _, x1, _ in windows])
     return rows, span, cols.transpose(0, 2, 1)
 
@@ -157,7 +157,7 @@ def window_hashes(luma: np.ndarray, windows: tuple[tuple[float, float, float, fl
     area-resampled to 32x32 and DCT-transformed by precomputed matrix products. A box with next
     to no content hashes to FLAT."""
     rows, span, cols = _window_transforms(windows, luma.shape[0])
-    blocks = (rows @ luma.astype(np.float64))[span] @ cols
+    blocks = (rows @ luma.astype(np.float64)).reshape(-1, HASH_SIZE, luma.shape[1])[span] @ cols
     plain = (blocks**2).sum(axis=(1, 2)) - blocks[:, 0, 0] ** 2 < _FLAT_ENERGY  # the low frequencies but DC
     return [FLAT if p else h for h, p in zip(hash_blocks(blocks), plain.tolist())]
 

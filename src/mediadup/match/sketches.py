@@ -128,6 +128,10 @@ class Sketches:
         both = np.flatnonzero(alike & self.colourful[a] & self.colourful[b])
         if len(both):
             alike[both] = _colours_agree(_view(self.colours[a[both]], code_a), _view(self.colours[b[both]], code_b))
+        if code_a == code_b >= TURNED:  # the same window of both: a copy in the same framing or none,
+            both = np.flatnonzero(alike & self.colourful[a] & self.colourful[b])  # whose colours agree
+            if len(both):  # place by place over the whole picture (compare.colours_agree)
+                alike[both] = _colours_agree(_view(self.colours[a[both]], 0), _view(self.colours[b[both]], 0))
         return alike
 
     def reachable(self, a: np.ndarray, b: np.ndarray, view_a: np.ndarray, view_b: np.ndarray) -> np.ndarray:
