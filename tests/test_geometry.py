@@ -414,6 +414,42 @@ def branded(seed: int, size: tuple[int, int] = (1600, 900)) -> Image.Image:
     return im
 
 
+def templated(seed: int, word: str, scale: float = 1.0, size: tuple[int, int] = (1600, 900)) -> Image.Image:
+    """One series' template: a dark blend of the series' two colours (a little off for each
+    design), double rings near a third of the width and a word under them."""
+    w, h = size
+    series, own = np.random.default_rng(seed // 100), np.random.default_rng(seed)
+    ends = series.integers(20, 90, (2, 3)) + own.integers(-12, 13, (2, 3))
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    t = (x / w * 0.7 + y / h * 0.3)[..., None]
+    im = Image.fromarray((ends[0] * (1 - t) + ends[1] * t).astype(np.uint8))
+    draw = ImageDraw.Draw(im)
+    r, cx, cy = h * 0.18 * scale, w * 0.3, h * 0.4
+    for s in (r, r * 0.78):
+        draw.ellipse((cx - s, cy - s, cx + s, cy + s), outline=(210, 210, 210), width=max(2, int(r / 14)))
+    draw.text((cx - r, cy + r * 1.4), word, fill=(210, 210, 210), font=ImageFont.load_default(size=int(r / 2)))
+    return im
+
+
+def test_designs_of_one_template_alike_in_one_part_of_the_picture_are_asked_to_the_keypoints(tmp_path: Path) -> None:
+    """Two designs of one series in the same framing, the rings a little bigger in one and
+    another word under them: the thumbnails agree in 6 places with detail, all in 4 cells of the
+    picture (enough places, too little of the picture), so the keypoints are asked where the
+    thumbnails lay them, and few matches lie there: "may be" one (before: sure duplicates). A
+    resized, recompressed copy of a design, whose keypoints do lie there, stays a sure one. (When
+    the agreeing places spread over 5 cells, the thumbnails alone decide: seed 2 of this series.)"""
+    words = ["arc", "nova", "kite", "zen", "flux", "delta", "sol"]
+    for n in (3, 6):
+        a = fingerprint_file(str(save(templated(100 * n + 1, words[n - 1]), tmp_path / f"{n}a.png")))
+        b = fingerprint_file(str(save(templated(100 * n + 2, words[n], 1.15), tmp_path / f"{n}b.jpg", quality=90)))
+        match = compare(a, b, LEVELS["normal"])
+        assert match is not None and match.relation is Relation.UNCERTAIN, (n, match)
+        assert "keypoints speak against" in match.evidence["uncertain"]
+        copy = templated(100 * n + 1, words[n - 1]).resize((1200, 675), Image.Resampling.LANCZOS)
+        resized = compare(a, fingerprint_file(str(save(copy, tmp_path / f"{n}c.jpg", quality=85))), LEVELS["normal"])
+        assert resized is not None and resized.relation is Relation.NEAR_DUPLICATE, (n, resized)
+
+
 def test_a_crop_agreeing_in_one_part_of_the_picture_only_may_be_one(tmp_path: Path) -> None:
     """Wallpapers of one series share the brand's mark at one place, drawn a little bigger in one:
     the crop search (size and place) lays one mark over the other, and the thumbnails agree there

@@ -15,7 +15,7 @@ from .decode import DEFAULT_MAX_PIXELS, Decoded, decode
 from .features import Features, features
 from .inner import inner_box
 
-VERSION = 18  # bump when anything below changes what is stored: cached fingerprints are then recomputed
+VERSION = 19  # bump when anything below changes what is stored: cached fingerprints are then recomputed
 THUMB = 64
 COLOUR_GRID = 8  # the content's mean colours on a COLOUR_GRID x COLOUR_GRID grid, stored with the thumbnail
 WINDOW_SOURCE = 128  # window hashes are taken from the content resized to this square
@@ -26,6 +26,7 @@ EDGE_SHARE = 0.4  # a line of the picture after a band: mostly not the band's co
 EDGE_LINES = 3  # the picture's first line is within this many lines of the band's last (blur)
 BAND_SHARE = 0.7  # a band with its marks: mostly its colour
 MIN_BORDER = 0.02  # borders thinner than this fraction are ignored
+BLUR_REACH = 2  # lines the blur carries the picture into a band (the box blur's radius)
 
 # Sub-windows (x0, y0, x1, y1 as fractions of the content) whose hashes find cropped copies:
 # a copy cropped to one of them hashes like that window of the original.
@@ -168,21 +169,39 @@ def _band(lines: np.ndarray, limit: float) -> int:
     return int(ends.max()) if len(ends) else 0
 
 
-def content_box(pixels: np.ndarray) -> tuple[int, int, int, int]:
+def _unblended(lines: np.ndarray, end: int) -> int:
+    """How many lines past a band found on the blurred copy (`end` lines, outermost first) are
+    still mostly the band's colour in the unblurred `lines`: the blur carries the picture up to
+    BLUR_REACH lines into the band, so the band is found to end that much early."""
+    colour = phash.median(lines[end - 1])
+    share = _near(lines[end : end + BLUR_REACH], colour, BAND_TOLERANCE)
+    return int(np.argmin(np.r_[share, 0.0] >= BAND_SHARE))
+
+
+def _sides(region: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The lines of a region from each side inwards: top, bottom, left, right (the columns
+    transposed by a copy: a transposed view is slow to read)."""
+    columns = cv2.transpose(np.ascontiguousarray(region))
+    return region, region[::-1], columns, columns[::-1]
+
+
+def content_box(pixels: np.ndarray, sharp: np.ndarray | None = None) -> tuple[int, int, int, int]:
     """The box inside bands added around the picture, of any colour, with or without text on them
     (letterbox, pillarbox, screenshot canvas, meme captions, frames): (x0, y0, x1, y1). `pixels`
-    are grey levels (H x W) or colours (H x W x 3)."""
+    are grey levels (H x W) or colours (H x W x 3), blurred (noise is not content); `sharp`, the
+    same unblurred, places each band's end to the line."""
     h, w = pixels.shape[:2]
     x0, y0, x1, y1 = 0, 0, w, h
     for _ in range(2):  # bands of several colours (title bar, then canvas) peel in two passes
         region = pixels[y0:y1, x0:x1]
         if region.shape[0] < 8 or region.shape[1] < 8:
             break
-        columns = cv2.transpose(np.ascontiguousarray(region))  # (a copy: a transposed view is slow to read)
-        top, bottom = _band(region, 0.45), _band(region[::-1], 0.45)
-        left, right = _band(columns, 0.45), _band(columns[::-1], 0.45)
-        if not (top or bottom or left or right):
+        found = [_band(lines, 0.45) for lines in _sides(region)]
+        if not any(found):
             break
+        if sharp is not None:
+            found = [n and n + _unblended(lines, n) for n, lines in zip(found, _sides(sharp[y0:y1, x0:x1]))]
+        top, bottom, left, right = found
         x0, y0, x1, y1 = x0 + left, y0 + top, x1 - right, y1 - bottom
     if (x1 - x0) < 0.3 * w or (y1 - y0) < 0.3 * h:
         return 0, 0, w, h  # mostly uniform: not a border but the picture itself
@@ -221,7 +240,8 @@ def shot_signals(gray: Image.Image) -> tuple[float, float]:
 def fingerprint(d: Decoded) -> ImageFingerprint:
     """Hashes, thumbnail, colours and quality signals of a decoded image."""
     gray = d.image.convert("L")
-    x0, y0, x1, y1 = content_box(_blur(np.asarray(d.image)))
+    pixels = np.asarray(d.image)
+    x0, y0, x1, y1 = content_box(_blur(pixels), sharp=pixels)
     cw, ch = x1 - x0, y1 - y0
     box = (x0, y0, x1, y1)
     luma32 = np.asarray(gray.resize((phash.SAMPLE, phash.SAMPLE), Image.Resampling.LANCZOS, box=box))

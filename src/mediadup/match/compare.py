@@ -25,7 +25,7 @@ from ..records import ImageInfo, Relation
 from . import pattern
 from .geometry import MIN_CELLS, OVERLAP, Geometry, cells, checkable, disagree, fit
 
-VERSION = 25  # bump when a change can turn a verdict: remembered verdicts are then recomputed
+VERSION = 26  # bump when a change can turn a verdict: remembered verdicts are then recomputed
 GRID = 32  # pixels compared per side
 MIN_DETAIL = 0.7  # similarity of fine detail that crops and unhashed turns need
 MIN_STRUCTURE = 0.12  # ...and the fraction of the picture that must show edges or texture
@@ -475,7 +475,9 @@ def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level, parts: str =
     # whether they lie where the thumbnails lay them (dark editions of different designs)
     certain = match is not None and match.relation is not Relation.UNCERTAIN
     sure = keypoints and certain
-    thin = sure and al.blocks < GEOMETRY_BLOCKS and not phash.DIHEDRAL[al.dihedral].is_mirror
+    # little detail, or detail agreeing in one part of the picture: the keypoints are asked too
+    few = al.blocks < GEOMETRY_BLOCKS or al.agreeing_cells < MIN_CELLS
+    thin = sure and few and not phash.DIHEDRAL[al.dihedral].is_mirror
     if match is not None and not al.cropped:
         if thin and not same_pixels(a, b, al) and disagree(a.features, b.features, _laid(al)):  # type: ignore[arg-type]
             return _doubted(match, "the thumbnails agree in one small area, and the keypoints speak against it")
@@ -490,7 +492,7 @@ def compare(a: ImageFingerprint, b: ImageFingerprint, level: Level, parts: str =
             if sure and disagree(a.features, b.features):  # type: ignore[arg-type]
                 # two dark editions of different designs align as crops
                 return _doubted(match, "the thumbnails align as a crop, but the keypoints speak against it")  # type: ignore[arg-type]
-            if thin and disagree(a.features, b.features, _laid(al)):  # type: ignore[arg-type]
+            if thin and disagree(a.features, b.features, _laid(al), searched=True):  # type: ignore[arg-type]
                 return _doubted(match, "the thumbnails agree in one small area, and the keypoints speak against it")  # type: ignore[arg-type]
             if al.agreeing_cells < MIN_CELLS and not same_pixels(a, b, al):
                 # the spread a keypoint fit must show: a search of size and place lays one mark

@@ -20,6 +20,7 @@ from ..fingerprint.features import Features
 MIN_KEYPOINTS = 12  # fewer keypoints on either side: no geometry can be checked
 RATIO = 0.8  # Lowe's ratio test: the best match clearly better than the second best
 MIN_INLIERS = 15  # matches the fitted transform must explain
+CONFIRMING = 8  # matches placed alike that confirm a placement: twice the 4 that determine a homography
 MIN_INLIER_SHARE = 0.25  # ...of the matches that passed the ratio test
 CONSISTENT = 0.5  # share of many matches one geometry must explain, or the keypoints speak against a copy
 THRESHOLD = 0.015  # RANSAC reprojection error, as a fraction of the picture's height
@@ -120,7 +121,8 @@ def _homography(pb: np.ndarray, pa: np.ndarray) -> tuple[np.ndarray | None, np.n
     return h, (mask.ravel().astype(bool) if mask is not None else np.zeros(len(pb), dtype=bool))
 
 
-def disagree(a: Features, b: Features, laid: Callable[[np.ndarray], np.ndarray] | None = None) -> bool:
+def disagree(a: Features, b: Features, laid: Callable[[np.ndarray], np.ndarray] | None = None,
+             searched: bool = False) -> bool:  # fmt: skip
     """Whether the keypoints speak against one picture lying in the other.
 
     Alone: many distinctive matches (twice what a fit needs), most of which no single geometry
@@ -129,22 +131,33 @@ def disagree(a: Features, b: Features, laid: Callable[[np.ndarray], np.ndarray] 
     its content) in b's content: keypoints enough on both sides for a copy to show agreeing
     matches, yet few matches where `laid` puts them (3 % of a side), and no copy's geometry (close
     to a similarity, explaining most matches) placing them elsewhere (dark editions of different
-    designs, their logos at one place). ORB's descriptors do not survive a mirror: a mirrored
-    placement is not for the keypoints to judge."""
+    designs, their logos at one place). Unless `searched` (a crop search's placement meets some
+    matches by design), a placement is also confirmed by CONFIRMING matches exactly there, or by
+    a copy's geometry explaining CONFIRMING or more, each near there (a picture framed a little
+    otherwise). ORB's descriptors do not survive a mirror: a mirrored placement is not for the
+    keypoints to judge."""
     if not checkable(a, b):
         return False
     pb, pa = _matched(a, b)
     if laid is None:
         return len(pb) >= 2 * MIN_INLIERS and _homography(pb, pa)[1].mean() < CONSISTENT
     there = laid(pa / np.array([a.aspect, 1.0], dtype=np.float32))
-    agreeing = int((np.hypot(*(there - pb / np.array([b.aspect, 1.0], dtype=np.float32)).T) < LAID_SLACK).sum())
+    off = np.hypot(*(there - pb / np.array([b.aspect, 1.0], dtype=np.float32)).T)  # from where they are laid
+    agreeing = int((off < LAID_SLACK).sum())
     if agreeing >= MIN_INLIERS or (len(pb) and agreeing >= CONSISTENT * len(pb)):
         return False
+    if not searched and (off < THRESHOLD).sum() >= CONFIRMING:
+        return False  # matches exactly where the thumbnails lay them (as a fit places its inliers)
     if min(len(a), len(b)) < 2 * MIN_INLIERS:
         return False  # too few keypoints for missing matches to say anything
     h, inlier = _homography(pb, pa)
-    plausible = h is not None and inlier.sum() >= MIN_INLIERS and inlier.mean() >= CONSISTENT
-    return not (plausible and _warp(_corners(b.aspect), _map(h, _corners(b.aspect))) <= MAX_WARP)  # type: ignore[arg-type]
+    if h is None or inlier.mean() < CONSISTENT or _warp(_corners(b.aspect), _map(h, _corners(b.aspect))) > MAX_WARP:
+        return True  # most matches fit no copy's geometry
+    if inlier.sum() >= MIN_INLIERS:
+        return False  # a copy's geometry, placing them elsewhere
+    # fewer agreeing matches, all near where the thumbnails lay them: the same picture framed a
+    # little otherwise (a few percent cut off each side hide in the thumbnails' same framing)
+    return searched or not (inlier.sum() >= CONFIRMING and bool((off[inlier] < 2 * LAID_SLACK).all()))
 
 
 def fit(a: Features, b: Features) -> Geometry | None:

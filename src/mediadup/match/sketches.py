@@ -12,7 +12,9 @@ is looked at in those views only:
 - two colourful pictures must agree in colour place by place after one colour mapping, as a
   copy in the same framing must (compare.colours_agree): at most PLACE_OUTLIERS of the places more
   than PLACE_MISFIT away (a grade, a filter or a white balance is one mapping; a sticker or a
-  caption changes a part; different colour fields disagree almost everywhere).
+  caption changes a part; different colour fields disagree almost everywhere);
+- proposed by the same window of both (a copy in the same framing or none), two colourful
+  pictures must agree so over the whole picture too, as verification asks of such a copy.
 A pair is kept when any view that proposed it passes; the rest of the verification is unchanged.
 """
 
