@@ -127,13 +127,13 @@ class Sketches:
         """Whether view code_a of each sketch a[k] may show view code_b of b[k]: luminance alike,
         and for two colourful pictures, colours that agree place by place."""
         alike = np.einsum("ij,ij->i", self._luma(a, code_a), self._luma(b, code_b)) >= FLOOR
-        both = np.flatnonzero(alike & self.colourful[a] & self.colourful[b])
-        if len(both):
-            alike[both] = _colours_agree(_view(self.colours[a[both]], code_a), _view(self.colours[b[both]], code_b))
-        if code_a == code_b >= TURNED:  # the same window of both: a copy in the same framing or none,
-            both = np.flatnonzero(alike & self.colourful[a] & self.colourful[b])  # whose colours agree
-            if len(both):  # place by place over the whole picture (compare.colours_agree)
-                alike[both] = _colours_agree(_view(self.colours[a[both]], 0), _view(self.colours[b[both]], 0))
+        # the same window of both: a copy in the same framing or none, whose colours agree place by
+        # place over the whole picture too (compare.colours_agree)
+        views = [(code_a, code_b), *([(0, 0)] if code_a == code_b >= TURNED else [])]
+        for view_a, view_b in views:
+            both = np.flatnonzero(alike & self.colourful[a] & self.colourful[b])
+            if len(both):
+                alike[both] = _colours_agree(_view(self.colours[a[both]], view_a), _view(self.colours[b[both]], view_b))
         return alike
 
     def reachable(self, a: np.ndarray, b: np.ndarray, view_a: np.ndarray, view_b: np.ndarray) -> np.ndarray:
