@@ -157,15 +157,17 @@ def _band(lines: np.ndarray, limit: float) -> int:
     colour = phash.median(outer[blended])  # a grey level, or a colour
     share = _near(outer, colour, BAND_TOLERANCE)  # of each line, the band's colour
     share[:blended] = np.maximum(share[:blended], share[blended])
-    far = 1.0 - _near(outer, colour, 2 * BAND_TOLERANCE)  # clearly not the band's colour
     m = len(share) - EDGE_LINES
-    plain = share[:m] >= UNIFORM_SHARE
+    ends = np.flatnonzero(share[:m] >= UNIFORM_SHARE) + 1  # after a plain line...
+    ends = ends[(ends >= MIN_BORDER * n) & (ends <= limit * n)]
+    if not len(ends):
+        return 0  # (most pictures: no plain line where a band could end)
+    far = 1.0 - _near(outer, colour, 2 * BAND_TOLERANCE)  # clearly not the band's colour
     # the picture starts within a few lines (the luminance is blurred), with a step, not a drift:
     # most of a line clearly away from the band's colour (a sky's gradient only leaves it slowly)
-    edge = np.max([far[1 + i : 1 + i + m] for i in range(EDGE_LINES)], axis=0) > 1 - EDGE_SHARE
-    mostly = np.cumsum(share[:m]) / np.arange(1, m + 1) >= BAND_SHARE
-    ends = np.flatnonzero(plain & edge & mostly) + 1
-    ends = ends[(ends >= MIN_BORDER * n) & (ends <= limit * n)]
+    edge = np.max([far[e : e + EDGE_LINES] for e in ends], axis=1) > 1 - EDGE_SHARE
+    mostly = np.cumsum(share[:m])[ends - 1] / ends >= BAND_SHARE  # ...of a band mostly its colour
+    ends = ends[edge & mostly]
     return int(ends.max()) if len(ends) else 0
 
 
@@ -213,7 +215,8 @@ def hue_histogram(hsv: np.ndarray) -> np.ndarray:
     h, sat, val = (hsv[:, i].astype(np.float32) for i in range(3))
     weight = sat * (val > 24)
     hist = np.bincount((h * HUE_BINS / 256).astype(np.int32), weights=weight, minlength=HUE_BINS)
-    hist = 0.5 * hist + 0.25 * (np.roll(hist, 1) + np.roll(hist, -1))  # hue is circular; soften bin edges
+    around = np.concatenate([hist[-1:], hist, hist[:1]])  # hue is circular: soften bin edges
+    hist = 0.5 * hist + 0.25 * (around[:-2] + around[2:])
     total = hist.sum()
     return (hist / total if total > 0 else hist).astype(np.float32)
 
@@ -226,14 +229,13 @@ def is_monochrome(hue: np.ndarray, chroma: float) -> bool:
     return float(band.max()) >= 0.85 * float(hue.sum())
 
 
-def shot_signals(gray: Image.Image) -> tuple[float, float]:
+def shot_signals(x: np.ndarray) -> tuple[float, float]:
     """Sharpness (the spread of the Laplacian: blur and camera shake lower it) and the fraction of
-    clipped pixels (pure black or white) of a grayscale working copy."""
-    x = np.asarray(gray, dtype=np.float32)
+    clipped pixels (pure black or white) of a grayscale (uint8) working copy."""
     if min(x.shape) < 3:
         return 0.0, 0.0
-    lap = 4 * x[1:-1, 1:-1] - x[:-2, 1:-1] - x[2:, 1:-1] - x[1:-1, :-2] - x[1:-1, 2:]
-    clipped = float(((x <= 2) | (x >= 253)).mean())
+    lap = cv2.Laplacian(x, cv2.CV_32F, ksize=1)[1:-1, 1:-1]  # (exact: whole numbers in float32)
+    clipped = (x.size - cv2.countNonZero(cv2.inRange(x, 3, 252))) / x.size
     return round(float(lap.std()), 3), round(clipped, 4)
 
 
@@ -250,10 +252,11 @@ def fingerprint(d: Decoded) -> ImageFingerprint:
     content = gray.resize((WINDOW_SOURCE, WINDOW_SOURCE), Image.Resampling.LANCZOS, box=box)  # windows come from it
     thumb = np.asarray(content.resize((THUMB, THUMB), Image.Resampling.LANCZOS))
     hashes.append(phash.average_hash(thumb))
-    hashes.extend(phash.window_hashes(np.asarray(content), WINDOWS))
-    content_gray = gray.crop(box)
-    inner = inner_box(np.asarray(content_gray))
-    hashes.append(NO_INNER if inner is None else phash.window_hashes(np.asarray(content), (inner,))[0])
+    square = np.asarray(content)
+    hashes.extend(phash.window_hashes(square, WINDOWS))
+    content_gray = np.ascontiguousarray(np.asarray(gray)[y0:y1, x0:x1])
+    inner = inner_box(content_gray)
+    hashes.append(NO_INNER if inner is None else phash.window_hashes(square, (inner,))[0])
     small = d.image.resize((THUMB, THUMB), Image.Resampling.BILINEAR, box=box)
     colours = np.asarray(small.resize((COLOUR_GRID, COLOUR_GRID), Image.Resampling.BOX))
     rgb = np.asarray(small).reshape(-1, 3)
@@ -278,7 +281,7 @@ def fingerprint(d: Decoded) -> ImageFingerprint:
     )
     info.inner = None if inner is None else tuple(round(v, 4) for v in inner)
     info.sharpness, info.clipped = shot_signals(content_gray)
-    keypoints = features(np.asarray(content_gray))
+    keypoints = features(content_gray)
     return ImageFingerprint(np.array(hashes, dtype=np.uint64), thumb, histogram, info, None, keypoints, colours)
 
 
