@@ -10,12 +10,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageFilter
 
 import mediadup
 from conftest import photo, save
 from mediadup.act.decisions import contents, pairs_among
+from mediadup.fingerprint.image import shot_signals
 from mediadup.match.compare import distinct_shots
 from mediadup.records import ImageInfo, Relation
 from mediadup.report.text import write_csv
@@ -183,3 +187,25 @@ def test_an_edited_plan_cannot_make_a_similar_shot_a_duplicate(shoot: Path, cata
     out.write_text(json.dumps(data))
     run = subprocess.run([*cli, "apply", "--catalog", catalog, "--from", str(out)], capture_output=True, text=True)
     assert "plan: 1 file," in run.stdout, run.stdout  # still only the re-encoded copy of the duplicate group
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 40), st.integers(0, 2**32 - 1))
+def test_sharpness_is_the_spread_of_the_laplacian_and_clipping_the_share_of_extreme_pixels(
+    h: int, w: int, seed: int
+) -> None:
+    """The shot signals are their definitions (OpenCV computes them: checked against NumPy)."""
+    x = np.random.default_rng(seed).choice([0, 1, 2, 3, 128, 252, 253, 255], size=(h, w)).astype(np.uint8)
+    sharpness, clipped = shot_signals(x)
+    f = x.astype(np.float32)
+    lap = 4 * f[1:-1, 1:-1] - f[:-2, 1:-1] - f[2:, 1:-1] - f[1:-1, :-2] - f[1:-1, 2:]
+    expected = (
+        (round(float(lap.std()), 3), round(float(((x <= 2) | (x >= 253)).mean()), 4)) if min(h, w) >= 3 else (0, 0)
+    )
+    assert (sharpness, clipped) == expected
+
+
+def test_a_blurred_shot_is_less_sharp() -> None:
+    picture = photo(3).convert("L")
+    blurred = picture.filter(ImageFilter.GaussianBlur(2))
+    assert shot_signals(np.asarray(blurred))[0] < 0.5 * shot_signals(np.asarray(picture))[0]
