@@ -189,7 +189,8 @@ def test_a_self_join_trimmed_as_it_comes_keeps_what_the_limit_per_picture_keeps(
     original = candidates.COMPACT
     try:
         candidates.COMPACT = 1  # trimmed at (nearly) every part
-        trimmed.add(*trimmed.join(iter(found)), (0, 0))
+        q, i, d, both = trimmed.join(iter(found))
+        trimmed.add(q, i, d, (0, 0), both=both)
     finally:
         candidates.COMPACT = original
     assert (trimmed.keys.all() == whole.keys.all()).all()
@@ -215,7 +216,7 @@ def test_the_crop_window_search_finds_the_same_pairs_in_slices_of_any_size(monke
     shapes = rng.choice(np.array([1, -1, 0], np.int8), n)
     level = LEVELS["normal"]
 
-    def screen(a, b, view_a, view_b):  # a first look that turns away some views of some pairs
+    def screen(a, b, view_a, view_b, either=None):  # a first look that turns away some views of some pairs
         return (a * 7 + b * 3 + view_a + view_b) % 4 != 0
 
     whole = candidates.candidate_pairs(hashes, level, screen, shapes=shapes)

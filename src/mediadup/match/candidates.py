@@ -58,7 +58,7 @@ class Candidates:
     turned_away: int = 0
 
 
-Screen = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]  # see sketches.Sketches.reachable
+Screen = Callable[..., np.ndarray]  # (a, b, view_a, view_b, either): see sketches.Sketches.reachable
 
 
 class _Keys:
@@ -111,10 +111,12 @@ class _Gathered:
         self.keys, self.dropped, self.cropping = _Keys(n * n), _Keys(n * n), _Keys(n * n)
 
     def add(self, a: np.ndarray, b: np.ndarray, distance: np.ndarray, views: tuple, index: HammingIndex | None = None,
-            owner: Callable[[np.ndarray], np.ndarray] = lambda q: q) -> None:  # fmt: skip
+            owner: Callable[[np.ndarray], np.ndarray] = lambda q: q,
+            both: np.ndarray | None = None) -> None:  # fmt: skip
         """Pairs (a[k], b[k]) at `distance[k]`, proposed by view views[0][k] of a over views[1][k] of
         b (view codes as in sketches.py; scalars for all); `index` (the search that found them)
-        tells which queries were cut, `owner` turns its query numbers into pictures."""
+        tells which queries were cut, `owner` turns its query numbers into pictures; `both[k]`:
+        the pair was proposed from b's side too, in the same views (a self-join's: see `join`)."""
         pick = np.flatnonzero(a != b)
         near = _nearest(a[pick], distance[pick])
         if index is not None:
@@ -128,18 +130,19 @@ class _Gathered:
             key = np.minimum(pa, pb) * self.n + np.maximum(pa, pb)
             va, vb = (v[part] if np.ndim(v) else np.full(len(part), v, dtype=np.int16) for v in views)
             if self.screen is not None:
-                seen = self.screen(pa, pb, va, vb)
+                seen = self.screen(pa, pb, va, vb, None if both is None else both[part])
                 self.dropped.add(key[~seen])
                 key, va, vb = key[seen], va[seen], vb[seen]
             self.keys.add(key)
             self.cropping.add(key[(va < TURNED) | (vb < TURNED)])  # any view but the same window of both
 
     def join(self, found: Iterator[Hits], keep: Callable | None = None) -> tuple[np.ndarray, ...]:
-        """A self-join's pairs (i, j, distance) as they are found (those `keep` keeps), each way and
-        among that way's picture's PER_PICTURE nearest: what `add` keeps of them. A pair among
-        neither picture's nearest so far is among neither's when all have come (more pairs only
-        push it back), so it is left out as soon as it is seen: the join holds about PER_PICTURE
-        pairs a picture, not all it finds."""
+        """A self-join's pairs (i, j, distance, both) as they are found (those `keep` keeps), among
+        i's PER_PICTURE nearest: what `add` keeps of them. A pair among both pictures' nearest
+        comes once, from the first picture's side, with `both` set (its views are the same from
+        either side: it is looked at once). A pair among neither picture's nearest so far is among
+        neither's when all have come (more pairs only push it back), so it is left out as soon as
+        it is seen: the join holds about PER_PICTURE pairs a picture, not all it finds."""
         held: list[tuple[np.ndarray, ...]] = [(np.zeros(0, np.int64),) * 2 + (np.zeros(0, np.uint8),)]
         trimmed = 0
         for hits in found:
@@ -153,7 +156,10 @@ class _Gathered:
         a, b, d = _both_ways(*(np.concatenate(c) for c in zip(*held)))
         near = _nearest(a, d)
         self._leave_out(a[~near])
-        return a[near], b[near], d[near]
+        first, second = np.split(near, 2)  # the pairs from each side: row k of one is row k of the other turned
+        both = second[first]  # (before `second`, a view of `near`, loses the pairs `first` has)
+        second &= ~first
+        return a[near], b[near], d[near], np.r_[both, np.zeros(np.count_nonzero(second), bool)]
 
     def _leave_out(self, pictures: np.ndarray) -> None:
         """Pairs of `pictures` (one each) left out by the limit per picture."""
@@ -224,7 +230,8 @@ def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = No
         return indexes[chunks]
 
     index = picture_index(level.radius)
-    gathered.add(*gathered.join(index.parts(None, level.radius, PER_PICTURE)), (0, 0), index)
+    q, i, d, both = gathered.join(index.parts(None, level.radius, PER_PICTURE))
+    gathered.add(q, i, d, (0, 0), index, both=both)
     everyone = np.arange(n)
     turns, windows = hashes[:, 1:AVERAGE], hashes[:, FIRST_WINDOW:INNER]
     sides = [(everyone, everyone)] if shapes is None else [
@@ -261,9 +268,9 @@ def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = No
         """The pairs among `rows` whose hashes in `column` are within the view radius (and `close`)."""
         index = HammingIndex(hashes[rows, column], level.view_radius)
         keep = (lambda q, i: close(rows[q], rows[i])) if close else None
-        q, i, d = gathered.join(index.parts(None, level.view_radius, PER_PICTURE), keep)
+        q, i, d, both = gathered.join(index.parts(None, level.view_radius, PER_PICTURE), keep)
         q, i = rows[q], rows[i]  # (the join's own numbers let go before the pairs are added)
-        gathered.add(q, i, d, views, index, lambda k: rows[k])
+        gathered.add(q, i, d, views, index, lambda k: rows[k], both)
 
     for w in SHARED_WINDOWS:
         self_join(np.flatnonzero(hashes[:, FIRST_WINDOW + w] != phash.FLAT), FIRST_WINDOW + w, (TURNED + w,) * 2)

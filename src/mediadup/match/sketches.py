@@ -67,9 +67,19 @@ def _view(pixels: np.ndarray, code: int) -> np.ndarray:
     return (rows[code] @ x @ cols[code]).reshape(len(x), -1)[:, order[code]]
 
 
-def _colours_agree(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _colours_agree(a: np.ndarray, b: np.ndarray, either: np.ndarray | None = None) -> np.ndarray:
     """For colour views (n, places, 3): whether b's colours are a's after one affine colour
-    mapping but in at most PLACE_OUTLIERS of the places (compare.colours_agree's rule)."""
+    mapping but in at most PLACE_OUTLIERS of the places (compare.colours_agree's rule); where
+    `either[k]`, a's may be b's instead."""
+    agree = _mapped(a, b)
+    if either is not None:
+        again = np.flatnonzero(either & ~agree)
+        agree[again] = _mapped(b[again], a[again])
+    return agree
+
+
+def _mapped(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Whether b's colours are a's after one affine colour mapping, but in a few places."""
     x = np.empty((*a.shape[:2], 4))
     x[..., :3], x[..., 3] = a, 1.0
     y = b.astype(np.float64)
@@ -124,9 +134,10 @@ class Sketches:
         each, where = np.unique(pictures, return_inverse=True)  # a picture comes in many pairs
         return self._made(each, code)[where]
 
-    def _look(self, a: np.ndarray, b: np.ndarray, code_a: int, code_b: int) -> np.ndarray:
+    def _look(self, a: np.ndarray, b: np.ndarray, code_a: int, code_b: int, either: np.ndarray | None) -> np.ndarray:
         """Whether view code_a of each sketch a[k] may show view code_b of b[k]: luminance alike,
-        and for two colourful pictures, colours that agree place by place."""
+        and for two colourful pictures, colours that agree place by place (where `either[k]`,
+        mapped either way: the look of b[k] over a[k] too)."""
         alike = np.einsum("ij,ij->i", self._luma(a, code_a), self._luma(b, code_b)) >= FLOOR
         # the same window of both: a copy in the same framing or none, whose colours agree place by
         # place over the whole picture too (compare.colours_agree)
@@ -134,14 +145,18 @@ class Sketches:
         for view_a, view_b in views:
             both = np.flatnonzero(alike & self.colourful[a] & self.colourful[b])
             if len(both):
-                alike[both] = _colours_agree(_view(self.colours[a[both]], view_a), _view(self.colours[b[both]], view_b))
+                alike[both] = _colours_agree(_view(self.colours[a[both]], view_a), _view(self.colours[b[both]], view_b),
+                                             None if either is None else either[both])  # fmt: skip
         return alike
 
-    def reachable(self, a: np.ndarray, b: np.ndarray, view_a: np.ndarray, view_b: np.ndarray) -> np.ndarray:
+    def reachable(self, a: np.ndarray, b: np.ndarray, view_a: np.ndarray, view_b: np.ndarray,
+                  either: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
         """For each pair (a[k], b[k]) proposed by view view_a[k] of a over view view_b[k] of b:
         whether it may be a copy (always, unless both are featureless and the views known). Two
         pictures proposed as a whole may still be a crop of one another: those failing as a whole
-        get a second look with the middle and corner windows of either over the other."""
+        get a second look with the middle and corner windows of either over the other. `either[k]`:
+        the pair was proposed from b's side too, in the same views (view_a[k] == view_b[k]): it
+        passes if either look does (they differ only in the colour mapping's direction)."""
         keep = (self.slot[a] < 0) | (self.slot[b] < 0) | (view_a == ANY_VIEW) | (view_b == ANY_VIEW)
         look = np.flatnonzero(~keep)
         a, b = self.slot[a], self.slot[b]
@@ -151,11 +166,13 @@ class Sketches:
             for first in range(start, stop, BATCH):
                 k = look[first : min(stop, first + BATCH)]
                 code_a, code_b = int(view_a[k[0]]), int(view_b[k[0]])
-                keep[k] = self._look(a[k], b[k], code_a, code_b)
+                turned = None if either is None else either[k]
+                keep[k] = self._look(a[k], b[k], code_a, code_b, turned)
                 if code_a == code_b == 0:
                     for w in SHARED_WINDOWS:
                         for part_a, part_b in ((TURNED + w, 0), (0, TURNED + w)):
                             again = k[~keep[k]]
                             if len(again):
-                                keep[again] = self._look(a[again], b[again], part_a, part_b)
+                                turned = None if either is None else either[again]
+                                keep[again] = self._look(a[again], b[again], part_a, part_b, turned)
         return keep
