@@ -259,3 +259,27 @@ def test_a_turned_point_lands_where_the_turned_pixels_put_it(k: int, w: int, h: 
     centre = np.array([[(x + 0.5) / w, (y + 0.5) / h]])
     expected = [(tx + 0.5) / turned.shape[1], (ty + 0.5) / turned.shape[0]]
     assert np.allclose(turn.apply_points(centre)[0], expected)
+
+
+def test_a_self_join_gives_each_pair_once_marked_when_it_was_among_both_pictures_nearest(monkeypatch) -> None:
+    """Both sides of a self-join look alike at a pair: it is looked at once, and the mark lets its
+    colour mapping go either way (what its two looks did between them)."""
+    from mediadup.match import candidates
+    from mediadup.match.index import Hits
+    from mediadup.match.sketches import _colours_agree
+
+    monkeypatch.setattr(candidates, "PER_PICTURE", 2)
+    # picture 0 is near 1, 2 and 3; each of 1, 2, 3 has 0 as its only neighbour
+    q, i, d = np.array([0, 0, 0]), np.array([1, 2, 3]), np.array([1, 2, 3], dtype=np.uint8)
+    a, b, dist, both = candidates._Gathered(4, None).join(iter([Hits(q, i, d)]))
+    pairs = sorted(zip(np.minimum(a, b).tolist(), np.maximum(a, b).tolist(), both.tolist()))
+    # 0's two nearest are 1 and 2 (both ways: marked); 3 keeps 0 from its own side only
+    assert pairs == [(0, 1, True), (0, 2, True), (0, 3, False)]
+    assert (dist[np.argsort(np.maximum(a, b))] == [1, 2, 3]).all()
+
+    rng = np.random.default_rng(5)
+    colourful = rng.uniform(30, 220, (1, 64, 3))
+    flattened = colourful.copy()
+    flattened[..., 2] = 128  # one channel lost: mapped from the first, not back
+    assert _colours_agree(colourful, flattened).all() and not _colours_agree(flattened, colourful).any()
+    assert _colours_agree(flattened, colourful, np.array([True])).all()
