@@ -58,7 +58,8 @@ class Candidates:
     turned_away: int = 0
 
 
-Screen = Callable[..., np.ndarray]  # (a, b, view_a, view_b, either): see sketches.Sketches.reachable
+# (a, b, view_a, view_b, either): see sketches.Sketches.reachable
+Screen = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None], np.ndarray]
 
 
 class _Keys:

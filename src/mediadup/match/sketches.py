@@ -134,7 +134,7 @@ class Sketches:
         each, where = np.unique(pictures, return_inverse=True)  # a picture comes in many pairs
         return self._made(each, code)[where]
 
-    def _look(self, a: np.ndarray, b: np.ndarray, code_a: int, code_b: int, either: np.ndarray | None) -> np.ndarray:
+    def _look(self, a: np.ndarray, b: np.ndarray, code_a: int, code_b: int, either: np.ndarray) -> np.ndarray:
         """Whether view code_a of each sketch a[k] may show view code_b of b[k]: luminance alike,
         and for two colourful pictures, colours that agree place by place (where `either[k]`,
         mapped either way: the look of b[k] over a[k] too)."""
@@ -146,7 +146,7 @@ class Sketches:
             both = np.flatnonzero(alike & self.colourful[a] & self.colourful[b])
             if len(both):
                 alike[both] = _colours_agree(_view(self.colours[a[both]], view_a), _view(self.colours[b[both]], view_b),
-                                             None if either is None else either[both])  # fmt: skip
+                                             either[both])  # fmt: skip
         return alike
 
     def reachable(self, a: np.ndarray, b: np.ndarray, view_a: np.ndarray, view_b: np.ndarray,
@@ -160,19 +160,18 @@ class Sketches:
         keep = (self.slot[a] < 0) | (self.slot[b] < 0) | (view_a == ANY_VIEW) | (view_b == ANY_VIEW)
         look = np.flatnonzero(~keep)
         a, b = self.slot[a], self.slot[b]
+        either = np.zeros(len(keep), dtype=bool) if either is None else either
         look = look[np.lexsort((a[look], view_b[look], view_a[look]))]  # runs of one alignment, by picture
         starts = np.flatnonzero(np.diff(view_a[look], prepend=-2) | np.diff(view_b[look], prepend=-2))
         for start, stop in zip(starts.tolist(), [*starts[1:].tolist(), len(look)]):
             for first in range(start, stop, BATCH):
                 k = look[first : min(stop, first + BATCH)]
                 code_a, code_b = int(view_a[k[0]]), int(view_b[k[0]])
-                turned = None if either is None else either[k]
-                keep[k] = self._look(a[k], b[k], code_a, code_b, turned)
+                keep[k] = self._look(a[k], b[k], code_a, code_b, either[k])
                 if code_a == code_b == 0:
                     for w in SHARED_WINDOWS:
                         for part_a, part_b in ((TURNED + w, 0), (0, TURNED + w)):
                             again = k[~keep[k]]
                             if len(again):
-                                turned = None if either is None else either[again]
-                                keep[again] = self._look(a[again], b[again], part_a, part_b, turned)
+                                keep[again] = self._look(a[again], b[again], part_a, part_b, either[again])
         return keep
