@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from itertools import pairwise
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -79,6 +80,27 @@ def test_a_chain_does_not_make_one_group() -> None:
     chain = {frozenset("ab"), frozenset("bc")}
     groups = build(["a", "b", "c"], chain, chain)
     assert [(g.keeper.path, [d.path for d in g.duplicates]) for g in groups] == [("/lib/c", ["/lib/b"])]
+
+
+def test_every_families_keeper_is_verified_in_one_call() -> None:
+    """The first keeper of each family is known before any verdict: their pairs go to the workers
+    together (one family's pairs alone are a batch for one core), the groups as before."""
+    families = ["abc", "def", "ghij"]
+    verified = {frozenset(p) for f in families for p in pairwise(f)} | {frozenset("ac"), frozenset("fd")}
+    stats = {f"/lib/{n}": stat(n, 1000 * (i + 1)) for i, n in enumerate("abcdefghij")}
+    calls: list[int] = []
+
+    def verify(pairs: list[tuple[str, str]]) -> list[Match | None]:
+        calls.append(len(pairs))
+        return [Match(Relation.NEAR_DUPLICATE, 0.99, {}) if frozenset((a[-1], b[-1])) in verified else None
+                for a, b in pairs]  # fmt: skip
+
+    edges = [(f"/lib/{a}", f"/lib/{b}") for a, b in map(sorted, verified)]
+    groups = build_groups(stats, {}, {p: INFO for p in stats}, edges, verify)
+    assert calls[0] == 2 + 2 + 3, "the three keepers' pairs in the first call"
+    assert len(calls) == 2, "then one call for what the keepers left (g and h: j verifies only i)"
+    found = sorted((g.keeper.path[-1], "".join(sorted(d.path[-1] for d in g.duplicates))) for g in groups)
+    assert found == [("c", "ab"), ("f", "de"), ("h", "g"), ("j", "i")]
 
 
 @settings(max_examples=200, deadline=None)

@@ -16,24 +16,28 @@ MAX_COMPARED = 400  # in larger clusters the keeper is only compared with its ow
 def around_keepers(
     components: Iterable[list[str]],
     best: Callable[[list[str]], str],
-    members_of: Callable[[str, list[str]], list[GroupMember]],
+    members_of: Callable[[list[tuple[str, list[str]]]], list[list[GroupMember]]],
     near: Callable[[str, set[str]], set[str]],
 ) -> Iterator[tuple[str, list[GroupMember]]]:
     """Keeper-centred groups, for duplicates and for similar shots alike: in each component of
-    matched pairs, the `best` of the remaining items keeps a group of the others that
-    `members_of(keeper, others)` verifies against it (never through a third: no chains); what is
-    left forms groups around the next best. In a component larger than MAX_COMPARED, a keeper is
-    compared only with the items `near` it (its own candidates)."""
-    for component in components:
-        remaining = set(component)
-        while len(remaining) > 1:
+    matched pairs, the `best` of the remaining items keeps a group of the others that it verifies
+    itself (never through a third: no chains); what is left forms groups around the next best.
+    `members_of([(keeper, others), ...])` gives each keeper's members among its others, for every
+    component's next keeper at once (their pairs are verified together, on every core). In a
+    component larger than MAX_COMPARED, a keeper is compared only with the items `near` it (its
+    own candidates)."""
+    pending = [(set(c), len(c) > MAX_COMPARED) for c in components if len(c) > 1]
+    while pending:
+        asked = []
+        for remaining, large in pending:
             keeper = best(sorted(remaining))
             remaining.discard(keeper)
-            others = remaining if len(component) <= MAX_COMPARED else near(keeper, remaining) & remaining
-            members = members_of(keeper, sorted(others))
+            asked.append((keeper, sorted(near(keeper, remaining) & remaining if large else remaining)))
+        for (keeper, _), members, (remaining, _) in zip(asked, members_of(asked), pending):
             if members:
                 yield keeper, members
                 remaining -= {m.path for m in members}
+        pending = [(remaining, large) for remaining, large in pending if len(remaining) > 1]
 
 
 def build_groups(
@@ -84,17 +88,29 @@ def build_groups(
 
     parts: dict[str, list[GroupMember]] = defaultdict(list)  # longer video -> clips found inside it
 
-    def copies_of(keeper: str, others: list[str]) -> list[GroupMember]:
-        twins = [p for p in others if same(p, keeper)]
+    def copies_of(asked: list[tuple[str, list[str]]]) -> list[list[GroupMember]]:
+        """Each keeper's copies among its others, their pairs verified together."""
+        twins = [[p for p in others if same(p, keeper)] for keeper, others in asked]
+        distinct: list[dict[str, str]] = []  # of each keeper's others, one per content: compared once
+        for (_, others), found in zip(asked, twins):
+            one: dict[str, str] = {}
+            for p in others:
+                if p not in found:
+                    one.setdefault(content.get(p, p), p)
+            distinct.append(one)
+        pairs = [(keeper, p) for (keeper, _), ps in zip(asked, distinct) for p in ps.values()]
+        verdicts = dict(zip(pairs, verify(pairs)))
+        return [_copies(keeper, others, found, {c: verdicts[keeper, p] for c, p in ps.items()})
+                for (keeper, others), found, ps in zip(asked, twins, distinct)]  # fmt: skip
+
+    def _copies(
+        keeper: str, others: list[str], twins: list[str], verdicts: dict[str, Match | None]
+    ) -> list[GroupMember]:
+        """The keeper's members: its byte-identical twins, and the others whose content it verified."""
         members = [GroupMember(stats[p], Relation.IDENTICAL, 1.0, {}, infos.get(p), content[p]) for p in twins]
-        candidates: dict[str, str] = {}  # one comparison per distinct content
-        rest = [p for p in others if p not in twins]
-        for p in rest:
-            candidates.setdefault(content.get(p, p), p)
-        verdicts = dict(zip(candidates, verify([(keeper, p) for p in candidates.values()])))
-        for p in rest:
-            if apart and any(apart(p, q) for q in [keeper, *(m.path for m in members)]):
-                continue  # left for another group
+        for p in others:
+            if p in twins or (apart and any(apart(p, q) for q in [keeper, *(m.path for m in members)])):
+                continue  # (apart: left for another group)
             if (m := verdicts[content.get(p, p)]) and m.relation is not Relation.OVERLAPS:  # (attach_overlaps)
                 member = GroupMember(stats[p], m.relation, m.score, m.evidence, infos.get(p), content.get(p))
                 # a part is not a copy: it may have copies of its own, and is shown apart from them

@@ -136,14 +136,21 @@ def similar_groups(
     def best(paths: list[str]) -> str:
         return rank([member(p, Relation.KEEPER) for p in paths], SHOT_CRITERIA)[0][0].path
 
-    def shots_like(best: str, others: list[str]) -> list[GroupMember]:
-        members: list[GroupMember] = []
-        for p, s in zip(others, shots.similar([(best, p) for p in others], fingerprints, level)):
-            if s is None or (apart and any(apart(p, q) for q in [best, *(m.path for m in members)])):
-                continue
-            distance = int(np.bitwise_count(fingerprints[best].hashes[0] ^ fingerprints[p].hashes[0]))
-            members.append(member(p, Relation.SIMILAR, s, {"similarity": s, "phash_distance": distance}))
-        return members
+    def shots_like(asked: list[tuple[str, list[str]]]) -> list[list[GroupMember]]:
+        """Each best shot's similar shots among its others, their pairs compared together."""
+        pairs = [(best, p) for best, others in asked for p in others]
+        similarity = dict(zip(pairs, shots.similar(pairs, fingerprints, level)))
+        out = []
+        for best, others in asked:
+            members: list[GroupMember] = []
+            for p in others:
+                s = similarity[best, p]
+                if s is None or (apart and any(apart(p, q) for q in [best, *(m.path for m in members)])):
+                    continue
+                distance = int(np.bitwise_count(fingerprints[best].hashes[0] ^ fingerprints[p].hashes[0]))
+                members.append(member(p, Relation.SIMILAR, s, {"similarity": s, "phash_distance": distance}))
+            out.append(members)
+        return out
 
     groups = []
     for keeper, members in around_keepers(components, best, shots_like, lambda p, _: neighbours[p]):
