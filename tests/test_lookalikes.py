@@ -711,17 +711,23 @@ def test_the_hashes_searched_are_held_once_and_freed_memory_goes_back() -> None:
     assert resident() < before - 100 * 2**20
 
 
-def test_the_cyclic_collector_rests_while_lasting_records_are_made_and_comes_back(tmp_path: Path) -> None:
-    """Records of every file and fingerprints from the catalog are made with the cyclic garbage
-    collector paused (it would walk them all again and again as they grow); a scan leaves it as
-    it found it, on or off."""
+def test_the_cyclic_collector_rests_while_lasting_records_are_made_skips_them_after_and_comes_back(
+    tmp_path: Path,
+) -> None:
+    """Records of every file and fingerprints are made with the cyclic garbage collector paused
+    (it would walk them all again and again as they grow), then frozen, so that its later full
+    collections skip them; a scan leaves it as it found it, on or off, with nothing frozen."""
     import gc
 
-    from mediadup.heap import lasting_objects
+    from mediadup.heap import lasting_objects, thawed
 
-    with lasting_objects():
-        assert not gc.isenabled()
-    assert gc.isenabled()
+    with thawed():
+        with lasting_objects():
+            assert not gc.isenabled()
+            records = [{"file": n} for n in range(5000)]
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= len(records), "made to last: later collections skip them"
+    assert gc.get_freeze_count() == 0, "the collector's again once the scan ends"
     gc.disable()
     try:
         with lasting_objects():
@@ -734,3 +740,4 @@ def test_the_cyclic_collector_rests_while_lasting_records_are_made_and_comes_bac
     first = scan(tmp_path / "lib", catalog=tmp_path / "c.sqlite", jobs=1)
     again = scan(tmp_path / "lib", catalog=tmp_path / "c.sqlite", jobs=1)
     assert gc.isenabled() and len(first.groups) == len(again.groups) == 2
+    assert gc.get_freeze_count() == 0

@@ -24,7 +24,7 @@ from .fingerprint_cache import FingerprintCache
 from .group.build import attach_frames, attach_overlaps, build_groups
 from .group.companions import find_companions
 from .group.similar import similar_groups
-from .heap import lasting_objects, release
+from .heap import lasting_objects, release, thawed
 from .match import index, pattern
 from .match.candidates import candidate_pairs, connect, frame_candidates, orientation, video_candidate_pairs
 from .match.compare import LEVELS, colour_counts
@@ -99,7 +99,7 @@ def scan(
         similar,
     )
     reporter = progress if isinstance(progress, Reporter) else (Reporter(None) if progress else QUIET)
-    with Catalog(os.fspath(catalog) if catalog else None) as cat:
+    with thawed(), Catalog(os.fspath(catalog) if catalog else None) as cat:
         return Scanner(options, cat, reporter).run([os.fspath(p) for p in paths])
 
 
@@ -131,9 +131,10 @@ class Scanner:
                 stats = {f.path: f for f in files}
             fingerprints: dict[str, Fingerprint] = {}
             if not self.options.exact_only:
-                for kind in (Kind.IMAGE, Kind.VIDEO):
-                    chosen = [f for f in files if f.kind is kind]
-                    fingerprints.update(self.cache.fingerprints(chosen, content, workers, kind))
+                with lasting_objects():  # a fingerprint for every picture and video
+                    for kind in (Kind.IMAGE, Kind.VIDEO):
+                        chosen = [f for f in files if f.kind is kind]
+                        fingerprints.update(self.cache.fingerprints(chosen, content, workers, kind))
             unusable = {s.path for s in self.skipped}
             stats = {p: f for p, f in stats.items() if p not in unusable}
             durations = {p: fp.info.duration for p, fp in fingerprints.items() if isinstance(fp, VideoFingerprint)}
