@@ -246,6 +246,14 @@ def test_sketches_keep_every_copy_the_search_proposes_and_turn_away_most_look_al
         assert found >= 0.75 * len(copies), (name, found, len(copies))
         strangers = {(a, b) for a, b in every if family[a] != family[b]}  # of two different pictures
         assert len(strangers & kept) < 0.15 * len(strangers), (name, len(strangers & kept), len(strangers))
+    # sketched all at once, and looked at in two threads: the same sketches, the same pairs kept
+    threaded = Sketches.empty(np.ones(len(prints), dtype=bool), threads=2)
+    thumbs, colours = np.stack([f.thumb for f in prints]), np.stack([f.colours for f in prints])
+    threaded.set(np.arange(len(prints)), thumbs, colours, sketches.colourful.copy())
+    assert (threaded.luma == sketches.luma).all() and (threaded.colours == sketches.colours).all()
+    for level in LEVELS.values():
+        one, two = (candidate_pairs(hashes, level, s.reachable) for s in (sketches, threaded))
+        assert one.pairs.tolist() == two.pairs.tolist() and one.turned_away == two.turned_away
     assert THUMB % SKETCH == 0
     alone = Sketches.empty(np.ones(2, dtype=bool))  # a run of pairs that all pass at once (no second look)
     for k in (0, 1):

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
+from itertools import islice
 
 import numpy as np
 
@@ -29,7 +30,7 @@ from .match import index, pattern
 from .match.candidates import candidate_pairs, connect, frame_candidates, orientation, video_candidate_pairs
 from .match.compare import LEVELS, colour_counts
 from .match.geometry import MIN_KEYPOINTS
-from .match.sketches import Sketches
+from .match.sketches import SKETCH_BATCH, Sketches
 from .match.verify import Fingerprint, Verifier, verdict_version
 from .match.video_compare import frame_of, frame_radius
 from .progress import QUIET, Reporter
@@ -317,10 +318,12 @@ class Scanner:
         for k, p in enumerate(images):
             at.setdefault(self.cache.stored[p], []).append(k)
         featureless = {i for i, n in self.catalog.keypoint_counts(at).items() if n < MIN_KEYPOINTS}
-        sketches = Sketches.empty(np.array([self.cache.stored[p] in featureless for p in images], dtype=bool))
-        for i, thumb, colours in self.catalog.thumbnails(featureless):
-            for k in at[i]:
-                sketches.set(k, thumb, colours, colour_counts(fingerprints[images[k]].info))
+        sketches = Sketches.empty(np.array([self.cache.stored[p] in featureless for p in images], dtype=bool),
+                                  self.options.jobs)  # fmt: skip
+        rows = ((k, thumb, colours) for i, thumb, colours in self.catalog.thumbnails(featureless) for k in at[i])
+        while batch := list(islice(rows, SKETCH_BATCH)):  # sketched together: bounded memory
+            k, thumbs, colours = (np.array(c) for c in zip(*batch))
+            sketches.set(k, thumbs, colours, [colour_counts(fingerprints[images[j]].info) for j in k.tolist()])
         return sketches
 
     def _frames_of_videos(self, groups, images, videos, fingerprints, stats, infos, apart) -> list[Group]:

@@ -20,6 +20,7 @@ A pair is kept when any view that proposed it passes; the rest of the verificati
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -35,6 +36,7 @@ VIEW = COLOUR_GRID  # pixels per side of a view (luminance and colours alike)
 TURNED = len(phash.DIHEDRAL)  # view codes: 0-7 the whole picture turned (phash.DIHEDRAL), TURNED + w window w
 ANY_VIEW = -1  # a view the sketches do not check (the pair is kept)
 BATCH = 1 << 14  # pictures or pairs looked at at once (bounds memory)
+SKETCH_BATCH = 1 << 12  # thumbnails sketched at once
 
 
 @lru_cache(maxsize=2)
@@ -49,10 +51,11 @@ def _resamplers(source: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return rows.astype(np.float32), cols.transpose(0, 2, 1).astype(np.float32), np.stack(order)
 
 
-def sketch(thumb: np.ndarray) -> np.ndarray:
-    """A thumbnail's luminance averaged to SKETCH x SKETCH."""
+def sketch(thumbs: np.ndarray) -> np.ndarray:
+    """Thumbnails' luminance (..., THUMB, THUMB) averaged to (..., SKETCH, SKETCH)."""
     step = THUMB // SKETCH
-    return np.rint(thumb.reshape(SKETCH, step, SKETCH, step).mean(axis=(1, 3))).astype(np.uint8)
+    cells = thumbs.reshape(*thumbs.shape[:-2], SKETCH, step, SKETCH, step).sum(axis=(-3, -1), dtype=np.int32)
+    return np.rint(cells / step**2).astype(np.uint8)
 
 
 def _view(pixels: np.ndarray, code: int) -> np.ndarray:
@@ -96,25 +99,27 @@ class Sketches:
     """The sketches of the pictures that keypoints cannot check: picture k's is row slot[k] of
     `luma` (SKETCH x SKETCH uint8), `colours` (COLOUR_GRID x COLOUR_GRID x 3 uint8) and
     `colourful` (whether colour must agree: colourful, not monochrome). slot[k] is -1 for a
-    picture with keypoints enough: its pairs go to the workers (photos need no sketch)."""
+    picture with keypoints enough: its pairs go to the workers (photos need no sketch). The
+    pairs are looked at in `threads` threads (NumPy lets go of the interpreter in its loops)."""
 
     slot: np.ndarray
     luma: np.ndarray
     colours: np.ndarray
     colourful: np.ndarray
+    threads: int = 1
 
     @classmethod
-    def empty(cls, featureless: np.ndarray) -> Sketches:
+    def empty(cls, featureless: np.ndarray, threads: int = 1) -> Sketches:
         """Room for the sketches of the pictures marked `featureless` (N,) bool."""
         n = int(featureless.sum())
         slot = np.where(featureless, np.cumsum(featureless) - 1, -1)
         return cls(slot, np.zeros((n, SKETCH, SKETCH), np.uint8), np.zeros((n, COLOUR_GRID, COLOUR_GRID, 3), np.uint8),
-                   np.zeros(n, bool))  # fmt: skip
+                   np.zeros(n, bool), threads)  # fmt: skip
 
-    def set(self, k: int, thumb: np.ndarray, colours: np.ndarray, colourful: bool) -> None:
-        """Picture k's sketch, from its thumbnail and mean colours."""
-        row = self.slot[k]
-        self.luma[row], self.colours[row], self.colourful[row] = sketch(thumb), colours, colourful
+    def set(self, k: np.ndarray, thumbs: np.ndarray, colours: np.ndarray, colourful: np.ndarray) -> None:
+        """The sketches of picture k (or pictures: an array), from thumbnails and mean colours."""
+        rows = self.slot[k]
+        self.luma[rows], self.colours[rows], self.colourful[rows] = sketch(thumbs), colours, colourful
 
     @cached_property
     def whole(self) -> np.ndarray:
@@ -163,15 +168,26 @@ class Sketches:
         either = np.zeros(len(keep), dtype=bool) if either is None else either
         look = look[np.lexsort((a[look], view_b[look], view_a[look]))]  # runs of one alignment, by picture
         starts = np.flatnonzero(np.diff(view_a[look], prepend=-2) | np.diff(view_b[look], prepend=-2))
-        for start, stop in zip(starts.tolist(), [*starts[1:].tolist(), len(look)]):
-            for first in range(start, stop, BATCH):
-                k = look[first : min(stop, first + BATCH)]
-                code_a, code_b = int(view_a[k[0]]), int(view_b[k[0]])
-                keep[k] = self._look(a[k], b[k], code_a, code_b, either[k])
-                if code_a == code_b == 0:
-                    for w in SHARED_WINDOWS:
-                        for part_a, part_b in ((TURNED + w, 0), (0, TURNED + w)):
-                            again = k[~keep[k]]
-                            if len(again):
-                                keep[again] = self._look(a[again], b[again], part_a, part_b, either[again])
+        batches = [look[first : min(stop, first + BATCH)]
+                   for start, stop in zip(starts.tolist(), [*starts[1:].tolist(), len(look)])
+                   for first in range(start, stop, BATCH)]  # fmt: skip
+
+        def decide(k: np.ndarray) -> None:
+            """keep[k] for a batch of pairs in one alignment (batches set apart rows)."""
+            code_a, code_b = int(view_a[k[0]]), int(view_b[k[0]])
+            keep[k] = self._look(a[k], b[k], code_a, code_b, either[k])
+            if code_a == code_b == 0:
+                for w in SHARED_WINDOWS:
+                    for part_a, part_b in ((TURNED + w, 0), (0, TURNED + w)):
+                        again = k[~keep[k]]
+                        if len(again):
+                            keep[again] = self._look(a[again], b[again], part_a, part_b, either[again])
+
+        if self.threads > 1 and len(batches) > 1:
+            _ = self.whole  # (made once, before the threads ask for it)
+            with ThreadPoolExecutor(self.threads) as pool:
+                list(pool.map(decide, batches))
+        else:
+            for k in batches:
+                decide(k)
         return keep
