@@ -185,8 +185,11 @@ class Sketches:
 
         if self.threads > 1 and len(batches) > 1:
             _ = self.whole  # (made once, before the threads ask for it)
-            with ThreadPoolExecutor(self.threads) as pool:
+            pool = ThreadPoolExecutor(self.threads)
+            try:
                 list(pool.map(decide, batches))
+            finally:  # (Ctrl-C: the batches not begun are dropped, not waited for)
+                pool.shutdown(cancel_futures=True)
         else:
             for k in batches:
                 decide(k)

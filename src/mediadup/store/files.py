@@ -115,21 +115,23 @@ class Files:
     def store_fingerprints(self, rows: Iterable[tuple[int, Kind, Fingerprint | None, str | None, str | None]]) -> None:
         """Store fingerprints (or the reason a file has none) and content hashes, when known, by
         file id, in one transaction."""
+        rows = list(rows)
+        pictures = [(i, int(fp.hashes[0].astype("int64")), *fp.to_blob(), int(fp.comparable))
+                    for i, _, fp, _, _ in rows if isinstance(fp, ImageFingerprint)]  # fmt: skip
         with self.db:
-            for file_id, kind, fp, error, digest in rows:
-                self.db.execute(
-                    "UPDATE files SET fp_version = ?, error = ?, content_hash = coalesce(?, content_hash) WHERE id = ?",
-                    (FINGERPRINT_VERSIONS[kind], error, digest, file_id),
-                )
-                if isinstance(fp, ImageFingerprint):
-                    self.db.execute(
-                        "INSERT OR REPLACE INTO image_fingerprints (file_id, phash, hashes, thumb, histogram, info, "
-                        "features, usable) VALUES (?,?,?,?,?,?,?,?)",
-                        (file_id, int(fp.hashes[0].astype("int64")), *fp.to_blob(), int(fp.comparable)),
-                    )
-                elif isinstance(fp, VideoFingerprint):
-                    q = "INSERT OR REPLACE INTO video_fingerprints VALUES (?,?,?,?,?,?)"
-                    self.db.execute(q, (file_id, *fp.to_blob()))
+            self.db.executemany(
+                "UPDATE files SET fp_version = ?, error = ?, content_hash = coalesce(?, content_hash) WHERE id = ?",
+                [(FINGERPRINT_VERSIONS[kind], error, digest, i) for i, kind, _, error, digest in rows],
+            )
+            self.db.executemany(
+                "INSERT OR REPLACE INTO image_fingerprints (file_id, phash, hashes, thumb, histogram, info, "
+                "features, usable) VALUES (?,?,?,?,?,?,?,?)",
+                pictures,
+            )
+            self.db.executemany(
+                "INSERT OR REPLACE INTO video_fingerprints VALUES (?,?,?,?,?,?)",
+                [(i, *fp.to_blob()) for i, _, fp, _, _ in rows if isinstance(fp, VideoFingerprint)],
+            )
 
     def fingerprinted_sizes(self, kind: Kind) -> set[int]:
         """Sizes of the files with an up-to-date fingerprint and a known content hash."""
