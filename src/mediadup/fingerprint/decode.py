@@ -195,7 +195,7 @@ def _decode(path: str, max_pixels: int) -> Decoded:
         if fmt in LOSSLESS and mode in ("RGB", "L"):  # a JPEG once? (full pixels on JPEG's grid, at the centre)
             x0, y0 = (max(0, (side - TRACE_SIDE) // 2) // 8 * 8 for side in im.size)
             centre = (x0, y0, min(width, x0 + TRACE_SIDE), min(height, y0 + TRACE_SIDE))
-            quality = traced_quality(np.asarray(im.crop(centre)))
+            quality = traced_quality(np.asarray(im if centre == (0, 0, *im.size) else im.crop(centre)))
         work = im
         if max(work.size) > WORK_SIZE and work.mode in _RESIZABLE:  # shrink first: convert fewer pixels
             work = work.copy()

@@ -44,7 +44,7 @@ def _coefficients(pixels: np.ndarray) -> np.ndarray:
     xs = (pick % cols * BLOCK)[:, None, None] + _n[None, None, :]
     blocks = pixels[ys, xs].astype(np.float32)
     luma = (blocks @ _LUMA if blocks.ndim == 4 else blocks) - 128
-    return np.einsum("ui,bij,vj->buv", _DCT, luma, _DCT).reshape(len(luma), BLOCK * BLOCK)
+    return (_DCT @ luma @ _DCT.T).reshape(len(luma), BLOCK * BLOCK)
 
 
 def traced_quality(pixels: np.ndarray) -> int | None:
