@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from mediadup.find import exact
 from mediadup.find.discover import Walker
 from mediadup.find.exact import EDGE, ContentHashes, content_hashes
-from mediadup.records import Skipped
+from mediadup.records import FileStat, Kind, Skipped
 
 
 def write(path: Path, data: bytes) -> None:
@@ -59,3 +60,32 @@ def test_unreadable_files_are_skipped_with_a_reason(tmp_path: Path) -> None:
     found = content_hashes(files, ContentHashes(), skipped)
     assert [s.reason for s in skipped] == ["cannot read: No such file or directory"]
     assert found.full == {}
+
+
+def test_hashing_in_batches_stops_at_once_when_interrupted(monkeypatch) -> None:
+    """Small files are hashed a batch a task (a task of the pool costs more than reading one), and
+    Ctrl-C ends the stage at once: the batches not begun are dropped, not read to the end."""
+    import time
+
+    import pytest
+
+    files = [FileStat(f"/lib/{n}.txt", 100, 0, 1, n, Kind.OTHER) for n in range(4000)]
+    read: list[str] = []
+
+    def slow(path: str, size: int) -> str:
+        read.append(path)
+        if len(read) == 600:
+            raise KeyboardInterrupt
+        time.sleep(0.001)
+        return path
+
+    monkeypatch.setattr(exact, "partial_hash", slow)
+    with pytest.raises(KeyboardInterrupt):
+        content_hashes(files, ContentHashes(), [], jobs=2)
+    assert len(read) < 1500, "the rest of the files were read after the interruption"
+    batches = exact._batches(files)
+    assert [len(b) for b in batches] == [exact.HASH_BATCH] * (len(files) // exact.HASH_BATCH) + [
+        len(files) % exact.HASH_BATCH
+    ]
+    large = [FileStat(f"/lib/{n}.mov", exact.BATCH_BYTES // 2, 0, 1, n, Kind.VIDEO) for n in range(5)]
+    assert [len(b) for b in exact._batches(large)] == [2, 2, 1], "large files in batches of about BATCH_BYTES"
