@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -93,14 +94,16 @@ class ImageFingerprint:
             return self  # (light already: read light from the catalog)
         return ImageFingerprint(self.hashes, None, self.histogram, self._info, self.comparable)
 
-    def to_blob(self) -> tuple[bytes, bytes, bytes, str, bytes]:
+    def stored(self) -> Stored:
+        """As the catalog stores it (and a worker sends it: bytes travel at a fraction of the cost)."""
         assert self.thumb is not None and self.features is not None and self.colours is not None, "light"
-        return (
+        return Stored(
             self.hashes.astype(np.uint64).tobytes(),
             self.thumb.astype(np.uint8).tobytes() + self.colours.astype(np.uint8).tobytes(),
             self.histogram.astype(np.float32).tobytes(),
             json.dumps(vars(self.info)),  # its fields as they are (asdict deep-copies each one)
             self.features.to_bytes(),
+            self.comparable,
         )
 
     @classmethod
@@ -124,6 +127,25 @@ class ImageFingerprint:
             None if keypoints is None else Features.from_bytes(keypoints),
             None if pixels is None else pixels[THUMB * THUMB :].reshape(COLOUR_GRID, COLOUR_GRID, 3),
         )
+
+
+class Stored(NamedTuple):
+    """An image fingerprint as the catalog's columns hold it (see ImageFingerprint.from_blob)."""
+
+    hashes: bytes
+    thumb: bytes  # the thumbnail, then the mean colours
+    histogram: bytes
+    info: str
+    features: bytes
+    usable: bool
+
+    @property
+    def phash(self) -> int:
+        """The picture's pHash as SQLite's signed integer (the catalog's index of it)."""
+        return int(np.frombuffer(self.hashes, dtype=np.int64, count=1)[0])
+
+    def light(self) -> ImageFingerprint:
+        return ImageFingerprint.from_blob(self.hashes, None, self.histogram, self.info, self.usable)
 
 
 def _near(pixels: np.ndarray, colour: np.ndarray, tolerance: float) -> np.ndarray:

@@ -16,21 +16,23 @@ from ..find.exact import full_hash_or_none
 from ..records import Kind
 from .cluster import Cluster
 from .decode import DEFAULT_MAX_PIXELS, DecodeError, register_plugins
-from .image import ImageFingerprint, fingerprint_file
+from .image import Stored, fingerprint_file
 from .video import VideoFingerprint, fingerprint_video
 
-Result = tuple[str, ImageFingerprint | VideoFingerprint | None, str | None, bool, str | None]
+Result = tuple[str, Stored | VideoFingerprint | None, str | None, bool, str | None]
 
 
 def fingerprint_one(task: tuple[str, int, Kind]) -> Result:
     """(path, fingerprint, None, _, content hash), or (path, None, reason, lasting, _) when the
-    file cannot be used. An image's content hash comes along (its bytes are read to decode it
-    anyway): a copy of it elsewhere is then known without decoding. Videos are not read whole."""
+    file cannot be used; a picture's fingerprint as the catalog stores it. An image's content
+    hash comes along (its bytes are read to decode it anyway): a copy of it elsewhere is then
+    known without decoding. Videos are not read whole."""
     path, max_pixels, kind = task
     digest = full_hash_or_none(path) if kind is Kind.IMAGE else None
     try:
-        fingerprinter = fingerprint_video if kind is Kind.VIDEO else fingerprint_file
-        return path, fingerprinter(path, max_pixels), None, True, digest
+        if kind is Kind.VIDEO:
+            return path, fingerprint_video(path, max_pixels), None, True, digest
+        return path, fingerprint_file(path, max_pixels).stored(), None, True, digest
     except DecodeError as e:
         return path, None, str(e), e.lasting, digest
     except Exception as e:  # a decoder bug must cost one file, never the scan

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..fingerprint.features import Features
-from ..fingerprint.image import COLOUR_GRID, THUMB, ImageFingerprint
+from ..fingerprint.image import COLOUR_GRID, THUMB, ImageFingerprint, Stored
 from ..fingerprint.image import VERSION as IMAGE_VERSION
 from ..fingerprint.video import VERSION as VIDEO_VERSION
 from ..fingerprint.video import VideoFingerprint
@@ -112,12 +112,13 @@ class Files:
             self.db.executemany("UPDATE files SET content_hash = ? WHERE id = ?", [(h, i) for i, h in full.items()])
             self.db.executemany("UPDATE files SET partial_hash = ? WHERE id = ?", [(h, i) for i, h in partial.items()])
 
-    def store_fingerprints(self, rows: Iterable[tuple[int, Kind, Fingerprint | None, str | None, str | None]]) -> None:
-        """Store fingerprints (or the reason a file has none) and content hashes, when known, by
-        file id, in one transaction."""
+    def store_fingerprints(
+        self, rows: Iterable[tuple[int, Kind, Stored | VideoFingerprint | None, str | None, str | None]]
+    ) -> None:
+        """Store fingerprints (pictures' as `Stored`, or the reason a file has none) and content
+        hashes, when known, by file id, in one transaction."""
         rows = list(rows)
-        pictures = [(i, int(fp.hashes[0].astype("int64")), *fp.to_blob(), int(fp.comparable))
-                    for i, _, fp, _, _ in rows if isinstance(fp, ImageFingerprint)]  # fmt: skip
+        pictures = [(i, fp.phash, *fp[:5], int(fp.usable)) for i, _, fp, _, _ in rows if isinstance(fp, Stored)]
         with self.db:
             self.db.executemany(
                 "UPDATE files SET fp_version = ?, error = ?, content_hash = coalesce(?, content_hash) WHERE id = ?",
