@@ -106,8 +106,8 @@ def _hash_all(
             skipped.append(Skipped(f.path, f"cannot read: {e.strerror or e}"))
             return None
 
-    done = 0
-    for batch, values in zip(batches := _batches(todo), pool.map(lambda b: [safe(f) for f in b], batches)):
+    batches, done = _batches(todo), 0
+    for batch, values in zip(batches, pool.map(lambda b: [safe(f) for f in b], batches)):
         result.update((f.path, value) for f, value in zip(batch, values) if value is not None)
         done += len(batch)
         if progress:
@@ -120,9 +120,9 @@ def _batches(files: list[FileStat]) -> list[list[FileStat]]:
     of the pool costs several times the reading of a small file (40,000 small files: 61 us each
     hashed one a task, 18 us in batches, on two threads)."""
     batches: list[list[FileStat]] = []
-    size = BATCH_BYTES
+    size = 0
     for f in files:
-        if size >= BATCH_BYTES or len(batches[-1]) >= HASH_BATCH:
+        if not batches or size >= BATCH_BYTES or len(batches[-1]) >= HASH_BATCH:
             batches.append([])
             size = 0
         batches[-1].append(f)
