@@ -124,8 +124,9 @@ own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(f"  {s.files_seen} files, {s.images} images, {s.fingerprinted} fingerprinted, {s.from_cache} cached, "
       f"{len(r.groups)} groups, {len(r.skipped)} skipped, {s.compared} pairs compared, {s.turned_away} turned away "
       f"at a first look, {s.left_out} left out by the limit ({s.crowded} crowded pictures); "
-      f"scan {time.time() - t:.1f} s; "
-      f"peak RSS of the main process {own:.0f} MB")
+      f"scan {time.time() - t:.1f} s ("
+      + ", ".join(f"{name} {seconds:.1f}" for name, seconds in s.stages.items() if seconds >= 0.05)
+      + f"); peak RSS of the main process {own:.0f} MB")
 """
 
 

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from rich.console import Console
 
 from conftest import photo, save, tree_state
 from mediadup import Relation, scan
+from mediadup.report.text import print_summary
 
 COPIES_OF_A = {
     "original.jpg",
@@ -109,6 +111,19 @@ def test_rescan_of_unchanged_tree_decodes_nothing(library: Path, catalog: str) -
     assert second.summary.fingerprinted == 0 and second.summary.hashed == 0
     assert second.skipped == []
     assert [names(g) for g in second.groups] == [names(g) for g in first.groups]
+
+
+def test_the_summary_says_where_the_time_went(library: Path, catalog: str) -> None:
+    result = scan([library], catalog=catalog)
+    stages = result.summary.stages
+    assert list(stages)[:3] == ["discovering", "hashing", "fingerprinting"]
+    assert {"matching", "grouping"} <= set(stages) and min(stages.values()) >= 0
+    assert sum(stages.values()) <= result.summary.seconds + 0.01
+    console = Console(record=True, width=400)
+    print_summary(result, console)
+    assert f"fingerprinting {stages['fingerprinting']:.1f}" in console.export_text()
+    rescan = scan([library], catalog=catalog)  # its own stages, not added to the first scan's
+    assert rescan.summary.stages["fingerprinting"] < stages["fingerprinting"]
 
 
 def test_changed_file_is_fingerprinted_again(library: Path, catalog: str) -> None:

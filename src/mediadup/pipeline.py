@@ -33,7 +33,7 @@ from .match.geometry import MIN_KEYPOINTS
 from .match.sketches import SKETCH_BATCH, Sketches
 from .match.verify import Fingerprint, Verifier, verdict_version
 from .match.video_compare import frame_of, frame_radius
-from .progress import QUIET, Reporter
+from .progress import Reporter
 from .records import FileStat, Group, ImageInfo, Kind, ScanResult, ScanSummary, Skipped, VideoInfo
 from .store.catalog import Catalog
 from .store.files import Cached
@@ -99,7 +99,7 @@ def scan(
         dask or None,
         similar,
     )
-    reporter = progress if isinstance(progress, Reporter) else (Reporter(None) if progress else QUIET)
+    reporter = progress if isinstance(progress, Reporter) else Reporter(None if progress else False)
     with thawed(), Catalog(os.fspath(catalog) if catalog else None) as cat:
         return Scanner(options, cat, reporter).run([os.fspath(p) for p in paths])
 
@@ -117,6 +117,7 @@ class Scanner:
 
     def run(self, roots: list[str]) -> ScanResult:
         started = time.time()
+        self.reporter.seconds.clear()  # (a reporter may serve several scans)
         if self.catalog.notice:
             self.reporter.console.print(self.catalog.notice, style="yellow")
         with lasting_objects():  # a record of every file, and of what the catalog knows of it
@@ -151,6 +152,7 @@ class Scanner:
             self.summary.similar = len(similar)
         self.summary.forgotten = self.catalog.forget_missing(roots, (f.path for f in files))
         self.summary.seconds = round(time.time() - started, 3)
+        self.summary.stages = {name: round(t, 3) for name, t in self.reporter.seconds.items()}
         self.catalog.save_scan(roots, vars(self.options), self.summary, groups + similar, started)
         self.skipped.sort(key=lambda s: s.path)
         return ScanResult(groups, self.skipped, self.summary, roots, similar)

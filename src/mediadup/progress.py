@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -34,14 +35,26 @@ class Stage:
 
 
 class Reporter:
-    """Opens one bar per stage; `enabled=None` means: only on an interactive terminal."""
+    """Opens one bar per stage; `enabled=None` means: only on an interactive terminal. Whether
+    shown or not, each stage's seconds are added up in `seconds` (by name, without what follows
+    it in parentheses)."""
 
     def __init__(self, enabled: bool | None = None, console: Console | None = None):
         self.console = console or Console(file=sys.stderr)
         self.enabled = self.console.is_terminal if enabled is None else enabled
+        self.seconds: dict[str, float] = {}
 
     @contextmanager
     def stage(self, name: str, total: int | None = None) -> Iterator[Stage]:
+        key, started = name.split(" (")[0], time.perf_counter()
+        try:
+            with self._bar(name, total) as stage:
+                yield stage
+        finally:
+            self.seconds[key] = self.seconds.get(key, 0.0) + time.perf_counter() - started
+
+    @contextmanager
+    def _bar(self, name: str, total: int | None) -> Iterator[Stage]:
         if not self.enabled:
             yield Stage()
             return
@@ -55,5 +68,3 @@ class Reporter:
         with Progress(*columns, console=self.console, transient=True) as bar:
             yield Stage(bar, bar.add_task(name, total=total))
 
-
-QUIET = Reporter(enabled=False)

@@ -198,6 +198,7 @@ class ScanSummary:
     companions: int = 0  # photos with a motion clip (Live Photos), each pair one item
     similar: int = 0  # groups of similar shots (with --similar)
     seconds: float = 0.0
+    stages: dict[str, float] = field(default_factory=dict)  # seconds of each stage (discovering, hashing, ...)
 
 
 @dataclass

@@ -103,6 +103,12 @@ def _print_companion(m: GroupMember, console: Console) -> None:
         console.print(f"        + motion {display_path(m.companion.path)}  (stays and goes with it)", style="dim")
 
 
+def _stages(seconds: dict[str, float]) -> str:
+    """Where a scan's time went: its stages of a tenth of a second or more, in their order."""
+    shown = [f"{name} {t:.1f}" for name, t in seconds.items() if t >= 0.05]
+    return f" ({', '.join(shown)})" if shown else ""
+
+
 def print_summary(result: ScanResult, console: Console) -> None:
     s = result.summary
     console.print(
@@ -121,7 +127,8 @@ def print_summary(result: ScanResult, console: Console) -> None:
         f"{human_size(result.reclaimable)} reclaimable"
         + (f"; {plural(shared, 'video')} sharing a part with another (never removed)" if shared else "")
         + (f"; {plural(len(result.similar), 'group')} of similar shots" if result.similar else "")
-        + f"; {s.seconds:.1f} s",
+        + f"; {s.seconds:.1f} s"
+        + _stages(s.stages),
         markup=False,
     )
     if s.crowded:
