@@ -67,4 +67,3 @@ class Reporter:
         )
         with Progress(*columns, console=self.console, transient=True) as bar:
             yield Stage(bar, bar.add_task(name, total=total))
-
