@@ -9,7 +9,9 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from conftest import photo
+from mediadup.arrays import unique
 from mediadup.fingerprint import phash
+from mediadup.match.candidates import _by_picture
 from mediadup.match.index import HammingIndex
 
 
@@ -283,3 +285,17 @@ def test_a_self_join_gives_each_pair_once_marked_when_it_was_among_both_pictures
     flattened[..., 2] = 128  # one channel lost: mapped from the first, not back
     assert _colours_agree(colourful, flattened).all() and not _colours_agree(flattened, colourful).any()
     assert _colours_agree(flattened, colourful, np.array([True])).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 2**26), st.integers(0, 64)), max_size=300),
+    st.integers(1, 2**26),
+)
+def test_the_candidate_searchs_sorts_are_numpys(rows: list[tuple[int, int]], spread: int) -> None:
+    """The packed sort of rows by picture and distance, and the sorted distinct keys, give what
+    np.lexsort and np.unique give (pictures past the packed key's 25 bits included)."""
+    a = np.array([p % spread for p, _ in rows], dtype=np.int64)
+    d = np.array([k for _, k in rows], dtype=np.uint8)
+    assert np.array_equal(_by_picture(a, d), np.lexsort((d, a)))
+    assert np.array_equal(unique(a), np.unique(a))

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from ..arrays import unique
 from ..fingerprint.image import THUMB, ImageFingerprint
 from ..match.compare import COLOURFUL, histogram_similarity, similarities, structure
 from ..match.components import UnionFind
@@ -57,7 +58,7 @@ def candidates(paths: Sequence[str], fingerprints: dict[str, ImageFingerprint]) 
             if pairs:
                 x, y = np.array(pairs, dtype=np.int64).T
                 found.append(np.minimum(x, y) * n + np.maximum(x, y))
-    keys = np.unique(np.concatenate(found))
+    keys = unique(np.concatenate(found))
     return np.stack([keys // n, keys % n], axis=1)
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..arrays import deduplicated, unique
 from ..fingerprint import phash
 from ..fingerprint.image import AVERAGE, FIRST_WINDOW, INNER, NO_INNER, SHARED_WINDOWS
 from ..fingerprint.video import N_DIHEDRAL as VIDEO_DIHEDRAL
@@ -73,7 +74,7 @@ class _Keys:
         self.ranges: list[list[np.ndarray]] = [[np.zeros(0, dtype=np.int64)] for _ in range(RANGES)]
 
     def add(self, keys: np.ndarray) -> None:
-        keys = np.unique(keys)
+        keys = unique(keys)
         for parts, part in zip(self.ranges, np.split(keys, np.searchsorted(keys, self.bounds))):
             if len(part):
                 parts.append(part.copy())  # (a copy: the parts of the other ranges are not held with it)
@@ -97,10 +98,7 @@ def _merged(parts: list[np.ndarray]) -> np.ndarray:
         return parts[0]
     keys = np.concatenate(parts)
     keys.sort(kind="stable")  # a merge of sorted runs (Timsort finds them)
-    first = np.empty(len(keys), dtype=bool)
-    first[:1] = True
-    np.not_equal(keys[1:], keys[:-1], out=first[1:])
-    return keys[first]
+    return deduplicated(keys)
 
 
 class _Gathered:
@@ -164,7 +162,7 @@ class _Gathered:
 
     def _leave_out(self, pictures: np.ndarray) -> None:
         """Pairs of `pictures` (one each) left out by the limit per picture."""
-        self.crowded.update(np.unique(pictures).tolist())
+        self.crowded.update(unique(pictures).tolist())
         self.left_out += len(pictures)
 
     def result(self) -> Candidates:
@@ -193,11 +191,24 @@ def _among(keys: np.ndarray, among: np.ndarray) -> np.ndarray:
 def _nearest(a: np.ndarray, distance: np.ndarray) -> np.ndarray:
     """Which rows are among the PER_PICTURE nearest rows of their picture a[k] (at one distance,
     the earlier rows first)."""
-    order = np.lexsort((distance, a))
+    order = _by_picture(a, distance)
     run = a[order]
     near = np.empty(len(a), dtype=bool)
     near[order] = np.arange(len(a)) - np.searchsorted(run, run) < PER_PICTURE
     return near
+
+
+def _by_picture(a: np.ndarray, distance: np.ndarray) -> np.ndarray:
+    """The rows in the order of np.lexsort((distance, a)): by picture, then by distance, then as
+    they came; sorted as one packed 64-bit key (picture, distance, row) when it fits, which
+    takes half the time."""
+    if len(a) >= 2**32 or (len(a) and int(a.max()) >= 2**25):
+        return np.lexsort((distance, a))
+    key = a.astype(np.uint64) << np.uint64(39)
+    key |= distance.astype(np.uint64) << np.uint64(32)  # (a distance is at most 64: 7 bits)
+    key |= np.arange(len(a), dtype=np.uint64)
+    key.sort()
+    return (key & np.uint64(0xFFFFFFFF)).astype(np.int64)
 
 
 def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = None,

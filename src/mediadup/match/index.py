@@ -22,6 +22,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from ..arrays import unique
 from ..kernels import CACHE, cached
 
 MAX_CHUNK_BITS = 24  # tables hold 2**bits offsets
@@ -64,14 +65,14 @@ def _popcount(x: np.uint64) -> np.uint64:
 
 @numba.njit(cache=CACHE, nogil=True)
 def _scan(queries, ids, radius, only_after, limit, t, shifts, bits, flips, masks, rows, sorted_codes, offsets):
-    """Hits (query id, code row, distance) of `queries` (numbered `ids`) in chunk table t, which
+    """Hits (query id, code row, distance) of the queries numbered `ids` in chunk table t, which
     holds the codes in the order of their chunk-t key: sorted_codes[t], their rows rows[t], and
     offsets[t][key] .. offsets[t][key + 1] the positions of each key. A hit whose chunk in an
     earlier table is within that table's flips was reported there, so each pair comes once.
     With `only_after`, queries are the codes themselves and report only later rows. With a
     `limit`, a query reports at most that many hits here, the nearest; also returned: the ids of
     the queries that had more, and how many hits they left out."""
-    cap = max(1024, 2 * len(queries))
+    cap = max(1024, 2 * len(ids))
     out_q = np.empty(cap, dtype=np.int64)
     out_i = np.empty(cap, dtype=np.int64)
     out_d = np.empty(cap, dtype=np.uint8)
@@ -85,10 +86,10 @@ def _scan(queries, ids, radius, only_after, limit, t, shifts, bits, flips, masks
     buf = np.empty(4096, dtype=np.uint64)
     buf_pos = np.empty(4096, dtype=np.int64)
     start = 0
-    while start < len(queries):  # queries come sorted by key: a run of equal keys shares its probes
-        key = np.int64((queries[start] >> shift) & width)
+    while start < len(ids):  # queries come sorted by key: a run of equal keys shares its probes
+        key = np.int64((queries[ids[start]] >> shift) & width)
         end = start + 1
-        while end < len(queries) and np.int64((queries[end] >> shift) & width) == key:
+        while end < len(ids) and np.int64((queries[ids[end]] >> shift) & width) == key:
             end += 1
         n_buf = 0  # the codes of all buckets this run probes, gathered for one dense loop per query
         for m in range(len(masks)):
@@ -102,7 +103,7 @@ def _scan(queries, ids, radius, only_after, limit, t, shifts, bits, flips, masks
                 buf[n_buf], buf_pos[n_buf] = codes[pos], pos
                 n_buf += 1
         for k in range(start, end):
-            query = queries[k]
+            query = queries[ids[k]]
             hits = 0
             for j in range(n_buf):  # the common case, no hit: a loop the compiler vectorises
                 hits += _popcount(query ^ buf[j]) <= r
@@ -217,13 +218,13 @@ class HammingIndex:
                 work = [(t, o[s : s + QUERY_SLICE]) for t, o in ordered for s in range(0, len(o), QUERY_SLICE)]
                 running: deque = deque()
                 for k, (t, ids) in enumerate(work):
-                    running.append(pool.submit(_scan, queries[ids], ids, radius, only_after, limit, t, *tables))
+                    running.append(pool.submit(_scan, queries, ids, radius, only_after, limit, t, *tables))
                     while len(running) > (threads if k < len(work) - 1 else 0):  # a few run ahead, not all
                         q, i, d, cut_ids, left = running.popleft().result()
                         cut.append(cut_ids)
                         left_out += left
                         yield Hits(q, i, d)
-        self.cut = Cut(np.unique(np.concatenate(cut)), left_out)
+        self.cut = Cut(unique(np.concatenate(cut)), left_out)
 
 
 class Hits(NamedTuple):
