@@ -21,6 +21,7 @@ THUMB = 64
 COLOUR_GRID = 8  # the content's mean colours on a COLOUR_GRID x COLOUR_GRID grid, stored with the thumbnail
 WINDOW_SOURCE = 128  # window hashes are taken from the content resized to this square
 HUE_BINS = 24
+_HUE_BIN = np.arange(256) * HUE_BINS // 256  # the bin of each 8-bit hue
 BAND_TOLERANCE = 6.0  # luminance steps from a band's colour that still count as the band (blurred pixels)
 UNIFORM_SHARE = 0.97  # a plain line of a band: nearly all of it the band's colour
 EDGE_SHARE = 0.4  # a line of the picture after a band: mostly not the band's colour
@@ -233,10 +234,10 @@ def content_box(pixels: np.ndarray, sharp: np.ndarray | None = None) -> tuple[in
 
 
 def hue_histogram(hsv: np.ndarray) -> np.ndarray:
-    """Histogram of hues weighted by saturation: what colours, not how bright (sums to 1, or 0 for gray)."""
-    h, sat, val = (hsv[:, i].astype(np.float32) for i in range(3))
-    weight = sat * (val > 24)
-    hist = np.bincount((h * HUE_BINS / 256).astype(np.int32), weights=weight, minlength=HUE_BINS)
+    """Histogram of hues weighted by saturation: what colours, not how bright (sums to 1, or 0 for
+    gray). `hsv`: uint8 rows of hue, saturation, value."""
+    weight = np.where(hsv[:, 2] > 24, hsv[:, 1], 0)  # (whole numbers: their sums are exact in any order)
+    hist = np.bincount(_HUE_BIN[hsv[:, 0]], weights=weight, minlength=HUE_BINS)
     around = np.concatenate([hist[-1:], hist, hist[:1]])  # hue is circular: soften bin edges
     hist = 0.5 * hist + 0.25 * (around[:-2] + around[2:])
     total = hist.sum()
@@ -247,7 +248,8 @@ def is_monochrome(hue: np.ndarray, chroma: float) -> bool:
     """Gray, sepia or duotone: little colour, or (almost) all of it within one narrow band of hues."""
     if chroma < 4.0 or hue.sum() <= 0:
         return True
-    band = hue + np.roll(hue, 1) + np.roll(hue, -1) + np.roll(hue, 2) + np.roll(hue, -2)
+    around = np.concatenate([hue[-2:], hue, hue[:2]])  # hue is circular
+    band = hue + around[1:-3] + around[3:-1] + around[:-4] + around[4:]  # (as np.roll by 1, -1, 2, -2)
     return float(band.max()) >= 0.85 * float(hue.sum())
 
 
@@ -272,8 +274,9 @@ def fingerprint(d: Decoded) -> ImageFingerprint:
     hashes = phash.dihedral_hashes(luma32)
     hashes.append(hashes[0] if box == (0, 0, *gray.size) else phash.phash(gray))  # the whole frame
     content = gray.resize((WINDOW_SOURCE, WINDOW_SOURCE), Image.Resampling.LANCZOS, box=box)  # windows come from it
-    thumb = np.asarray(content.resize((THUMB, THUMB), Image.Resampling.LANCZOS))
-    hashes.append(phash.average_hash(thumb))
+    thumbnail = content.resize((THUMB, THUMB), Image.Resampling.LANCZOS)
+    thumb = np.asarray(thumbnail)
+    hashes.append(phash.average_hash(thumbnail))
     square = np.asarray(content)
     hashes.extend(phash.window_hashes(square, WINDOWS))
     content_gray = np.ascontiguousarray(np.asarray(gray)[y0:y1, x0:x1])

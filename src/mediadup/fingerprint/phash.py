@@ -119,9 +119,9 @@ def phash(image: Image.Image, box: tuple[float, float, float, float] | None = No
     return hash_block(dct_block(np.asarray(luma)))
 
 
-def average_hash(luma: np.ndarray) -> int:
-    """64-bit average hash: 8x8 cell means above their mean."""
-    cells = np.asarray(Image.fromarray(luma).resize((HASH_SIZE, HASH_SIZE), Image.Resampling.BOX), dtype=np.float32)
+def average_hash(luma: Image.Image) -> int:
+    """64-bit average hash of a luminance image: 8x8 cell means above their mean."""
+    cells = np.asarray(luma.resize((HASH_SIZE, HASH_SIZE), Image.Resampling.BOX), dtype=np.float32)
     return pack_bits(cells > cells.mean())
 
 
