@@ -116,7 +116,7 @@ def test_rescan_of_unchanged_tree_decodes_nothing(library: Path, catalog: str) -
 def test_the_summary_says_where_the_time_went(library: Path, catalog: str) -> None:
     result = scan([library], catalog=catalog)
     stages = result.summary.stages
-    assert list(stages)[:3] == ["discovering", "hashing", "fingerprinting"]
+    assert list(stages)[:4] == ["discovering", "reading the catalog", "hashing", "fingerprinting"]
     assert {"matching", "grouping"} <= set(stages) and min(stages.values()) >= 0
     assert sum(stages.values()) <= result.summary.seconds + 0.01
     console = Console(record=True, width=400)
@@ -124,6 +124,21 @@ def test_the_summary_says_where_the_time_went(library: Path, catalog: str) -> No
     assert f"fingerprinting {stages['fingerprinting']:.1f}" in console.export_text()
     rescan = scan([library], catalog=catalog)  # its own stages, not added to the first scan's
     assert rescan.summary.stages["fingerprinting"] < stages["fingerprinting"]
+
+
+def test_a_rescan_with_nothing_to_match_does_not_load_the_compiler(library: Path, catalog: str) -> None:
+    """numba (a third of a second to import) is loaded when there is something to match, not by
+    every command: a rescan of an unchanged tree, `apply`, `undo` start without it."""
+    import subprocess
+    import sys
+
+    scan([library], catalog=catalog)
+    script = ("import sys, mediadup, mediadup.cli\nassert 'numba' not in sys.modules\n"
+              f"r = mediadup.scan({str(library)!r}, catalog={catalog!r})\n"
+              "print(len(r.groups), r.summary.fingerprinted, 'numba' in sys.modules)")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.stdout.split()[1:] == ["0", "False"], done.stderr
+    assert int(done.stdout.split()[0]) > 0
 
 
 def test_changed_file_is_fingerprinted_again(library: Path, catalog: str) -> None:

@@ -20,6 +20,7 @@ from .store.files import Cached
 
 STORE_EVERY = 256
 STORE_SECONDS = 2.0
+READING = "reading the catalog"  # the stage of looking files up in the catalog and loading what it knows
 MAX_PIXELS_KEY = "fingerprinted under max_pixels"  # catalog meta: the highest limit any scan used
 
 
@@ -53,7 +54,7 @@ class FingerprintCache:
             elif known:
                 to_load[self.ids[known.path]] = key
         # kept light (no thumbnails): comparisons load what they need again, so memory stays bounded
-        with lasting_objects():
+        with lasting_objects(), self.reporter.stage(READING):
             found.update((to_load[i], fp) for i, fp in self.catalog.fingerprints(to_load, kind, light=True))
         stored = {key: i for i, key in to_load.items()}  # where each content's fingerprint is in the catalog
         self.summary.from_cache += sum(len(same[k]) for k in found)

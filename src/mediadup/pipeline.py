@@ -21,12 +21,11 @@ from .fingerprint.decode import DEFAULT_MAX_PIXELS
 from .fingerprint.image import ImageFingerprint
 from .fingerprint.video import VideoFingerprint
 from .fingerprint.workers import Workers, default_jobs
-from .fingerprint_cache import FingerprintCache
+from .fingerprint_cache import READING, FingerprintCache
 from .group.build import attach_frames, attach_overlaps, build_groups
 from .group.companions import find_companions
 from .group.similar import similar_groups
 from .heap import lasting_objects, release, thawed
-from .match import index, pattern
 from .match.candidates import candidate_pairs, connect, frame_candidates, orientation, video_candidate_pairs
 from .match.compare import LEVELS, colour_counts
 from .match.geometry import MIN_KEYPOINTS
@@ -122,7 +121,8 @@ class Scanner:
             self.reporter.console.print(self.catalog.notice, style="yellow")
         with lasting_objects():  # a record of every file, and of what the catalog knows of it
             files = self._discover(roots)
-            cached = self.catalog.refresh(files)
+            with self.reporter.stage(READING):
+                cached = self.catalog.refresh(files)
             self.cached = cached
             self.ids = {p: c.id for p, c in cached.items()}
         self.cache = FingerprintCache(self.catalog, cached, self.options.max_pixels, self.options.jobs, self.reporter,
@@ -232,6 +232,8 @@ class Scanner:
             if self.catalog.meta(same_key) == same:
                 edges = verifier.known_matches(list(reps.values()))
             else:
+                from .match import index, pattern  # (numba, loaded only when there is something to match)
+
                 first = "" if index.compiled() and pattern.compiled() else " (compiling the search, once)"
                 with self.reporter.stage("matching" + first) as bar:
                     hashes = _hash_matrix([fingerprints[p] for p in images])

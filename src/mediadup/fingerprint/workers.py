@@ -75,7 +75,12 @@ class Workers:
             ctx = multiprocessing.get_context(method)
             if method == "forkserver":
                 ctx.set_forkserver_preload(
-                    ["mediadup.fingerprint.image", "mediadup.match.compare", "mediadup.fingerprint.video"]
+                    [
+                        "mediadup.fingerprint.image",
+                        "mediadup.match.compare",
+                        "mediadup.match.pattern",
+                        "mediadup.fingerprint.video",
+                    ]
                 )
             self._pool = ctx.Pool(self.jobs, initializer=_quiet_worker)
         return self._pool

@@ -22,7 +22,6 @@ from PIL import Image
 from ..fingerprint import phash
 from ..fingerprint.image import FIRST_WINDOW, INNER, THUMB, ImageFingerprint
 from ..records import ImageInfo, Relation
-from . import pattern
 from .geometry import MIN_CELLS, OVERLAP, Geometry, cells, checkable, disagree, fit
 
 VERSION = 26  # bump when a change can turn a verdict: remembered verdicts are then recomputed
@@ -260,6 +259,8 @@ def refine_box(big: np.ndarray, small_grid: np.ndarray, box: Box, min_side: floa
 
     if target is None:
         return score(box), box
+    from . import pattern  # (compiled with numba: loaded when first needed, not by a rescan that compares nothing)
+
     found = pattern.search(big, target, box, min_side, TRIM)
     return max((score(found), found), (score(box), box), key=lambda scored: scored[0])
 
