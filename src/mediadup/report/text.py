@@ -104,7 +104,7 @@ def _print_companion(m: GroupMember, console: Console) -> None:
 
 
 def _stages(seconds: dict[str, float]) -> str:
-    """Where a scan's time went: its stages of a tenth of a second or more, in their order."""
+    """Where a scan's time went: its stages in their order, those that round to 0.1 s or more."""
     shown = [f"{name} {t:.1f}" for name, t in seconds.items() if t >= 0.05]
     return f" ({', '.join(shown)})" if shown else ""
 
