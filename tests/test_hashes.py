@@ -11,8 +11,8 @@ from PIL import Image
 from conftest import photo
 from mediadup.arrays import unique
 from mediadup.fingerprint import phash
-from mediadup.match.candidates import _by_picture
 from mediadup.match.index import HammingIndex
+from mediadup.match.nearest import nearest
 
 
 def test_phash_matches_imagehash() -> None:
@@ -118,18 +118,19 @@ def test_a_fresh_install_knows_its_search_is_not_compiled_yet(tmp_path) -> None:
     import subprocess
     import sys
 
-    script = ("import numpy as np\nfrom mediadup.match import index, pattern\n"
-              "print(index.compiled(), pattern.compiled())\n"
+    script = ("import numpy as np\nfrom mediadup.match import index, nearest, pattern\n"
+              "print(index.compiled(), pattern.compiled(), nearest.compiled())\n"
               "index.HammingIndex(np.arange(64, dtype=np.uint64), 4).pairs(4)\nprint(index.compiled())\n"
+              "nearest.nearest(np.arange(9), np.ones(9, np.uint8), 2)\nprint(nearest.compiled())\n"
               "big = np.arange(4096, dtype=np.uint8).reshape(64, 64)\n"
               "pattern.search(big, np.ones((32, 32)), (0, 0, 60, 60), 0.5, 0.05)\n"
               "print(pattern.compiled())")  # fmt: skip
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
     first = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
-    assert first.stdout.split() == ["False", "False", "True", "True"], first.stderr
-    check = "from mediadup.match import index, pattern; print(index.compiled(), pattern.compiled())"
+    assert first.stdout.split() == ["False", "False", "False", "True", "True", "True"], first.stderr
+    check = "from mediadup.match import index as i, nearest as n, pattern as p; print(i.compiled(), n.compiled(), p.compiled())"
     again = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, env=env, timeout=300)
-    assert again.stdout.split() == ["True", "True"]
+    assert again.stdout.split() == ["True", "True", "True"]
 
 
 def _components(n: int, edges) -> list[int]:
@@ -291,11 +292,16 @@ def test_a_self_join_gives_each_pair_once_marked_when_it_was_among_both_pictures
 @given(
     st.lists(st.tuples(st.integers(0, 2**26), st.integers(0, 64)), max_size=300),
     st.integers(1, 2**26),
+    st.integers(1, 5),
 )
-def test_the_candidate_searchs_sorts_are_numpys(rows: list[tuple[int, int]], spread: int) -> None:
-    """The packed sort of rows by picture and distance, and the sorted distinct keys, give what
-    np.lexsort and np.unique give (pictures past the packed key's 25 bits included)."""
+def test_the_candidate_searchs_sorts_are_numpys(rows: list[tuple[int, int]], spread: int, limit: int) -> None:
+    """The nearest rows of each picture, found by a packed sort and a compiled pass, are those
+    np.lexsort's order gives (pictures past the packed key's 25 bits included), and the sorted
+    distinct keys are np.unique's."""
     a = np.array([p % spread for p, _ in rows], dtype=np.int64)
     d = np.array([k for _, k in rows], dtype=np.uint8)
-    assert np.array_equal(_by_picture(a, d), np.lexsort((d, a)))
+    order = np.lexsort((d, a))
+    rank = np.empty(len(a), dtype=np.int64)
+    rank[order] = np.arange(len(a)) - np.searchsorted(a[order], a[order])
+    assert np.array_equal(nearest(a, d, limit), rank < limit)
     assert np.array_equal(unique(a), np.unique(a))

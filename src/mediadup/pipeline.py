@@ -232,9 +232,10 @@ class Scanner:
             if self.catalog.meta(same_key) == same:
                 edges = verifier.known_matches(list(reps.values()))
             else:
-                from .match import index, pattern  # (numba, loaded only when there is something to match)
+                from .match import index, nearest, pattern  # (numba, loaded only when there is something to match)
 
-                first = "" if index.compiled() and pattern.compiled() else " (compiling the search, once)"
+                kernels = (index, nearest, pattern)
+                first = "" if all(k.compiled() for k in kernels) else " (compiling the search, once)"
                 with self.reporter.stage("matching" + first) as bar:
                     hashes = _hash_matrix([fingerprints[p] for p in images])
                     sketches = self._sketches(images, fingerprints)

@@ -44,7 +44,7 @@ class Relation(str, Enum):
                             Relation.OVERLAPS)  # fmt: skip
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileStat:
     """One file found by discovery (hard links to one inode collapse into one)."""
 
@@ -69,7 +69,7 @@ class Skipped:
     reason: str
 
 
-@dataclass
+@dataclass(slots=True)
 class ImageInfo:
     """Quality signals of one image, used to pick the keeper."""
 

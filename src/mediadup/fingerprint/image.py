@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import NamedTuple
 
 import cv2
@@ -58,7 +58,7 @@ INNER = FIRST_WINDOW + len(WINDOWS)  # pHash of the picture inside window chrome
 NO_INNER = phash.FLAT  # no picture inside a screenshot's chrome (a flat one is none)
 
 
-@dataclass
+@dataclass(slots=True)
 class ImageFingerprint:
     hashes: np.ndarray  # uint64 columns: see N_DIHEDRAL, FULL_VIEW, AVERAGE, FIRST_WINDOW, INNER
     thumb: np.ndarray | None  # THUMB x THUMB uint8 luminance of the content (borders trimmed); None when light
@@ -102,7 +102,7 @@ class ImageFingerprint:
             self.hashes.astype(np.uint64).tobytes(),
             self.thumb.astype(np.uint8).tobytes() + self.colours.astype(np.uint8).tobytes(),
             self.histogram.astype(np.float32).tobytes(),
-            json.dumps(vars(self.info)),  # its fields as they are (asdict deep-copies each one)
+            json.dumps({f.name: getattr(self.info, f.name) for f in fields(self.info)}),  # (asdict deep-copies)
             self.features.to_bytes(),
             self.comparable,
         )

@@ -13,6 +13,7 @@ from ..fingerprint import phash
 from ..fingerprint.image import AVERAGE, FIRST_WINDOW, INNER, NO_INNER, SHARED_WINDOWS
 from ..fingerprint.video import N_DIHEDRAL as VIDEO_DIHEDRAL
 from ..fingerprint.video import SHARED_WINDOWS as SHARED_VIDEO_WINDOWS
+from ..heap import release
 from .compare import Level
 from .components import UnionFind
 from .sketches import ANY_VIEW, TURNED
@@ -191,24 +192,9 @@ def _among(keys: np.ndarray, among: np.ndarray) -> np.ndarray:
 def _nearest(a: np.ndarray, distance: np.ndarray) -> np.ndarray:
     """Which rows are among the PER_PICTURE nearest rows of their picture a[k] (at one distance,
     the earlier rows first)."""
-    order = _by_picture(a, distance)
-    run = a[order]
-    near = np.empty(len(a), dtype=bool)
-    near[order] = np.arange(len(a)) - np.searchsorted(run, run) < PER_PICTURE
-    return near
+    from .nearest import nearest  # (compiled: loaded with the index)
 
-
-def _by_picture(a: np.ndarray, distance: np.ndarray) -> np.ndarray:
-    """The rows in the order of np.lexsort((distance, a)): by picture, then by distance, then as
-    they came; sorted as one packed 64-bit key (picture, distance, row) when it fits, which
-    takes half the time."""
-    if len(a) >= 2**32 or (len(a) and int(a.max()) >= 2**25):
-        return np.lexsort((distance, a))
-    key = a.astype(np.uint64) << np.uint64(39)
-    key |= distance.astype(np.uint64) << np.uint64(32)  # (a distance is at most 64: 7 bits)
-    key |= np.arange(len(a), dtype=np.uint64)
-    key.sort()
-    return (key & np.uint64(0xFFFFFFFF)).astype(np.int64)
+    return nearest(a, distance, PER_PICTURE)
 
 
 def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = None,
@@ -244,6 +230,7 @@ def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = No
     index = picture_index(level.radius)
     q, i, d, both = gathered.join(index.parts(None, level.radius, PER_PICTURE))
     gathered.add(q, i, d, (0, 0), index, both=both)
+    release()  # (each kind of evidence's transients given back before the next's)
     everyone = np.arange(n)
     turns, windows = hashes[:, 1:AVERAGE], hashes[:, FIRST_WINDOW:INNER]
     sides = [(everyone, everyone)] if shapes is None else [
@@ -275,6 +262,7 @@ def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = No
             gathered.add(part[vq // per], turned[vi // len(QUARTERS)] if turned is not None else vi, vd,
                          ((vq % per + first).astype(np.int16), view_b), index,
                          lambda q, per=per, part=part, shown=shown: part[shown[q] // per])  # fmt: skip
+        release()
 
     def self_join(rows: np.ndarray, column: int, views: tuple[int, int], close: Callable | None = None) -> None:
         """The pairs among `rows` whose hashes in `column` are within the view radius (and `close`)."""
@@ -283,6 +271,7 @@ def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = No
         q, i, d, both = gathered.join(index.parts(None, level.view_radius, PER_PICTURE), keep)
         q, i = rows[q], rows[i]  # (the join's own numbers let go before the pairs are added)
         gathered.add(q, i, d, views, index, lambda k: rows[k], both)
+        release()
 
     for w in SHARED_WINDOWS:
         self_join(np.flatnonzero(hashes[:, FIRST_WINDOW + w] != phash.FLAT), FIRST_WINDOW + w, (TURNED + w,) * 2)

@@ -27,7 +27,7 @@ def chunks(items: list, size: int = BATCH) -> Iterator[list]:
         yield items[start : start + size]
 
 
-@dataclass
+@dataclass(slots=True)
 class Cached:
     """What the catalog knows about an unchanged file."""
 
