@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, fields
 from typing import NamedTuple
 
@@ -58,6 +59,9 @@ INNER = FIRST_WINDOW + len(WINDOWS)  # pHash of the picture inside window chrome
 NO_INNER = phash.FLAT  # no picture inside a screenshot's chrome (a flat one is none)
 
 
+_SHARED_NAMES = ("format", "mode", "camera")  # ImageInfo fields that few values fill
+
+
 @dataclass(slots=True)
 class ImageFingerprint:
     hashes: np.ndarray  # uint64 columns: see N_DIHEDRAL, FULL_VIEW, AVERAGE, FIRST_WINDOW, INNER
@@ -73,7 +77,11 @@ class ImageFingerprint:
         """Size, format and quality signals; decoded from the catalog's JSON when first read (a
         rescan of an unchanged library reads those of the grouped pictures only)."""
         if isinstance(self._info, str):
-            self._info = ImageInfo(**json.loads(self._info))
+            info = json.loads(self._info)
+            for name in _SHARED_NAMES:  # one string for all the pictures that share it, not one each
+                if isinstance(info.get(name), str):
+                    info[name] = sys.intern(info[name])
+            self._info = ImageInfo(**info)
         return self._info
 
     @property

@@ -65,28 +65,31 @@ Screen = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | 
 
 
 class _Keys:
-    """A set of pair keys (below `end`) gathered in parts, held in RANGES ranges of keys; a range's
-    parts are merged into one sorted array whenever they come to half of it (each pair held once:
-    memory bounded by the set, not by how often its pairs are proposed, and a merge holds little
-    more than one range)."""
+    """A set of pair keys (below `end`) gathered in parts, held in ranges of keys, each key as its
+    offset in its range (4 bytes: ranges of at most 2**32 keys, at least RANGES of them); a
+    range's parts are merged into one sorted array whenever they come to half of it (each pair
+    held once: memory bounded by the set, not by how often its pairs are proposed, and a merge
+    holds little more than one range)."""
 
     def __init__(self, end: int) -> None:
-        self.bounds = np.linspace(0, end, RANGES + 1)[1:-1].astype(np.int64)
-        self.ranges: list[list[np.ndarray]] = [[np.zeros(0, dtype=np.int64)] for _ in range(RANGES)]
+        count = max(RANGES, -(-end // 2**32))
+        self.starts = (np.arange(count, dtype=np.int64) * -(-end // count)) if end else np.zeros(1, np.int64)
+        self.ranges: list[list[np.ndarray]] = [[np.zeros(0, dtype=np.uint32)] for _ in self.starts]
 
     def add(self, keys: np.ndarray) -> None:
         keys = unique(keys)
-        for parts, part in zip(self.ranges, np.split(keys, np.searchsorted(keys, self.bounds))):
+        cuts = np.searchsorted(keys, self.starts[1:])
+        for parts, start, part in zip(self.ranges, self.starts.tolist(), np.split(keys, cuts)):
             if len(part):
-                parts.append(part.copy())  # (a copy: the parts of the other ranges are not held with it)
+                parts.append((part - start).astype(np.uint32))
                 if sum(map(len, parts[1:])) > len(parts[0]) // 2 + COMPACT // RANGES:
                     parts[:] = [_merged(parts)]
 
     def by_range(self) -> Iterator[np.ndarray]:
         """The keys of each range in turn, sorted, each once."""
-        for parts in self.ranges:
+        for parts, start in zip(self.ranges, self.starts.tolist()):
             parts[:] = [_merged(parts)]
-            yield parts[0]
+            yield parts[0].astype(np.int64) + start
 
     def all(self) -> np.ndarray:
         """The keys, sorted, each once."""
@@ -230,6 +233,7 @@ def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = No
     index = picture_index(level.radius)
     q, i, d, both = gathered.join(index.parts(None, level.radius, PER_PICTURE))
     gathered.add(q, i, d, (0, 0), index, both=both)
+    del q, i, d, both
     release()  # (each kind of evidence's transients given back before the next's)
     everyone = np.arange(n)
     turns, windows = hashes[:, 1:AVERAGE], hashes[:, FIRST_WINDOW:INNER]

@@ -35,7 +35,7 @@ SKETCH = THUMB // 4  # pixels per side of the luminance each picture keeps while
 VIEW = COLOUR_GRID  # pixels per side of a view (luminance and colours alike)
 TURNED = len(phash.DIHEDRAL)  # view codes: 0-7 the whole picture turned (phash.DIHEDRAL), TURNED + w window w
 ANY_VIEW = -1  # a view the sketches do not check (the pair is kept)
-BATCH = 1 << 14  # pictures or pairs looked at at once (bounds memory)
+BATCH = 1 << 12  # pictures or pairs looked at at once (bounds memory: about 25 MB a thread)
 SKETCH_BATCH = 1 << 12  # thumbnails sketched at once
 
 
