@@ -128,7 +128,10 @@ def test_a_fresh_install_knows_its_search_is_not_compiled_yet(tmp_path) -> None:
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
     first = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
     assert first.stdout.split() == ["False", "False", "False", "True", "True", "True"], first.stderr
-    check = "from mediadup.match import index as i, nearest as n, pattern as p; print(i.compiled(), n.compiled(), p.compiled())"
+    check = (
+        "from mediadup.match import index, nearest, pattern\n"
+        "print(index.compiled(), nearest.compiled(), pattern.compiled())"
+    )
     again = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, env=env, timeout=300)
     assert again.stdout.split() == ["True", "True", "True"]
 
@@ -305,3 +308,20 @@ def test_the_candidate_searchs_sorts_are_numpys(rows: list[tuple[int, int]], spr
     rank[order] = np.arange(len(a)) - np.searchsorted(a[order], a[order])
     assert np.array_equal(nearest(a, d, limit), rank < limit)
     assert np.array_equal(unique(a), np.unique(a))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 2**21), st.lists(st.lists(st.integers(0, 2**42), max_size=40), max_size=6))
+def test_the_candidate_searchs_key_sets_hold_each_key_once_at_any_size(n: int, parts: list[list[int]]) -> None:
+    """The sets of pair keys (n * n of them, held as 4-byte offsets in ranges of at most 2**32
+    keys) give back every key added, sorted, once, and the keys of each range in turn."""
+    from mediadup.match.candidates import _Keys
+
+    keys = _Keys(n * n)
+    added = [np.array([k % (n * n) for k in part], dtype=np.int64) for part in parts]
+    for part in added:
+        keys.add(part)
+    expected = np.unique(np.concatenate([np.zeros(0, np.int64), *added]))
+    assert np.array_equal(keys.all(), expected)
+    assert np.array_equal(np.concatenate(list(keys.by_range())), expected)
+    assert len(keys.ranges) >= max(16, n * n / 2**32)
