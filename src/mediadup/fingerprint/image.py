@@ -66,7 +66,7 @@ _SHARED_NAMES = ("format", "mode", "camera")  # ImageInfo fields that few values
 class ImageFingerprint:
     hashes: np.ndarray  # uint64 columns: see N_DIHEDRAL, FULL_VIEW, AVERAGE, FIRST_WINDOW, INNER
     thumb: np.ndarray | None  # THUMB x THUMB uint8 luminance of the content (borders trimmed); None when light
-    histogram: np.ndarray  # hue histogram of the content, float32, sums to 1 (0 for grayscale)
+    histogram: np.ndarray | None  # hue histogram of the content, float32, sums to 1 (0 for grayscale); None when light
     _info: ImageInfo | str  # see `info`: the JSON stored in the catalog until first read
     usable: bool | None = None  # see `comparable`
     features: Features | None = None  # keypoints of the content, for checking geometry; None when light
@@ -97,15 +97,16 @@ class ImageFingerprint:
         return bool(self.usable)
 
     def light(self) -> ImageFingerprint:
-        """Without the thumbnail: what matching needs, a fraction of the memory (comparisons load
-        the whole fingerprint again from the catalog)."""
-        if self.thumb is None and self.features is None and self.colours is None:
+        """Without the thumbnail and the colour histogram: what matching needs, a fraction of the
+        memory (comparisons load the whole fingerprint again from the catalog)."""
+        if self.thumb is None and self.histogram is None:
             return self  # (light already: read light from the catalog)
-        return ImageFingerprint(self.hashes, None, self.histogram, self._info, self.comparable)
+        return ImageFingerprint(self.hashes, None, None, self._info, self.comparable)
 
     def stored(self) -> Stored:
         """As the catalog stores it (and a worker sends it: bytes travel at a fraction of the cost)."""
         assert self.thumb is not None and self.features is not None and self.colours is not None, "light"
+        assert self.histogram is not None, "light"
         return Stored(
             self.hashes.astype(np.uint64).tobytes(),
             self.thumb.astype(np.uint8).tobytes() + self.colours.astype(np.uint8).tobytes(),
@@ -120,17 +121,17 @@ class ImageFingerprint:
         cls,
         hashes: bytes,
         thumb: bytes | None,
-        histogram: bytes,
+        histogram: bytes | None,
         info: str,
         usable: int | None = None,
         keypoints: bytes | None = None,
     ) -> ImageFingerprint:
-        """A stored fingerprint; without `thumb`, a light one (then `usable` must be known)."""
+        """A stored fingerprint; without `thumb` and `histogram`, a light one (then `usable` must be known)."""
         pixels = None if thumb is None else np.frombuffer(thumb, dtype=np.uint8)
         return cls(
             np.frombuffer(hashes, dtype=np.uint64),
             None if pixels is None else pixels[: THUMB * THUMB].reshape(THUMB, THUMB),
-            np.frombuffer(histogram, dtype=np.float32),
+            None if histogram is None else np.frombuffer(histogram, dtype=np.float32),
             info,
             None if usable is None else bool(usable),
             None if keypoints is None else Features.from_bytes(keypoints),
@@ -154,7 +155,7 @@ class Stored(NamedTuple):
         return int(np.frombuffer(self.hashes, dtype=np.int64, count=1)[0])
 
     def light(self) -> ImageFingerprint:
-        return ImageFingerprint.from_blob(self.hashes, None, self.histogram, self.info, self.usable)
+        return ImageFingerprint.from_blob(self.hashes, None, None, self.info, self.usable)
 
 
 def _near(pixels: np.ndarray, colour: np.ndarray, tolerance: float) -> np.ndarray:

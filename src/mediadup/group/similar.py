@@ -69,16 +69,17 @@ def grid(thumb: np.ndarray) -> np.ndarray:
 
 
 class Shots:
-    """Coarse grids of the pictures being compared, loaded from the catalog in batches, and
-    which of them show enough texture to be compared at all."""
+    """Coarse grids and colour histograms of the pictures being compared, loaded from the catalog
+    in batches, and which of them show enough texture to be compared at all."""
 
     def __init__(self, paths: Sequence[str], load: Callable[[list[str]], dict[str, ImageFingerprint]]):
         self.grids: dict[str, np.ndarray] = {}
+        self.histograms: dict[str, np.ndarray] = {}
         wanted = list(paths)
         for start in range(0, len(wanted), LOAD_BATCH):
             for p, fp in load(wanted[start : start + LOAD_BATCH]).items():
-                if fp.thumb is not None:
-                    self.grids[p] = grid(fp.thumb)
+                if fp.thumb is not None and fp.histogram is not None:
+                    self.grids[p], self.histograms[p] = grid(fp.thumb), fp.histogram
         self.textured = {p for p, g in self.grids.items() if structure(g) >= MIN_STRUCTURE}
 
     def similar(
@@ -97,7 +98,7 @@ class Shots:
             colourful = fa.chroma >= COLOURFUL and fb.chroma >= COLOURFUL
             distance = int(np.bitwise_count(fa.hashes[0] ^ fb.hashes[0]))
             if s >= MIN_SIMILARITY[level] + PER_BIT * max(0, distance - CLOSE) and (
-                not colourful or histogram_similarity(fa, fb) >= MIN_COLOUR
+                not colourful or histogram_similarity(self.histograms[a], self.histograms[b]) >= MIN_COLOUR
             ):
                 out[k] = round(s, 4)
         return out

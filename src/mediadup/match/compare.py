@@ -196,8 +196,9 @@ def structure(grid: np.ndarray) -> float:
     return float((np.hypot(gx, gy) > EDGE).mean())
 
 
-def histogram_similarity(a: ImageFingerprint, b: ImageFingerprint) -> float:
-    return float(np.minimum(a.histogram, b.histogram).sum())
+def histogram_similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """How alike two hue histograms are: their intersection, 0 to 1."""
+    return float(np.minimum(a, b).sum())
 
 
 def _aspect(fp: ImageFingerprint, transpose: bool) -> float:
@@ -302,7 +303,7 @@ def align(a: ImageFingerprint, b: ImageFingerprint, level: Level, parts: str = "
     pictures named in `parts` inside the other ("b": b is a part of a; "a": a is a part of b)."""
     if _zscore(a.thumb) is None or _zscore(b.thumb) is None:
         return None
-    hist = histogram_similarity(a, b)
+    hist = histogram_similarity(a.histogram, b.histogram)
     recoloured = max(a.chroma, b.chroma) > COLOURFUL and hist < level.min_colour
     need = level.min_recolour_similarity if recoloured else level.min_similarity
     distances = [phash.hamming(int(h), int(b.hashes[0])) for h in a.hashes[: len(phash.DIHEDRAL)]]
@@ -414,7 +415,8 @@ def _grade_misfit(source: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 def _other_colours(a: ImageFingerprint, b: ImageFingerprint, level: Level) -> bool:
     """Two colourful pictures whose palettes differ: a copy only in the same framing, regraded."""
-    return colour_counts(a.info) and colour_counts(b.info) and histogram_similarity(a, b) < level.min_colour
+    colourful = colour_counts(a.info) and colour_counts(b.info)
+    return colourful and histogram_similarity(a.histogram, b.histogram) < level.min_colour
 
 
 def colour_counts(info: ImageInfo) -> bool:

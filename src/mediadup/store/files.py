@@ -174,7 +174,8 @@ class Files:
         else:  # a light picture's thumbnail is read only when whether it is usable was not stored
             table, cls = "image_fingerprints", ImageFingerprint
             thumb = "CASE WHEN usable IS NULL THEN thumb END" if light else "thumb"
-            columns = f"hashes, {thumb}, histogram, info, usable, {'NULL' if light else 'features'}"
+            rest = "NULL, info, usable, NULL" if light else "histogram, info, usable, features"
+            columns = f"hashes, {thumb}, {rest}"
         learnt: list[tuple[int, int]] = []  # usable, file id: for rows stored before it was kept
         for chunk in chunks(list(ids)):
             q = f"SELECT file_id, {columns} FROM {table} WHERE file_id IN ({','.join('?' * len(chunk))})"
