@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from conftest import mediadup
+from conftest import mediadup, photo
 from mediadup import scan
 
 
@@ -684,24 +684,36 @@ def test_views_that_show_nothing_bring_no_candidates(tmp_path: Path) -> None:
         assert [0, len(paths) - 1] in found.pairs.tolist()
 
 
-def test_the_hashes_searched_are_held_once_and_freed_memory_goes_back() -> None:
-    """The candidate search's hash matrix is the fingerprints' hashes themselves (one copy in
-    memory, not a second beside the catalog's blobs), and freed small blocks (the blobs let go)
-    are handed back to the system, not kept by the allocator to the scan's end."""
+def test_the_hashes_searched_are_read_from_the_catalog_once_and_freed_memory_goes_back(tmp_path: Path) -> None:
+    """Light fingerprints hold the picture hash alone (a rescan that matches nothing reads no
+    other); the candidate search reads every hash of the pictures it searches from the catalog
+    into one matrix, row by row in the order asked; and freed small blocks are handed back to
+    the system, not kept by the allocator to the scan's end."""
     import sys
 
     import pytest
 
-    from mediadup.fingerprint.image import ImageFingerprint
+    from mediadup.fingerprint.image import fingerprint_file
     from mediadup.heap import release
-    from mediadup.pipeline import _hash_matrix
+    from mediadup.records import FileStat, Kind
+    from mediadup.store.catalog import Catalog
 
-    rng = np.random.default_rng(0)
-    blobs = [rng.integers(0, 2**63, 97, dtype=np.int64).tobytes() for _ in range(3)]
-    pictures = [ImageFingerprint.from_blob(b, None, np.zeros(4, np.float32).tobytes(), "{}", 1) for b in blobs]
-    matrix = _hash_matrix(pictures)
-    assert [bytes(row) for row in matrix] == blobs
-    assert all(np.shares_memory(fp.hashes, matrix) for fp in pictures)
+    files, stored = [], []
+    for seed in range(3):
+        path = tmp_path / f"{seed}.png"
+        photo(seed).save(path)
+        st = path.stat()
+        files.append(FileStat(str(path), st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino, Kind.IMAGE))
+        stored.append(fingerprint_file(str(path)).stored())
+    with Catalog(str(tmp_path / "c.sqlite")) as catalog:
+        ids = [c.id for c in catalog.refresh(files).values()]
+        catalog.store_fingerprints([(i, Kind.IMAGE, fp, None, None) for i, fp in zip(ids, stored)])
+        light = dict(catalog.fingerprints(ids, Kind.IMAGE, light=True))
+        assert [bytes(light[i].hashes) for i in ids] == [fp.hashes[:8] for fp in stored]
+        assert all(bytes(fp.light().hashes) == fp.hashes[:8] for fp in stored)
+        matrix = catalog.image_hashes([ids[2], ids[0], ids[1], ids[0]])
+        assert [bytes(row) for row in matrix] == [stored[k].hashes for k in (2, 0, 1, 0)]
+        assert catalog.image_hashes([]).shape[0] == 0
 
     if not sys.platform.startswith("linux"):
         pytest.skip("resident memory read from /proc")

@@ -237,7 +237,7 @@ class Scanner:
                 kernels = (index, nearest, pattern)
                 first = "" if all(k.compiled() for k in kernels) else " (compiling the search, once)"
                 with self.reporter.stage("matching" + first) as bar:
-                    hashes = _hash_matrix([fingerprints[p] for p in images])
+                    hashes = self.catalog.image_hashes([self.cache.stored[p] for p in images])
                     sketches = self._sketches(images, fingerprints)
                     sizes = np.array([(fingerprints[p].info.content_width, fingerprints[p].info.content_height)
                                       for p in images])  # fmt: skip
@@ -350,18 +350,6 @@ class Scanner:
             if m and (free[i] not in found or rank > found[free[i]][2]):
                 found[free[i]] = (videos[v], m, rank)
         return attach_frames(groups, {p: (v, m) for p, (v, m, _) in found.items()}, stats, infos)
-
-
-def _hash_matrix(pictures: list[ImageFingerprint]) -> np.ndarray:
-    """The pictures' hashes, one row each; each fingerprint's hashes become a view of its row
-    (held once, not twice: the catalog's blobs they were read from are let go)."""
-    if not pictures:
-        return np.zeros((0, 2), np.uint64)
-    hashes = np.stack([fp.hashes for fp in pictures], dtype=np.uint64)
-    for fp, row in zip(pictures, hashes):
-        fp.hashes = row
-    release()
-    return hashes
 
 
 class _Infos(Mapping[str, ImageInfo | VideoInfo]):

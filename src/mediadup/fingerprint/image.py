@@ -64,7 +64,7 @@ _SHARED_NAMES = ("format", "mode", "camera")  # ImageInfo fields that few values
 
 @dataclass(slots=True)
 class ImageFingerprint:
-    hashes: np.ndarray  # uint64 columns: see N_DIHEDRAL, FULL_VIEW, AVERAGE, FIRST_WINDOW, INNER
+    hashes: np.ndarray  # uint64 columns: see N_DIHEDRAL, FULL_VIEW, AVERAGE, FIRST_WINDOW, INNER; light: the first only
     thumb: np.ndarray | None  # THUMB x THUMB uint8 luminance of the content (borders trimmed); None when light
     histogram: np.ndarray | None  # hue histogram of the content, float32, sums to 1 (0 for grayscale); None when light
     _info: ImageInfo | str  # see `info`: the JSON stored in the catalog until first read
@@ -97,11 +97,12 @@ class ImageFingerprint:
         return bool(self.usable)
 
     def light(self) -> ImageFingerprint:
-        """Without the thumbnail and the colour histogram: what matching needs, a fraction of the
-        memory (comparisons load the whole fingerprint again from the catalog)."""
-        if self.thumb is None and self.histogram is None:
+        """The picture hash, quality signals and whether it is usable: a fraction of the memory.
+        The candidate search reads every hash from the catalog (a rescan that matches nothing
+        reads none), comparisons load the whole fingerprint again."""
+        if self.thumb is None and self.histogram is None and len(self.hashes) == 1:
             return self  # (light already: read light from the catalog)
-        return ImageFingerprint(self.hashes, None, None, self._info, self.comparable)
+        return ImageFingerprint(self.hashes[:1].copy(), None, None, self._info, self.comparable)
 
     def stored(self) -> Stored:
         """As the catalog stores it (and a worker sends it: bytes travel at a fraction of the cost)."""
@@ -155,7 +156,7 @@ class Stored(NamedTuple):
         return int(np.frombuffer(self.hashes, dtype=np.int64, count=1)[0])
 
     def light(self) -> ImageFingerprint:
-        return ImageFingerprint.from_blob(self.hashes, None, None, self.info, self.usable)
+        return ImageFingerprint.from_blob(self.hashes[:8], None, None, self.info, self.usable)
 
 
 def _near(pixels: np.ndarray, colour: np.ndarray, tolerance: float) -> np.ndarray:

@@ -175,7 +175,7 @@ class Files:
             table, cls = "image_fingerprints", ImageFingerprint
             thumb = "CASE WHEN usable IS NULL THEN thumb END" if light else "thumb"
             rest = "NULL, info, usable, NULL" if light else "histogram, info, usable, features"
-            columns = f"hashes, {thumb}, {rest}"
+            columns = f"{'substr(hashes, 1, 8)' if light else 'hashes'}, {thumb}, {rest}"
         learnt: list[tuple[int, int]] = []  # usable, file id: for rows stored before it was kept
         for chunk in chunks(list(ids)):
             q = f"SELECT file_id, {columns} FROM {table} WHERE file_id IN ({','.join('?' * len(chunk))})"
@@ -187,6 +187,21 @@ class Files:
         if learnt:
             with self.db:
                 self.db.executemany("UPDATE image_fingerprints SET usable = ? WHERE file_id = ?", learnt)
+
+    def image_hashes(self, ids: list[int]) -> np.ndarray:
+        """The stored pictures' hashes (ImageFingerprint.hashes), a row for each of `ids` in turn,
+        read into one matrix (never all the blobs at once beside it)."""
+        q = "SELECT length(hashes) FROM image_fingerprints WHERE file_id = ?"
+        first = self.db.execute(q, ids[:1]).fetchone() if ids else None
+        matrix = np.zeros((len(ids), first[0] // 8 if first else 2), dtype=np.uint64)
+        rows: dict[int, list[int]] = {}
+        for k, i in enumerate(ids):
+            rows.setdefault(i, []).append(k)
+        for chunk in chunks(list(rows)):
+            q = f"SELECT file_id, hashes FROM image_fingerprints WHERE file_id IN ({','.join('?' * len(chunk))})"
+            for file_id, blob in self.db.execute(q, chunk):
+                matrix[rows[file_id]] = np.frombuffer(blob, dtype=np.uint64)
+        return matrix
 
     def oversized(self, max_pixels: int) -> dict[int, tuple[int, int]]:
         """Stored pictures of more than `max_pixels` pixels: file id -> (width, height)."""
