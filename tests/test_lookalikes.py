@@ -695,7 +695,7 @@ def test_the_hashes_searched_are_read_from_the_catalog_once_and_freed_memory_goe
 
     from mediadup.fingerprint.image import fingerprint_file
     from mediadup.heap import release
-    from mediadup.records import FileStat, Kind
+    from mediadup.records import FileStat, Kind, MediadupError
     from mediadup.store.catalog import Catalog
 
     files, stored = [], []
@@ -714,6 +714,8 @@ def test_the_hashes_searched_are_read_from_the_catalog_once_and_freed_memory_goe
         matrix = catalog.image_hashes([ids[2], ids[0], ids[1], ids[0]])
         assert [bytes(row) for row in matrix] == [stored[k].hashes for k in (2, 0, 1, 0)]
         assert catalog.image_hashes([]).shape[0] == 0
+        with pytest.raises(MediadupError, match="left the catalog"):
+            catalog.image_hashes([ids[0], max(ids) + 1])
 
     if not sys.platform.startswith("linux"):
         pytest.skip("resident memory read from /proc")

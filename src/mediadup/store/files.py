@@ -15,7 +15,7 @@ from ..fingerprint.image import COLOUR_GRID, THUMB, ImageFingerprint, Stored
 from ..fingerprint.image import VERSION as IMAGE_VERSION
 from ..fingerprint.video import VERSION as VIDEO_VERSION
 from ..fingerprint.video import VideoFingerprint
-from ..records import FileStat, Kind
+from ..records import FileStat, Kind, MediadupError
 
 Fingerprint = ImageFingerprint | VideoFingerprint
 FINGERPRINT_VERSIONS = {Kind.IMAGE: IMAGE_VERSION, Kind.VIDEO: 1000 + VIDEO_VERSION}  # stored in files.fp_version
@@ -197,10 +197,14 @@ class Files:
         rows: dict[int, list[int]] = {}
         for k, i in enumerate(ids):
             rows.setdefault(i, []).append(k)
+        found = 0
         for chunk in chunks(list(rows)):
             q = f"SELECT file_id, hashes FROM image_fingerprints WHERE file_id IN ({','.join('?' * len(chunk))})"
             for file_id, blob in self.db.execute(q, chunk):
                 matrix[rows[file_id]] = np.frombuffer(blob, dtype=np.uint64)
+                found += 1
+        if found < len(rows):  # (rows of zeros would all look alike)
+            raise MediadupError(f"{len(rows) - found} fingerprints left the catalog during the scan: scan again")
         return matrix
 
     def oversized(self, max_pixels: int) -> dict[int, tuple[int, int]]:
