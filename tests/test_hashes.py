@@ -325,3 +325,16 @@ def test_the_candidate_searchs_key_sets_hold_each_key_once_at_any_size(n: int, p
     assert np.array_equal(keys.all(), expected)
     assert np.array_equal(np.concatenate(list(keys.by_range())), expected)
     assert len(keys.ranges) >= max(16, n * n / 2**32)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 2**64 - 1), max_size=400), st.integers(1, 24), st.integers(0, 40))
+def test_the_index_orders_codes_by_chunk_key_as_a_stable_sort_does(codes: list[int], bits: int, shift: int) -> None:
+    """The compiled counting sort (and, for wide keys and few codes, NumPy's) gives the stable
+    order of each chunk's key, and the codes in that order."""
+    from mediadup.match.index import _by_key, _chunk
+
+    codes_ = np.array(codes, dtype=np.uint64)
+    order, ordered = _by_key(codes_, shift, bits)
+    want = np.argsort(_chunk(codes_, shift, bits), kind="stable")
+    assert np.array_equal(order, want) and np.array_equal(ordered, codes_[want])
