@@ -118,22 +118,23 @@ def test_a_fresh_install_knows_its_search_is_not_compiled_yet(tmp_path) -> None:
     import subprocess
     import sys
 
-    script = ("import numpy as np\nfrom mediadup.match import index, nearest, pattern\n"
-              "print(index.compiled(), pattern.compiled(), nearest.compiled())\n"
+    script = ("import numpy as np\nfrom mediadup.match import colourfit, index, nearest, pattern\n"
+              "print(index.compiled(), pattern.compiled(), nearest.compiled(), colourfit.compiled())\n"
               "index.HammingIndex(np.arange(64, dtype=np.uint64), 4).pairs(4)\nprint(index.compiled())\n"
               "nearest.nearest(np.arange(9), np.ones(9, np.uint8), 2)\nprint(nearest.compiled())\n"
               "big = np.arange(4096, dtype=np.uint8).reshape(64, 64)\n"
               "pattern.search(big, np.ones((32, 32)), (0, 0, 60, 60), 0.5, 0.05)\n"
-              "print(pattern.compiled())")  # fmt: skip
+              "print(pattern.compiled())\ncolourfit.mapped(np.ones((1, 4, 3)), np.ones((1, 4, 3)), 30.0, 0.3)\n"
+              "print(colourfit.compiled())")  # fmt: skip
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
     first = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
-    assert first.stdout.split() == ["False", "False", "False", "True", "True", "True"], first.stderr
+    assert first.stdout.split() == ["False"] * 4 + ["True"] * 4, first.stderr
     check = (
-        "from mediadup.match import index, nearest, pattern\n"
-        "print(index.compiled(), nearest.compiled(), pattern.compiled())"
+        "from mediadup.match import colourfit, index, nearest, pattern\n"
+        "print(index.compiled(), nearest.compiled(), pattern.compiled(), colourfit.compiled())"
     )
     again = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, env=env, timeout=300)
-    assert again.stdout.split() == ["True", "True", "True"]
+    assert again.stdout.split() == ["True"] * 4
 
 
 def _components(n: int, edges) -> list[int]:
@@ -338,3 +339,49 @@ def test_the_index_orders_codes_by_chunk_key_as_a_stable_sort_does(codes: list[i
     order, ordered = _by_key(codes_, shift, bits)
     want = np.argsort(_chunk(codes_, shift, bits), kind="stable")
     assert np.array_equal(order, want) and np.array_equal(ordered, codes_[want])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.floats(0.0, 60.0), st.integers(0, 40), st.booleans())
+def test_the_first_looks_colour_fit_is_least_squares_and_the_places_rule(
+    seed: int, noise: float, moved: int, plain: bool
+) -> None:
+    """The compiled colour fit agrees with NumPy's least squares and the places rule
+    (compare.colours_agree's): one affine mapping, at most PLACE_OUTLIERS of the places off."""
+    from mediadup.match.colourfit import mapped
+    from mediadup.match.compare import PLACE_MISFIT, PLACE_OUTLIERS
+
+    rng = np.random.default_rng(seed)
+    a = np.full((6, 64, 3), 90.0) if plain else rng.uniform(0, 255, (6, 64, 3))
+    b = a @ rng.normal(1, 0.3, (6, 3, 3)) + rng.normal(0, 30, (6, 1, 3)) + rng.normal(0, noise, (6, 64, 3))
+    b[:, :moved] = rng.uniform(0, 255, (6, moved, 3))  # places a sticker or another picture changes
+    x = np.concatenate([a, np.ones((6, 64, 1))], axis=2)
+    want = []
+    for k in range(6):
+        beta = np.linalg.lstsq(x[k], b[k], rcond=None)[0]
+        misfit = np.sqrt(((x[k] @ beta - b[k]) ** 2).mean(axis=1))
+        if not plain and np.abs(misfit - PLACE_MISFIT).min() < 1e-3:
+            return  # (a place on the line: either answer is the rule's)
+        want.append(np.mean(misfit > PLACE_MISFIT) <= PLACE_OUTLIERS)
+    assert mapped(a.astype(np.float32), b.astype(np.float32), PLACE_MISFIT, PLACE_OUTLIERS).tolist() == want
+
+
+def test_the_first_looks_views_are_the_windows_area_averages_turned() -> None:
+    """A view of a sketch (one product with a precomputed map) is the box's area averages,
+    in the order of the turn, for luminance and for each colour channel alike."""
+    from mediadup.fingerprint.image import WINDOWS
+    from mediadup.match.sketches import TURNED, VIEW, _view
+
+    rng = np.random.default_rng(3)
+    luma = rng.integers(0, 256, (5, 16, 16), dtype=np.uint8)
+    colours = rng.integers(0, 256, (5, 16, 16, 3), dtype=np.uint8)
+    for code in (0, 3, 5, TURNED, TURNED + 40, TURNED + len(WINDOWS) - 1):
+        x0, y0, x1, y1 = (0.0, 0.0, 1.0, 1.0) if code < TURNED else WINDOWS[code - TURNED]
+        rows = phash.area_weights(y0 * 16, y1 * 16, 16, VIEW)
+        cols = phash.area_weights(x0 * 16, x1 * 16, 16, VIEW)
+        turn = phash.DIHEDRAL[code] if code < TURNED else phash.DIHEDRAL[0]
+        want = np.stack([turn.apply(rows @ luma[k] @ cols.T).ravel() for k in range(5)])
+        assert np.allclose(_view(luma, code), want, atol=1e-3)
+        for c in range(3):
+            want = np.stack([turn.apply(rows @ colours[k, ..., c] @ cols.T).ravel() for k in range(5)])
+            assert np.allclose(_view(colours, code)[..., c], want, atol=1e-3)

@@ -234,9 +234,9 @@ class Scanner:
             if self.catalog.meta(same_key) == same:
                 edges = verifier.known_matches(list(reps.values()))
             else:
-                from .match import index, nearest, pattern  # (numba, loaded only when there is something to match)
+                from .match import colourfit, index, nearest, pattern  # (numba: only when there is something to match)
 
-                kernels = (index, nearest, pattern)
+                kernels = (index, nearest, pattern, colourfit)
                 first = "" if all(k.compiled() for k in kernels) else " (compiling the search, once)"
                 with self.reporter.stage("matching" + first) as bar:
                     hashes = self.catalog.image_hashes([self.cache.stored[p] for p in images])

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..fingerprint import phash
 from ..fingerprint.image import COLOUR_GRID, SHARED_WINDOWS, THUMB, WINDOWS
@@ -40,15 +41,19 @@ SKETCH_BATCH = 1 << 12  # thumbnails sketched at once
 
 
 @lru_cache(maxsize=2)
-def _resamplers(source: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each view code: the area-averaging rows and columns taking a `source`-pixel square to
-    the view, and where the view's pixels come from (flat indices: the turn)."""
+def _resamplers(source: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each view code: the matrix taking a `source`-pixel square, flattened, to the view
+    (area averages of the box, the turn's order), and where a view-sized square's pixels go in
+    the view (flat indices: the turn alone)."""
     boxes = [(0.0, 0.0, 1.0, 1.0)] * TURNED + list(WINDOWS)
-    rows = np.stack([phash.area_weights(y0 * source, y1 * source, source, VIEW) for _, y0, _, y1 in boxes])
-    cols = np.stack([phash.area_weights(x0 * source, x1 * source, source, VIEW) for x0, _, x1, _ in boxes])
     plain = np.arange(VIEW * VIEW).reshape(VIEW, VIEW)
-    order = [d.apply(plain).ravel() for d in phash.DIHEDRAL] + [plain.ravel()] * len(WINDOWS)
-    return rows.astype(np.float32), cols.transpose(0, 2, 1).astype(np.float32), np.stack(order)
+    order = np.stack([d.apply(plain).ravel() for d in phash.DIHEDRAL] + [plain.ravel()] * len(WINDOWS))
+    maps = np.empty((len(boxes), source * source, VIEW * VIEW), dtype=np.float32)
+    for code, (x0, y0, x1, y1) in enumerate(boxes):
+        rows = phash.area_weights(y0 * source, y1 * source, source, VIEW)  # (VIEW, source)
+        cols = phash.area_weights(x0 * source, x1 * source, source, VIEW)
+        maps[code] = np.einsum("ip,jq->pqij", rows, cols).reshape(source * source, VIEW * VIEW)[:, order[code]]
+    return maps, order
 
 
 def sketch(thumbs: np.ndarray) -> np.ndarray:
@@ -60,14 +65,15 @@ def sketch(thumbs: np.ndarray) -> np.ndarray:
 
 def _view(pixels: np.ndarray, code: int) -> np.ndarray:
     """View `code` of square pictures (n, side, side[, channels]): (n, VIEW * VIEW[, channels]) float32."""
-    rows, cols, order = _resamplers(pixels.shape[1])
-    x = pixels.astype(np.float32)
-    if code < TURNED and pixels.shape[1] == VIEW:  # the whole at the view's size: only turned
-        return x.reshape(len(x), VIEW * VIEW, *x.shape[3:])[:, order[code]]
-    if x.ndim == 4:  # channels last: each resampled alike
-        out = np.stack([rows[code] @ x[..., c] @ cols[code] for c in range(x.shape[3])], axis=-1)
-        return out.reshape(len(x), VIEW * VIEW, -1)[:, order[code]]
-    return (rows[code] @ x @ cols[code]).reshape(len(x), -1)[:, order[code]]
+    n, side = pixels.shape[:2]
+    maps, order = _resamplers(side)
+    x = pixels.reshape(n, side * side, -1).astype(np.float32)
+    if code < TURNED and side == VIEW:  # the whole at the view's size: only turned
+        return x[:, order[code]].reshape(n, VIEW * VIEW, *pixels.shape[3:])
+    if pixels.ndim == 4:  # channels last: each resampled alike, in one product
+        out = (x.transpose(0, 2, 1).reshape(-1, side * side) @ maps[code]).reshape(n, -1, VIEW * VIEW)
+        return out.transpose(0, 2, 1)
+    return x.reshape(n, side * side) @ maps[code]
 
 
 def _colours_agree(a: np.ndarray, b: np.ndarray, either: np.ndarray | None = None) -> np.ndarray:
@@ -83,15 +89,9 @@ def _colours_agree(a: np.ndarray, b: np.ndarray, either: np.ndarray | None = Non
 
 def _mapped(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Whether b's colours are a's after one affine colour mapping, but in a few places."""
-    x = np.empty((*a.shape[:2], 4))
-    x[..., :3], x[..., 3] = a, 1.0
-    y = b.astype(np.float64)
-    xt = x.transpose(0, 2, 1)
-    normal = xt @ x
-    normal += 1e-9 * np.trace(normal, axis1=1, axis2=2)[:, None, None] * np.eye(4)  # solvable for a plain field too
-    r = x @ np.linalg.solve(normal, xt @ y) - y
-    misfit = np.sqrt((r[..., 0] ** 2 + r[..., 1] ** 2 + r[..., 2] ** 2) / 3)  # (the channels' mean, cheaply)
-    return (misfit > PLACE_MISFIT).mean(axis=1) <= PLACE_OUTLIERS
+    from .colourfit import mapped  # (compiled: loaded with the candidate search)
+
+    return mapped(a, b, PLACE_MISFIT, PLACE_OUTLIERS)
 
 
 @dataclass
@@ -135,7 +135,7 @@ class Sketches:
 
     def _luma(self, pictures: np.ndarray, code: int) -> np.ndarray:
         if code < TURNED:
-            return self.whole[pictures][:, _resamplers(SKETCH)[2][code]]
+            return self.whole[pictures][:, _resamplers(SKETCH)[1][code]]
         each, where = np.unique(pictures, return_inverse=True)  # a picture comes in many pairs
         return self._made(each, code)[where]
 
@@ -187,7 +187,8 @@ class Sketches:
             _ = self.whole  # (made once, before the threads ask for it)
             pool = ThreadPoolExecutor(self.threads)
             try:
-                list(pool.map(decide, batches))
+                with threadpool_limits(1, user_api="blas"):  # (BLAS's own threads on top of these: a crowd)
+                    list(pool.map(decide, batches))
             finally:  # (Ctrl-C: the batches not begun are dropped, not waited for)
                 pool.shutdown(cancel_futures=True)
         else:
