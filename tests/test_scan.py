@@ -382,3 +382,28 @@ def test_a_rescan_reads_the_quality_signals_of_grouped_pictures_only(tmp_path: P
     again = scan(tmp_path / "lib", catalog=catalog, jobs=1)
     assert [[m.path for m in g.members] for g in again.groups] == [[m.path for m in g.members] for g in first.groups]
     assert again.summary.from_cache == 9 and len(again.groups) == 1 and 0 < len(decoded) <= 2
+
+
+def test_the_workers_are_let_go_while_candidates_are_searched(tmp_path: Path, monkeypatch) -> None:
+    """The search's memory peak is the main process's: the idle workers are gone by then (their
+    memory given back), and verification starts them again."""
+    import multiprocessing
+
+    from mediadup import pipeline
+
+    for n in range(9):
+        save(photo(n + 60, (160, 120)), tmp_path / f"p{n}.png")
+        save(photo(n + 60, (160, 120)), tmp_path / f"p{n} copy.jpg", quality=80)
+        save(photo(n + 60, (160, 120)).resize((120, 90)), tmp_path / f"p{n} small.jpg", quality=90)
+    alive: list[int] = []
+    search = pipeline.candidate_pairs
+
+    def counted(*args, **kwargs):
+        alive.append(len(multiprocessing.active_children()))
+        return search(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "candidate_pairs", counted)
+    result = scan(tmp_path, catalog=str(tmp_path / "c.sqlite"), jobs=2)
+    assert alive == [0]
+    assert result.summary.compared >= 16  # (enough for the workers: fewer are verified in this process)
+    assert sorted(len(g.members) for g in result.groups) == [3] * 9

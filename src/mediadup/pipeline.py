@@ -137,6 +137,7 @@ class Scanner:
                     for kind in (Kind.IMAGE, Kind.VIDEO):
                         chosen = [f for f in files if f.kind is kind]
                         fingerprints.update(self.cache.fingerprints(chosen, content, workers, kind))
+            workers.close()  # idle while candidates are searched, their memory given back (verifying starts them again)
             unusable = {s.path for s in self.skipped}
             stats = {p: f for p, f in stats.items() if p not in unusable}
             durations = {p: fp.info.duration for p, fp in fingerprints.items() if isinstance(fp, VideoFingerprint)}
