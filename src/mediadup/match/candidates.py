@@ -146,23 +146,27 @@ class _Gathered:
         either side: it is looked at once). A pair among neither picture's nearest so far is among
         neither's when all have come (more pairs only push it back), so it is left out as soon as
         it is seen: the join holds about PER_PICTURE pairs a picture, not all it finds."""
-        held: list[tuple[np.ndarray, ...]] = [(np.zeros(0, np.int64),) * 2 + (np.zeros(0, np.uint8),)]
+        small = np.int32 if self.n < 2**31 else np.int64  # (held: half the memory)
+        held: list[tuple[np.ndarray, ...]] = [(np.zeros(0, small),) * 2 + (np.zeros(0, np.uint8),)]
         trimmed = 0
         for hits in found:
-            held.append(tuple(c[keep(hits[0], hits[1])] for c in hits) if keep else tuple(hits))
+            picked = hits if keep is None else tuple(c[keep(hits[0], hits[1])] for c in hits)
+            held.append((picked[0].astype(small), picked[1].astype(small), picked[2]))
             if sum(len(h[0]) for h in held) > 2 * trimmed + COMPACT:
                 q, i, d = (np.concatenate(c) for c in zip(*held))
                 near = _nearest(np.concatenate([q, i]), np.concatenate([d, d]))  # the rows each way
                 pair = near[: len(q)] | near[len(q) :]  # either way among the nearest
                 self._leave_out(np.concatenate([q[~pair], i[~pair]]))
                 held, trimmed = [(q[pair], i[pair], d[pair])], int(pair.sum())
-        a, b, d = _both_ways(*(np.concatenate(c) for c in zip(*held)))
-        near = _nearest(a, d)
-        self._leave_out(a[~near])
-        first, second = np.split(near, 2)  # the pairs from each side: row k of one is row k of the other turned
+        q, i, d = (np.concatenate(c) for c in zip(*held))
+        del held
+        near = _nearest(np.concatenate([q, i]), np.concatenate([d, d]))  # the rows each way
+        first, second = np.split(near, 2)  # row k of each: pair k from q[k]'s side, from i[k]'s side
+        self._leave_out(np.concatenate([q[~first], i[~second]]))
         both = second[first]  # (before `second`, a view of `near`, loses the pairs `first` has)
         second &= ~first
-        return a[near], b[near], d[near], np.r_[both, np.zeros(np.count_nonzero(second), bool)]
+        a, b = (np.concatenate([x[first], y[second]]).astype(np.int64) for x, y in ((q, i), (i, q)))
+        return a, b, np.concatenate([d[first], d[second]]), np.r_[both, np.zeros(np.count_nonzero(second), bool)]
 
     def _leave_out(self, pictures: np.ndarray) -> None:
         """Pairs of `pictures` (one each) left out by the limit per picture."""
