@@ -4,7 +4,9 @@ Each run is a fresh process; the two tools run in turn (A B A B ...), and the ra
 by pair, so a drifting machine does not tilt the comparison. A first scan starts from nothing
 (mediadup: a new catalog; czkawka: a new cache folder); a rescan reuses what the first scan left.
 mediadup's candidate search is compiled (numba) once per installation: that is timed apart,
-before the runs, and not counted in each first scan.
+before the runs, and not counted in each first scan. Also timed: the floor of any first scan in
+Python that looks at every picture (start Python, import Pillow, decode each picture at the
+smallest size its format allows, on as many processes as jobs).
 
     pip install czkawka
     python benchmarks/peer_speed.py [FOLDER] [--runs 3] [--jobs 2]
@@ -38,12 +40,33 @@ finder.set_directories([sys.argv[1]])
 finder.set_similarity(10)
 print(len(finder.find_similar()), "groups")
 """
+# the floor of any first scan in Python that looks at every picture: start, import Pillow, and
+# decode each picture at the smallest size its format allows (JPEG at 1/8 scale) on `jobs` processes
+FLOOR = """
+import os, sys
+from multiprocessing import Pool
+from PIL import Image
+def decode(path):
+    with Image.open(path) as im:
+        im.draft("RGB", (64, 64))
+        im.load()
+if __name__ == "__main__":
+    paths = [os.path.join(d, f) for d, _, names in os.walk(sys.argv[1]) for f in names]
+    with Pool(int(sys.argv[2])) as pool:
+        pool.map(decode, [p for p in paths if p.lower().endswith((".jpg", ".jpeg", ".png", ".webp"))], chunksize=8)
+"""
 
 
 def timed(code: str, args: list[str], env: dict[str, str]) -> tuple[float, str]:
     started = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, check=True)
     return time.perf_counter() - started, out.stdout.strip()
+
+
+def timed_file(script: Path, args: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, str(script), *args], capture_output=True, check=True)
+    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -81,6 +104,13 @@ def main() -> None:
                 rows[label].append((ours, theirs))
                 line = f"mediadup {ours:6.2f} s ({said}), czkawka {theirs:6.2f} s ({they_said})"
                 print(f"  run {run + 1} {label:10} {line}", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp, "floor.py")  # (a file: the pool's workers import its `decode`)
+        script.write_text(FLOOR)
+        floors = [timed_file(script, [args.folder, str(args.jobs)]) for _ in range(args.runs)]
+    low, high = min(floors), max(floors)
+    print(f"  decoding alone (Python, Pillow, each picture at its smallest size, {args.jobs} processes): "
+          f"{statistics.median(floors):.2f} s median of {args.runs} (min {low:.2f}, max {high:.2f})")  # fmt: skip
     print(f"{'':12} {'mediadup s':>11} {'czkawka s':>10} {'czkawka / mediadup, pair by pair':>34}")
     for label, pairs in rows.items():
         ratios = [theirs / ours for ours, theirs in pairs]
