@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 import imagehash
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -385,3 +388,39 @@ def test_the_first_looks_views_are_the_windows_area_averages_turned() -> None:
         for c in range(3):
             want = np.stack([turn.apply(rows @ colours[k, ..., c] @ cols.T).ravel() for k in range(5)])
             assert np.allclose(_view(colours, code)[..., c], want, atol=1e-3)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="a call's arguments move into the callee's frame from 3.11")
+def test_the_search_lets_go_of_a_hash_matrix_handed_over(monkeypatch) -> None:
+    """Once the turns and windows are searched, the rest of the search needs a few columns: a
+    matrix handed over is freed then (most of the search's memory at its late peak), and the
+    pairs are those of a search whose caller keeps the matrix."""
+    import weakref
+
+    from mediadup.fingerprint.image import INNER, NO_INNER
+    from mediadup.match import index
+    from mediadup.match.candidates import candidate_pairs
+    from mediadup.match.compare import LEVELS
+
+    rng = np.random.default_rng(8)
+    kept = rng.integers(0, 2**64, (300, INNER + 1), dtype=np.uint64)
+    kept[150:] = kept[:150] ^ (np.uint64(1) << rng.integers(0, 64, (150, INNER + 1), dtype=np.uint64))  # copies
+    kept[:, INNER] = NO_INNER
+    refs: list[weakref.ref] = []
+
+    def handed_over() -> np.ndarray:
+        matrix = kept.copy()
+        refs.append(weakref.ref(matrix))
+        return matrix
+
+    alive: list[bool] = []
+
+    class Watched(index.HammingIndex):
+        def __init__(self, *args, **kwargs) -> None:
+            alive.append(bool(refs) and refs[-1]() is not None)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(index, "HammingIndex", Watched)
+    found = candidate_pairs(handed_over(), LEVELS["normal"])
+    assert alive[0] and not alive[-1]  # the picture index built with it, the last self-join's without
+    assert np.array_equal(found.pairs, candidate_pairs(kept, LEVELS["normal"]).pairs) and len(found.pairs) >= 150

@@ -240,12 +240,15 @@ class Scanner:
                 kernels = (index, nearest, pattern, colourfit)
                 first = "" if all(k.compiled() for k in kernels) else " (compiling the search, once)"
                 with self.reporter.stage("matching" + first) as bar:
-                    hashes = self.catalog.image_hashes([self.cache.stored[p] for p in images])
                     sketches = self._sketches(images, fingerprints)
                     sizes = np.array([(fingerprints[p].info.content_width, fingerprints[p].info.content_height)
                                       for p in images])  # fmt: skip
                     shapes = orientation(*sizes.reshape(-1, 2).T)
-                    candidates = candidate_pairs(hashes, self.level, sketches.reachable, shapes)
+                    searched = [self.cache.stored[p] for p in images]
+                    # the hash matrix handed over (no name here): the search lets go of most of it once
+                    # the windows are searched
+                    candidates = candidate_pairs(self.catalog.image_hashes(searched), self.level,
+                                                 sketches.reachable, shapes)  # fmt: skip
                     release()  # the search's transients, before the workers verify
                     self.summary.crowded, self.summary.left_out = candidates.crowded, candidates.left_out
                     self.summary.turned_away = candidates.turned_away

@@ -219,7 +219,9 @@ def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = No
     plain ground) are not searched: they would crowd together whatever the pictures show.
     Each picture brings at most PER_PICTURE pairs of each kind, its nearest: among look-alikes
     (a folder of skies) a copy is nearer than the others, and the work stays bounded. `screen`
-    (sketches.Sketches.reachable) then looks at each pair in the views that proposed it."""
+    (sketches.Sketches.reachable) then looks at each pair in the views that proposed it.
+    Once the windows are searched, the search keeps the few columns it still needs and lets go
+    of `hashes`: a matrix handed over (no other reference to it) is freed then."""
     from .index import HammingIndex, best_chunks
 
     n = len(hashes)
@@ -227,11 +229,12 @@ def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = No
     if n < 2:
         return gathered.result()
     indexes: dict[int, HammingIndex] = {}  # by chunk count: radii that want the same tables share them
+    pictures = np.ascontiguousarray(hashes[:, 0])
 
     def picture_index(radius: int) -> HammingIndex:
         chunks = best_chunks(n, radius)
         if chunks not in indexes:
-            indexes[chunks] = HammingIndex(hashes[:, 0], chunks=chunks)
+            indexes[chunks] = HammingIndex(pictures, chunks=chunks)
         return indexes[chunks]
 
     index = picture_index(level.radius)
@@ -240,13 +243,13 @@ def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = No
     del q, i, d, both
     release()  # (each kind of evidence's transients given back before the next's)
     everyone = np.arange(n)
-    turns, windows = hashes[:, 1:AVERAGE], hashes[:, FIRST_WINDOW:INNER]
     sides = [(everyone, everyone)] if shapes is None else [
         (np.flatnonzero(shapes != -side), np.flatnonzero(shapes != side)) for side in (-1, 1)]  # fmt: skip
 
-    def searches():
+    def searches(hashes: np.ndarray):
         """(query pictures, their views, index, the pictures quarter-turned in it or None, radius,
         first view code); the quarter-turn indexes are made one after the other."""
+        turns, windows = hashes[:, 1:AVERAGE], hashes[:, FIRST_WINDOW:INNER]
         yield everyone, turns, picture_index(level.view_radius), None, level.view_radius, 1
         yield everyone, windows, picture_index(level.window_radius), None, level.window_radius, TURNED
         for croppers, cropped in sides:  # windows of a picture against another's quarter turns
@@ -255,7 +258,9 @@ def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = No
                 quarters = HammingIndex(codes, chunks=best_chunks(len(codes), level.window_radius))
                 yield croppers, windows, quarters, cropped, level.window_radius, TURNED
 
-    for rows, views, index, turned, radius, first in searches():
+    needed_later = [FIRST_WINDOW + w for w in SHARED_WINDOWS] + [AVERAGE, INNER]
+    late = {column: np.ascontiguousarray(hashes[:, column]) for column in needed_later}
+    for rows, views, index, turned, radius, first in searches(hashes):
         per = views.shape[1]
         start, step = 0, FIRST_ROWS
         while start < len(rows):  # in slices, as many pictures as bring about HITS hits (look-alikes
@@ -271,10 +276,11 @@ def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = No
                          ((vq % per + first).astype(np.int16), view_b), index,
                          lambda q, per=per, part=part, shown=shown: part[shown[q] // per])  # fmt: skip
         release()
+    del hashes, views, index  # (the turns and windows, most of the matrix, are done with)
 
     def self_join(rows: np.ndarray, column: int, views: tuple[int, int], close: Callable | None = None) -> None:
         """The pairs among `rows` whose hashes in `column` are within the view radius (and `close`)."""
-        index = HammingIndex(hashes[rows, column], level.view_radius)
+        index = HammingIndex(late[column][rows], level.view_radius)
         keep = (lambda q, i: close(rows[q], rows[i])) if close else None
         q, i, d, both = gathered.join(index.parts(None, level.view_radius, PER_PICTURE), keep)
         q, i = rows[q], rows[i]  # (the join's own numbers let go before the pairs are added)
@@ -282,17 +288,17 @@ def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = No
         release()
 
     for w in SHARED_WINDOWS:
-        self_join(np.flatnonzero(hashes[:, FIRST_WINDOW + w] != phash.FLAT), FIRST_WINDOW + w, (TURNED + w,) * 2)
-    ones = np.bitwise_count(hashes[:, AVERAGE]).astype(np.int64)
+        self_join(np.flatnonzero(late[FIRST_WINDOW + w] != phash.FLAT), FIRST_WINDOW + w, (TURNED + w,) * 2)
+    ones = np.bitwise_count(late[AVERAGE]).astype(np.int64)
     # an average hash with few bits set (or unset) is within the radius of every other such one: a
     # small subject on a plain ground; the pHashes must not be far apart either
     self_join(np.flatnonzero(np.minimum(ones, 64 - ones) > level.view_radius), AVERAGE, (0, 0),
-              lambda q, i: np.bitwise_count(hashes[q, 0] ^ hashes[i, 0]) <= 3 * level.radius)  # fmt: skip
-    shots = np.flatnonzero(hashes[:, INNER] != NO_INNER)
+              lambda q, i: np.bitwise_count(pictures[q] ^ pictures[i]) <= 3 * level.radius)  # fmt: skip
+    shots = np.flatnonzero(late[INNER] != NO_INNER)
     if len(shots):
         # a screenshot's inner picture: close to the other's picture, or to the other's inner picture
         index = picture_index(level.view_radius)
-        q, i, d = index.search(hashes[shots, INNER], level.view_radius, PER_PICTURE)
+        q, i, d = index.search(late[INNER][shots], level.view_radius, PER_PICTURE)
         gathered.add(*_both_ways(shots[q], i, d), (ANY_VIEW, ANY_VIEW), index, lambda k: shots[k])
         self_join(shots, INNER, (ANY_VIEW, ANY_VIEW))
     return gathered.result()
