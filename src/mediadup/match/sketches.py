@@ -100,7 +100,7 @@ class Sketches:
     `luma` (SKETCH x SKETCH uint8), `colours` (COLOUR_GRID x COLOUR_GRID x 3 uint8) and
     `colourful` (whether colour must agree: colourful, not monochrome). slot[k] is -1 for a
     picture with keypoints enough: its pairs go to the workers (photos need no sketch). The
-    pairs are looked at in `threads` threads (NumPy lets go of the interpreter in its loops)."""
+    pairs are looked at in `threads` threads (NumPy and the compiled colour fit let go of the interpreter)."""
 
     slot: np.ndarray
     luma: np.ndarray
