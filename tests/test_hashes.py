@@ -388,6 +388,7 @@ def test_the_first_looks_views_are_the_windows_area_averages_turned() -> None:
         for c in range(3):
             want = np.stack([turn.apply(rows @ colours[k, ..., c] @ cols.T).ravel() for k in range(5)])
             assert np.allclose(_view(colours, code)[..., c], want, atol=1e-3)
+        assert _view(luma[:0], code).shape == (0, VIEW * VIEW) and _view(colours[:0], code).shape == (0, VIEW * VIEW, 3)
 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="a call's arguments move into the callee's frame from 3.11")

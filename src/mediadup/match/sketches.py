@@ -66,12 +66,13 @@ def sketch(thumbs: np.ndarray) -> np.ndarray:
 def _view(pixels: np.ndarray, code: int) -> np.ndarray:
     """View `code` of square pictures (n, side, side[, channels]): (n, VIEW * VIEW[, channels]) float32."""
     n, side = pixels.shape[:2]
+    channels = pixels.shape[3] if pixels.ndim == 4 else 1
     maps, order = _resamplers(side)
-    x = pixels.reshape(n, side * side, -1).astype(np.float32)
+    x = pixels.reshape(n, side * side, channels).astype(np.float32)
     if code < TURNED and side == VIEW:  # the whole at the view's size: only turned
         return x[:, order[code]].reshape(n, VIEW * VIEW, *pixels.shape[3:])
     if pixels.ndim == 4:  # channels last: each resampled alike, in one product
-        out = (x.transpose(0, 2, 1).reshape(-1, side * side) @ maps[code]).reshape(n, -1, VIEW * VIEW)
+        out = (x.transpose(0, 2, 1).reshape(n * channels, side * side) @ maps[code]).reshape(n, channels, VIEW * VIEW)
         return out.transpose(0, 2, 1)
     return x.reshape(n, side * side) @ maps[code]
 
@@ -185,12 +186,12 @@ class Sketches:
 
         if self.threads > 1 and len(batches) > 1:
             _ = self.whole  # (made once, before the threads ask for it)
-            pool = ThreadPoolExecutor(self.threads)
-            try:
-                with threadpool_limits(1, user_api="blas"):  # (BLAS's own threads on top of these: a crowd)
+            with threadpool_limits(1, user_api="blas"):  # (BLAS's own threads on top of these: a crowd)
+                pool = ThreadPoolExecutor(self.threads)
+                try:
                     list(pool.map(decide, batches))
-            finally:  # (Ctrl-C: the batches not begun are dropped, not waited for)
-                pool.shutdown(cancel_futures=True)
+                finally:  # (Ctrl-C: the batches not begun are dropped, those running end under the limit)
+                    pool.shutdown(cancel_futures=True)
         else:
             for k in batches:
                 decide(k)
