@@ -50,7 +50,7 @@ def brute_force(codes: np.ndarray, queries: np.ndarray, radius: int) -> set[tupl
 @given(
     n=st.integers(1, 300),
     radius=st.integers(0, 12),
-    chunks=st.sampled_from([None, 3, 4, 8]),
+    chunks=st.sampled_from([None, 3, 4, 8, (17, 17, 17, 13), (24, 8, 16, 16), (1, 23, 20, 20)]),
     seed=st.integers(0, 2**32 - 1),
 )
 def test_index_finds_exactly_the_pairs_brute_force_finds(n: int, radius: int, chunks: int | None, seed: int) -> None:
@@ -69,7 +69,7 @@ def test_index_finds_exactly_the_pairs_brute_force_finds(n: int, radius: int, ch
 @given(
     n=st.integers(1, 300),
     radius=st.integers(0, 12),
-    chunks=st.sampled_from([None, 3, 5]),
+    chunks=st.sampled_from([None, 3, 5, (20, 12, 16, 16)]),
     seed=st.integers(0, 2**32 - 1),
 )
 def test_index_pairs_are_the_self_join_each_pair_once(n: int, radius: int, chunks: int | None, seed: int) -> None:
@@ -113,6 +113,19 @@ def test_a_limited_search_keeps_each_querys_nearest_and_says_what_it_left_out(
         assert index.cut.queries.tolist() == [0]
     if len(within) > index.bits.size * limit:
         assert index.cut.left_out > 0
+
+
+def test_the_index_probes_each_table_only_as_far_as_the_radius_needs() -> None:
+    """A pair within r bits is found once the tables' flips + 1 sum to more than r (some chunk
+    differs in no more than its share): the shares are the cheapest, not r // m everywhere."""
+    index = HammingIndex(np.arange(1000, dtype=np.uint64), 6, chunks=4)
+    assert sorted(index.flips(6).tolist()) == [0, 1, 1, 1]  # 1 + 2 + 2 + 2 = 7 > 6, not 8
+    assert sorted(index.flips(8).tolist()) == [1, 1, 1, 2]  # 9 > 8, not 2 in each (12)
+    assert sorted(index.flips(0).tolist()) == [-1, -1, -1, 0]  # an exact match needs one table
+    for radius in range(13):
+        for widths in [(16, 16, 16, 16), (13, 13, 12, 13, 13), (24, 8, 16, 16)]:
+            flips = HammingIndex(np.arange(10, dtype=np.uint64), radius, widths).flips(radius)
+            assert (flips + 1).sum() == radius + 1 or ((flips >= 0).all() and (flips + 1).sum() > radius)
 
 
 def test_a_fresh_install_knows_its_search_is_not_compiled_yet(tmp_path) -> None:
@@ -231,8 +244,7 @@ def test_the_crop_window_search_finds_the_same_pairs_in_slices_of_any_size(monke
 
     whole = candidates.candidate_pairs(hashes, level, screen, shapes=shapes)
     monkeypatch.setattr(candidates, "FIRST_ROWS", 10)
-    monkeypatch.setattr(candidates, "QUERY_ROWS", 40)
-    monkeypatch.setattr(candidates, "HITS", 500)  # a few pictures at a time
+    monkeypatch.setattr(candidates, "HITS", 500)  # a few pictures at a time (QUERY_ROWS also plans the index)
     monkeypatch.setattr(candidates, "COMPACT", 50)  # ...merged, and self-joins trimmed, every few parts
     monkeypatch.setattr(index, "QUERY_SLICE", 37)  # self-joins found in many parts
     sliced = candidates.candidate_pairs(hashes, level, screen, shapes=shapes)

@@ -222,22 +222,23 @@ def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = No
     (sketches.Sketches.reachable) then looks at each pair in the views that proposed it.
     Once the windows are searched, the search keeps the few columns it still needs and lets go
     of `hashes`: a matrix handed over (no other reference to it) is freed then."""
-    from .index import HammingIndex, best_chunks
+    from .index import HammingIndex, layout
 
     n = len(hashes)
     gathered = _Gathered(n, screen)
     if n < 2:
         return gathered.result()
-    indexes: dict[int, HammingIndex] = {}  # by chunk count: radii that want the same tables share them
+    indexes: dict[tuple, HammingIndex] = {}  # by layout: searches that want the same tables share them
     pictures = np.ascontiguousarray(hashes[:, 0])
 
-    def picture_index(radius: int) -> HammingIndex:
-        chunks = best_chunks(n, radius)
+    def picture_index(radius: int, queries: int) -> HammingIndex:
+        """The index of the picture hashes for searches at `radius` of about `queries` queries each."""
+        chunks = layout(n, radius, queries)
         if chunks not in indexes:
-            indexes[chunks] = HammingIndex(pictures, chunks=chunks)
+            indexes[chunks] = HammingIndex(pictures, radius, chunks, queries)
         return indexes[chunks]
 
-    index = picture_index(level.radius)
+    index = picture_index(level.radius, n)
     q, i, d, both = gathered.join(index.parts(None, level.radius, PER_PICTURE))
     gathered.add(q, i, d, (0, 0), index, both=both)
     del q, i, d, both
@@ -250,12 +251,14 @@ def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = No
         """(query pictures, their views, index, the pictures quarter-turned in it or None, radius,
         first view code); the quarter-turn indexes are made one after the other."""
         turns, windows = hashes[:, 1:AVERAGE], hashes[:, FIRST_WINDOW:INNER]
-        yield everyone, turns, picture_index(level.view_radius), None, level.view_radius, 1
-        yield everyone, windows, picture_index(level.window_radius), None, level.window_radius, TURNED
+        searched = min(n, QUERY_ROWS)  # pictures whose views one search takes, about
+        yield everyone, turns, picture_index(level.view_radius, searched * turns.shape[1]), None, level.view_radius, 1
+        per = windows.shape[1]
+        yield everyone, windows, picture_index(level.window_radius, searched * per), None, level.window_radius, TURNED
         for croppers, cropped in sides:  # windows of a picture against another's quarter turns
             if len(croppers) and len(cropped):
                 codes = hashes[:, QUARTERS][cropped].ravel()
-                quarters = HammingIndex(codes, chunks=best_chunks(len(codes), level.window_radius))
+                quarters = HammingIndex(codes, level.window_radius, queries=searched * per)
                 yield croppers, windows, quarters, cropped, level.window_radius, TURNED
 
     needed_later = [FIRST_WINDOW + w for w in SHARED_WINDOWS] + [AVERAGE, INNER]
@@ -297,7 +300,7 @@ def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = No
     shots = np.flatnonzero(late[INNER] != NO_INNER)
     if len(shots):
         # a screenshot's inner picture: close to the other's picture, or to the other's inner picture
-        index = picture_index(level.view_radius)
+        index = picture_index(level.view_radius, len(shots))
         q, i, d = index.search(late[INNER][shots], level.view_radius, PER_PICTURE)
         gathered.add(*_both_ways(shots[q], i, d), (ANY_VIEW, ANY_VIEW), index, lambda k: shots[k])
         self_join(shots, INNER, (ANY_VIEW, ANY_VIEW))

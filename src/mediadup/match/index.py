@@ -1,8 +1,12 @@
 """A sub-quadratic Hamming-radius index over 64-bit hashes: multi-index hashing (Norouzi et al.).
 
-The 64 bits are split into m chunks of about log2(N) bits. If two hashes differ in at most r bits,
-then by the pigeonhole principle some chunk differs in at most r // m bits, so probing each chunk's
-table with every key within that many bit flips finds all of them: exact, not approximate.
+The 64 bits are split into chunks, each with a table. If two hashes differ in at most r bits and
+each chunk t is probed with every key within f_t bit flips of the query's, the pair is found when
+the f_t + 1 sum to more than r: otherwise every chunk would differ in at least f_t + 1 bits (the
+pigeonhole principle, with a share for each chunk). Exact, not approximate. The shares need not be
+equal, and the cheapest are chosen (`HammingIndex.flips`): for r = 6 over four 16-bit chunks, one
+chunk probed exactly and three within one flip (1 + 2 + 2 + 2 > 6) probe 52 buckets a query, not
+the 68 of one flip in each; for r = 8, flips (1, 1, 1, 2) probe 188 buckets, not 548.
 
 Each chunk's table holds the codes in the order of their chunk key, so a probe is one look-up of a
 bucket's bounds and a sequential scan of its codes. The scan is compiled (numba) and runs on as many
@@ -13,8 +17,9 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from itertools import combinations
 from math import comb
 from typing import NamedTuple
@@ -25,11 +30,14 @@ import numpy as np
 from ..arrays import unique
 from ..kernels import CACHE, cached
 
-MAX_CHUNK_BITS = 24  # tables hold 2**bits offsets
+MAX_CHUNK_BITS = 24  # a table holds 2**bits offsets
 QUERY_SLICE = 16_384  # queries per compiled call: threads share the work in slices of this size
-# a bucket look-up and gather against comparing one code (a vectorised loop), measured: about 4 ns
-# against 0.16 ns; 17 ns in tables of more than 2**16 keys (beyond the caches)
-PROBE_COST, FAR_PROBE_COST = 25.0, 100.0
+# Costs in comparisons of a query with one code (a vectorised loop, ~0.13 ns), fitted to searches
+# of 0.5-8 million queries over a million codes: a probe (a bucket's bounds and its codes gathered,
+# shared by the queries of one key) ~3 ns, ~30 ns once the codes outgrow the core's cache; a
+# query's turn at a table (its place in the table's key order, the loop) ~29 ns
+PROBE_COST, FAR_PROBE_COST, GATHER_COST, TABLE_COST = 25.0, 230.0, 3.0, 225.0
+CACHE_BYTES = 2**21  # a core's own cache (L2)
 
 
 def compiled() -> bool:
@@ -44,15 +52,46 @@ def _flip_masks(bits: int, flips: int) -> np.ndarray:
     return np.array(masks, dtype=np.int64)
 
 
-def best_chunks(n: int, radius: int) -> int:
-    """The chunk count with the least expected work per query: probes times (look-up + bucket size)."""
+def _table_cost(bits: int, flips: int, n: int, queries: int) -> float:
+    """Expected work of one query at a table of 2**bits keys over n codes, probed within `flips`."""
+    probes = sum(comb(bits, k) for k in range(flips + 1))
+    bucket = n / 2**bits
+    shared = min(1.0, 2**bits / max(queries, 1))  # queries come sorted: a run of one key shares its probes
+    probe = PROBE_COST if 8 * n <= CACHE_BYTES else FAR_PROBE_COST
+    return TABLE_COST + probes * (shared * (probe + GATHER_COST * bucket) + bucket)
 
-    def cost(m: int) -> float:
-        bits = 64 // m
-        probes = sum(comb(bits, k) for k in range(radius // m + 1))
-        return m * probes * ((PROBE_COST if bits <= 16 else FAR_PROBE_COST) + n / 2**bits)
 
-    return min(range(3, 9), key=cost)
+@lru_cache(maxsize=256)
+def _plan(widths: tuple[int, ...], n: int, radius: int, queries: int) -> tuple[float, tuple[int, ...]]:
+    """The expected work and each table's flips (-1: not probed) of the cheapest search at `radius`
+    whose flips + 1 sum to more than it: a knapsack over the tables and the share of the radius covered."""
+    need = radius + 1
+    best: dict[int, tuple[float, tuple[int, ...]]] = {0: (0.0, ())}  # by share covered
+    for bits in widths:
+        after: dict[int, tuple[float, tuple[int, ...]]] = {}
+        for covered, (spent, flips) in best.items():
+            for f in range(-1, max(0, min(bits, need - covered - 1)) + 1):
+                key = min(need, covered + f + 1)
+                total = spent + (_table_cost(bits, f, n, queries) if f >= 0 else 0.0)
+                if key not in after or total < after[key][0]:
+                    after[key] = (total, (*flips, f))
+        best = after
+    return best[need]  # (always reached: every chunk probed with all its flips covers 64 + tables bits)
+
+
+def layout(n: int, radius: int, queries: int | None = None) -> tuple[int, ...]:
+    """The widths of 3 to 8 near-equal chunks with the least expected work for searches at
+    `radius` of about `queries` queries over n codes (by default a self-join's)."""
+    n, queries = _rounded(n), _rounded(queries or n)
+    return min((_widths(m) for m in range(3, 9)), key=lambda widths: _plan(widths, n, radius, queries)[0])
+
+
+def _widths(chunks: int) -> tuple[int, ...]:
+    return tuple(np.diff(np.linspace(0, 64, chunks + 1).round().astype(int)).tolist())
+
+
+def _rounded(count: int) -> int:
+    return 1 << max(count, 1).bit_length()  # (powers of two: a few plans, each made once)
 
 
 @numba.njit(cache=CACHE, inline="always")
@@ -64,7 +103,7 @@ def _popcount(x: np.uint64) -> np.uint64:
 
 
 @numba.njit(cache=CACHE, nogil=True)
-def _scan(queries, ids, radius, only_after, limit, t, shifts, bits, flips, masks, rows, sorted_codes, offsets):
+def _scan(queries, ids, radius, only_after, limit, t, shifts, bits, flips, masks, n_masks, rows, sorted_codes, offsets):
     """Hits (query id, code row, distance) of the queries numbered `ids` (queries[k] the code of
     ids[k], in the order of their chunk-t key: read in sequence, not gathered) in chunk table t, which
     holds the codes in the order of their chunk-t key: sorted_codes[t], their rows rows[t], and
@@ -81,7 +120,7 @@ def _scan(queries, ids, radius, only_after, limit, t, shifts, bits, flips, masks
     cut_ids = np.empty(16, dtype=np.int64)
     n_cut, left_out = 0, 0
     counts = np.zeros(65, dtype=np.int64)
-    r, f = np.uint64(radius), np.uint64(flips)
+    r = np.uint64(radius)
     codes, table, offset = sorted_codes[t], rows[t], offsets[t]
     shift, width = np.uint64(shifts[t]), np.uint64((1 << bits[t]) - 1)
     buf = np.empty(4096, dtype=np.uint64)
@@ -93,10 +132,8 @@ def _scan(queries, ids, radius, only_after, limit, t, shifts, bits, flips, masks
         while end < len(ids) and np.int64((queries[end] >> shift) & width) == key:
             end += 1
         n_buf = 0  # the codes of all buckets this run probes, gathered for one dense loop per query
-        for m in range(len(masks)):
-            probe = key ^ masks[m]
-            if probe >> bits[t]:
-                break  # masks are sorted: the rest flip bits outside this chunk
+        for m in range(n_masks[t]):
+            probe = key ^ masks[t, m]
             lo, hi = offset[probe], offset[probe + 1]
             if n_buf + hi - lo > len(buf):
                 buf, buf_pos = _grow(buf, 2 * (n_buf + hi - lo)), _grow(buf_pos, 2 * (n_buf + hi - lo))
@@ -140,7 +177,8 @@ def _scan(queries, ids, radius, only_after, limit, t, shifts, bits, flips, masks
                     continue
                 earlier = False
                 for u in range(t):
-                    if _popcount((x >> np.uint64(shifts[u])) & np.uint64((1 << bits[u]) - 1)) <= f:
+                    chunk = (x >> np.uint64(shifts[u])) & np.uint64((1 << bits[u]) - 1)
+                    if flips[u] >= 0 and np.int64(_popcount(chunk)) <= flips[u]:
                         earlier = True
                         break
                 if earlier:
@@ -172,14 +210,22 @@ class HammingIndex:
     """Exact Hamming-radius search; `radius` (the one searches will mostly use) tunes the chunks.
     After each search, `cut` says what its limit left out."""
 
-    def __init__(self, codes: np.ndarray, radius: int = 8, chunks: int | None = None):
+    def __init__(self, codes: np.ndarray, radius: int = 8, chunks: int | Sequence[int] | None = None,
+                 queries: int | None = None):  # fmt: skip
+        """`chunks`: the tables' widths in bits (summing to 64), or how many (near-equal widths), or
+        None: the `layout` with the least work for searches at `radius` of about `queries` queries
+        (by default the self-join's), which also choose each table's flips (`flips`)."""
         self.codes = np.ascontiguousarray(codes, dtype=np.uint64)
-        m = chunks or best_chunks(max(len(self.codes), 2), radius)
-        bounds = np.linspace(0, 64, m + 1).round().astype(int)
-        self.bits = np.diff(bounds)
-        self.shifts = 64 - bounds[1:]
-        if self.bits.max() > MAX_CHUNK_BITS:
-            raise ValueError("too few chunks for a 64-bit hash")
+        self.queries = queries or len(self.codes)
+        if chunks is None:
+            chunks = layout(max(len(self.codes), 2), radius, queries)
+        elif isinstance(chunks, int):
+            chunks = _widths(chunks)
+        self.bits = np.array(chunks, dtype=np.int64)
+        self.shifts = 64 - np.cumsum(self.bits)
+        if self.bits.sum() != 64 or not 1 <= self.bits.min() <= self.bits.max() <= MAX_CHUNK_BITS:
+            raise ValueError(f"chunks of 1 to {MAX_CHUNK_BITS} bits must cover the 64-bit hash: {chunks}")
+        m = len(self.bits)
         n = len(self.codes)
         small = np.int32 if n < 2**31 else np.int64
         self.rows = np.empty((m, n), dtype=small)
@@ -205,16 +251,21 @@ class HammingIndex:
         in one table each: who takes them as they come holds one part at a time, not all hits."""
         only_after = queries is None
         queries = self.codes if queries is None else queries
-        flips = radius // len(self.bits)
-        masks = np.sort(_flip_masks(int(self.bits.max()), flips))  # sorted: a narrower chunk's are a prefix
-        tables = (self.shifts, self.bits, flips, masks, self.rows, self.sorted_codes, self.offsets)
+        flips = self.flips(radius)
+        masks = [_flip_masks(int(bits), int(f)) for bits, f in zip(self.bits, flips)]
+        counts = np.array([len(m) for m in masks])
+        padded = np.zeros((len(masks), counts.max()), dtype=np.int64)
+        for t, m in enumerate(masks):
+            padded[t, : len(m)] = m
+        tables = (self.shifts, self.bits, flips, padded, counts, self.rows, self.sorted_codes, self.offsets)
+        probed = np.flatnonzero(flips >= 0)
         threads = os.cpu_count() or 1
         cut: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
         left_out = 0
         with ThreadPoolExecutor(threads) as pool:
-            for first in range(0, len(self.bits), threads):  # as many tables at a time as threads (memory)
+            for first in range(0, len(probed), threads):  # as many tables at a time as threads (memory)
                 # the queries in the order of each table's key: neighbours probe the same buckets
-                tables_now = range(first, min(first + threads, len(self.bits)))
+                tables_now = probed[first : first + threads]
                 ordered = pool.map(lambda t: (t, *_by_key(queries, self.shifts[t], self.bits[t])), tables_now)
                 work = [(t, c[s : s + QUERY_SLICE], o[s : s + QUERY_SLICE])
                         for t, o, c in ordered for s in range(0, len(o), QUERY_SLICE)]  # fmt: skip
@@ -227,6 +278,13 @@ class HammingIndex:
                         left_out += left
                         yield Hits(q, i, d)
         self.cut = Cut(unique(np.concatenate(cut)), left_out)
+
+    def flips(self, radius: int) -> np.ndarray:
+        """Each table's bit flips for searches at `radius` (-1: not probed), the cheapest whose
+        flips + 1 sum to more than the radius: the same for every search of the index (a limit
+        keeps the nearest hits of each table, so its results must not depend on a search's size)."""
+        _, flips = _plan(tuple(self.bits.tolist()), _rounded(len(self.codes)), radius, _rounded(self.queries))
+        return np.array(flips, dtype=np.int64)
 
 
 class Hits(NamedTuple):
