@@ -15,7 +15,7 @@ from conftest import photo
 from mediadup.arrays import unique
 from mediadup.fingerprint import phash
 from mediadup.match.index import HammingIndex
-from mediadup.match.nearest import nearest
+from mediadup.match.nearest import nearest, nearest_partners
 
 
 def test_phash_matches_imagehash() -> None:
@@ -87,14 +87,15 @@ def test_index_pairs_are_the_self_join_each_pair_once(n: int, radius: int, chunk
 @given(
     crowd=st.integers(1, 400),
     limit=st.integers(1, 30),
-    chunks=st.sampled_from([None, 3, 4]),
+    chunks=st.sampled_from([None, 3, 4, (20, 12, 16, 16)]),
     seed=st.integers(0, 2**32 - 1),
 )
 def test_a_limited_search_keeps_each_querys_nearest_and_says_what_it_left_out(
     crowd: int, limit: int, chunks: int | None, seed: int
 ) -> None:
     """Look-alikes crowd a query's neighbourhood: it keeps about `limit` hits, the nearest (a
-    copy at distance 1 is not lost among look-alikes at 2-8), and `cut` names it."""
+    copy at distance 1 is not lost among look-alikes at 2-8; at one distance the lower rows, in
+    any layout of the tables), and `cut` names it."""
     rng = np.random.default_rng(seed)
     query = rng.integers(0, 2**64, 1, dtype=np.uint64)
     bits = np.uint64(1) << rng.integers(0, 64, (crowd, 8)).astype(np.uint64)
@@ -106,6 +107,8 @@ def test_a_limited_search_keeps_each_querys_nearest_and_says_what_it_left_out(
     within = set(np.flatnonzero(full <= 8).tolist())
     assert set(i.tolist()) <= within and len(set(i.tolist())) == len(i)  # true hits, each once
     assert d.min() == full.min()  # the nearest is always kept (the copy, or a look-alike as near)
+    by_rank = [k for k in np.lexsort((np.arange(len(codes)), full)) if full[k] <= 8]
+    assert set(by_rank[:limit]) <= set(i.tolist())  # ...and the `limit` nearest, at one distance the lower rows
     assert len(i) <= index.bits.size * limit  # at most `limit` from each table
     if index.cut.left_out == 0:
         assert set(i.tolist()) == within and index.cut.queries.size == 0
@@ -202,7 +205,9 @@ def test_a_self_join_trimmed_as_it_comes_keeps_what_the_limit_per_picture_keeps(
 
     rng = np.random.default_rng(seed)
     q = rng.integers(0, n - 1, hits)
-    i = q + 1 + rng.integers(0, n - 1 - q)  # i > q, as a self-join reports them
+    i = q + 1 + rng.integers(0, n - 1 - q)  # i > q, as a self-join reports them: each pair once
+    q, i = np.unique(np.stack([q, i], 1), axis=0)[rng.permutation(len(np.unique(q * n + i)))].T
+    hits = len(q)
     d = rng.integers(0, 4, hits).astype(np.uint8)  # few distances: many ties
     cuts = np.sort(rng.integers(0, hits + 1, parts - 1))
     found = [Hits(*(c[a:b] for c in (q, i, d))) for a, b in zip([0, *cuts], [*cuts, hits])]
@@ -324,6 +329,57 @@ def test_the_candidate_searchs_sorts_are_numpys(rows: list[tuple[int, int]], spr
     rank[order] = np.arange(len(a)) - np.searchsorted(a[order], a[order])
     assert np.array_equal(nearest(a, d, limit), rank < limit)
     assert np.array_equal(unique(a), np.unique(a))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 2**26), st.integers(0, 2**26), st.integers(0, 64)), max_size=300),
+    st.integers(1, 2**26),
+    st.integers(1, 40),
+    st.integers(1, 5),
+)
+def test_a_picture_keeps_its_nearest_partners_one_row_each(
+    rows: list[tuple[int, int, int]], spread: int, partners: int, limit: int
+) -> None:
+    """With partners, a picture keeps the rows of its `limit` nearest partners, one row each (the
+    nearest, then the earliest), at one distance the lower partner first: a partner seen through
+    many views takes one place (pictures and partners past the packed key's bits included)."""
+    a = np.array([p % spread for p, _, _ in rows], dtype=np.int64)
+    b = np.array([q % partners if q % 2 else q for _, q, _ in rows], dtype=np.int64)
+    d = np.array([k for _, _, k in rows], dtype=np.uint8)
+    want = np.zeros(len(a), dtype=bool)
+    best: dict[tuple[int, int], int] = {}
+    for k in sorted(range(len(a)), key=lambda k: (a[k], b[k], d[k], k)):
+        best.setdefault((int(a[k]), int(b[k])), k)
+    for picture in set(a.tolist()):
+        mine = sorted((d[k], b[k], k) for (p, _), k in best.items() if p == picture)
+        want[[k for _, _, k in mine[:limit]]] = True
+    kept, left = nearest_partners(a, b, d, limit)
+    assert np.array_equal(kept, np.flatnonzero(want))
+    assert len(left) == len(best) - len(kept) and not set(left.tolist()) & set(kept.tolist())
+
+
+def test_copies_seen_through_many_windows_leave_room_for_a_crop() -> None:
+    """A picture whose windows see ten copies of it many times each (a big group of versions)
+    still proposes a crop copy seen through one window, farther: places go to partners, not to
+    views (each copy took one place per window, and the crop none was left)."""
+    from mediadup.fingerprint.image import FIRST_WINDOW, INNER, NO_INNER
+    from mediadup.match import candidates
+    from mediadup.match.compare import LEVELS
+
+    rng = np.random.default_rng(5)
+    level = LEVELS["normal"]
+    n, views = 200, INNER + 1
+    hashes = rng.integers(0, 2**64, (n, views), dtype=np.uint64)
+    hashes[:, INNER] = NO_INNER
+    bit = [np.uint64(1) << np.uint64(k) for k in range(64)]
+    copies, crop = range(1, 11), 11
+    for c in copies:  # each copy's picture hash is within 1-2 bits of five of picture 0's windows
+        hashes[0, FIRST_WINDOW + 5 * c : FIRST_WINDOW + 5 * c + 5] = hashes[c, 0] ^ bit[c]
+    hashes[0, FIRST_WINDOW + 70] = hashes[crop, 0] ^ bit[1] ^ bit[2] ^ bit[3] ^ bit[4]  # the crop: 4 bits
+    pairs = {tuple(p) for p in candidates.candidate_pairs(hashes, level).pairs.tolist()}
+    assert {(0, c) for c in copies} <= pairs
+    assert (0, crop) in pairs
 
 
 @settings(max_examples=60, deadline=None)

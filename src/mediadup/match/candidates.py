@@ -121,11 +121,11 @@ class _Gathered:
         tells which queries were cut, `owner` turns its query numbers into pictures; `both[k]`:
         the pair was proposed from b's side too, in the same views (a self-join's: see `join`)."""
         pick = np.flatnonzero(a != b)
-        near = _nearest(a[pick], distance[pick])
+        near, left = _nearest(a[pick], distance[pick], b[pick])
         if index is not None:
             self.crowded.update(owner(index.cut.queries).tolist())
             self.left_out += index.cut.left_out
-        self._leave_out(a[pick[~near]])
+        self._leave_out(a[pick[left]])
         pick = pick[near]
         for start in range(0, len(pick), COMPACT):  # a slice at a time: the look's memory is bounded
             part = pick[start : start + COMPACT]
@@ -154,19 +154,26 @@ class _Gathered:
             held.append((picked[0].astype(small), picked[1].astype(small), picked[2]))
             if sum(len(h[0]) for h in held) > 2 * trimmed + COMPACT:
                 q, i, d = (np.concatenate(c) for c in zip(*held))
-                near = _nearest(np.concatenate([q, i]), np.concatenate([d, d]))  # the rows each way
+                near = self._near_each_way(q, i, d)
                 pair = near[: len(q)] | near[len(q) :]  # either way among the nearest
                 self._leave_out(np.concatenate([q[~pair], i[~pair]]))
                 held, trimmed = [(q[pair], i[pair], d[pair])], int(pair.sum())
         q, i, d = (np.concatenate(c) for c in zip(*held))
         del held
-        near = _nearest(np.concatenate([q, i]), np.concatenate([d, d]))  # the rows each way
+        near = self._near_each_way(q, i, d)
         first, second = np.split(near, 2)  # row k of each: pair k from q[k]'s side, from i[k]'s side
         self._leave_out(np.concatenate([q[~first], i[~second]]))
         both = second[first]  # (before `second`, a view of `near`, loses the pairs `first` has)
         second &= ~first
         a, b = (np.concatenate([x[first], y[second]]).astype(np.int64) for x, y in ((q, i), (i, q)))
         return a, b, np.concatenate([d[first], d[second]]), np.r_[both, np.zeros(np.count_nonzero(second), bool)]
+
+    @staticmethod
+    def _near_each_way(q: np.ndarray, i: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """Whether each pair (q[k], i[k]) is among q[k]'s nearest (the first half) and i[k]'s (the second)."""
+        near = np.zeros(2 * len(q), dtype=bool)
+        near[_nearest(np.concatenate([q, i]), np.concatenate([d, d]), np.concatenate([i, q]))[0]] = True
+        return near
 
     def _leave_out(self, pictures: np.ndarray) -> None:
         """Pairs of `pictures` (one each) left out by the limit per picture."""
@@ -196,12 +203,12 @@ def _among(keys: np.ndarray, among: np.ndarray) -> np.ndarray:
     return found
 
 
-def _nearest(a: np.ndarray, distance: np.ndarray) -> np.ndarray:
-    """Which rows are among the PER_PICTURE nearest rows of their picture a[k] (at one distance,
-    the earlier rows first)."""
-    from .nearest import nearest  # (compiled: loaded with the index)
+def _nearest(a: np.ndarray, distance: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows (a[k], b[k]) of picture a[k]'s PER_PICTURE nearest partners b, and of the
+    partners left out, one row each pair (see nearest.nearest_partners)."""
+    from .nearest import nearest_partners  # (compiled: loaded with the index)
 
-    return nearest(a, distance, PER_PICTURE)
+    return nearest_partners(a, b, distance, PER_PICTURE)
 
 
 def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = None,

@@ -110,7 +110,8 @@ def _scan(queries, ids, radius, only_after, limit, t, shifts, bits, flips, masks
     offsets[t][key] .. offsets[t][key + 1] the positions of each key. A hit whose chunk in an
     earlier table is within that table's flips was reported there, so each pair comes once.
     With `only_after`, queries are the codes themselves and report only later rows. With a
-    `limit`, a query reports at most that many hits here, the nearest; also returned: the ids of
+    `limit`, a query reports at most that many hits here, the nearest (at one distance, the lower
+    rows: whatever the layout, the union of the tables' holds its `limit` nearest); also returned: the ids of
     the queries that had more, and how many hits they left out."""
     cap = max(1024, 2 * len(ids))
     out_q = np.empty(cap, dtype=np.int64)
@@ -147,8 +148,8 @@ def _scan(queries, ids, radius, only_after, limit, t, shifts, bits, flips, masks
                 hits += _popcount(query ^ buf[j]) <= r
             if hits <= only_after:  # a code always hits itself
                 continue
-            nearest, room = 65, 0  # report every hit nearer than `nearest`, and `room` more at it
-            if limit and hits > limit:  # a crowded neighbourhood: only the nearest `limit`
+            nearest, last = 65, np.int64(-1)  # report every hit nearer than `nearest`, and those at it up to row `last`
+            if limit and hits > limit:  # a crowded neighbourhood: only the nearest `limit`, the lower rows first
                 counts[:] = 0
                 for j in range(n_buf):
                     counts[_popcount(query ^ buf[j])] += 1
@@ -157,7 +158,14 @@ def _scan(queries, ids, radius, only_after, limit, t, shifts, bits, flips, masks
                     if below + counts[nearest] >= limit:
                         break
                     below += counts[nearest]
-                room = limit - below
+                ties = np.empty(counts[nearest], dtype=np.int64)
+                n_ties = 0
+                for j in range(n_buf):
+                    if _popcount(query ^ buf[j]) == nearest:
+                        ties[n_ties] = table[buf_pos[j]]
+                        n_ties += 1
+                ties.sort()
+                last = ties[limit - below - 1]
                 left_out += hits - limit
                 if n_cut == len(cut_ids):
                     cut_ids = _grow(cut_ids, 2 * n_cut)
@@ -168,11 +176,9 @@ def _scan(queries, ids, radius, only_after, limit, t, shifts, bits, flips, masks
                 d = _popcount(x)
                 if d > r or d > nearest:
                     continue
-                if d == nearest:
-                    if room == 0:
-                        continue
-                    room -= 1
                 i = table[buf_pos[j]]
+                if d == nearest and i > last:
+                    continue
                 if only_after and i <= ids[k]:
                     continue
                 earlier = False

@@ -1,6 +1,7 @@
 """Which rows of a candidate search are among their picture's nearest: one sort of packed keys
 (picture, distance, row) and one compiled pass over it, holding 9 bytes a row (a sort by picture
-and a rank within each run of NumPy's would hold five arrays of 8)."""
+and a rank within each run of NumPy's would hold five arrays of 8); with partners, a sort of
+packed (picture, partner, distance) keys first leaves each pair's nearest row."""
 
 from __future__ import annotations
 
@@ -34,6 +35,20 @@ def nearest(a: np.ndarray, distance: np.ndarray, limit: int) -> np.ndarray:
     return _first_of_each_run(key, limit)
 
 
+def nearest_partners(
+    a: np.ndarray, partner: np.ndarray, distance: np.ndarray, limit: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of each picture a[k]'s `limit` nearest partners, and of the partners left out: one
+    row each pair (its nearest, then the earliest), sorted; at one distance the lower partner
+    first. A partner seen through several views takes one place, and what is kept does not depend
+    on the order the rows came in."""
+    if not len(a):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    rows = _each_pair(a, partner, distance)  # (in the order of picture, then partner)
+    near = nearest(a[rows], distance[rows], limit)
+    return np.sort(rows[near]), np.sort(rows[~near])
+
+
 @numba.njit(cache=CACHE, nogil=True)
 def _first_of_each_run(key: np.ndarray, limit: int) -> np.ndarray:
     """For sorted packed keys: whether each row is among the first `limit` of its picture's run."""
@@ -48,3 +63,20 @@ def _first_of_each_run(key: np.ndarray, limit: int) -> np.ndarray:
             near[key[k] & mask] = True
         rank += 1
     return near
+
+
+def _each_pair(a: np.ndarray, partner: np.ndarray, distance: np.ndarray) -> np.ndarray:
+    """The nearest row of each pair (a[k], partner[k]) (at one distance, the earliest), in the order
+    of (a, partner)."""
+    bits = max(int(partner.max()), 1).bit_length()
+    if max(int(a.max()), 1).bit_length() + bits + DISTANCE_BITS <= 64:
+        key = a.astype(np.uint64) << np.uint64(bits + DISTANCE_BITS)
+        key |= partner.astype(np.uint64) << np.uint64(DISTANCE_BITS)
+        key |= distance.astype(np.uint64)
+        order = np.argsort(key, kind="stable")
+        pair = key[order] >> np.uint64(DISTANCE_BITS)
+        first = np.r_[True, pair[1:] != pair[:-1]]
+    else:  # (beyond the packed key: as it, in more memory)
+        order = np.lexsort((distance, partner, a))
+        first = np.r_[True, (a[order][1:] != a[order][:-1]) | (partner[order][1:] != partner[order][:-1])]
+    return order[first]
