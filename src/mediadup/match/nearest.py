@@ -16,7 +16,8 @@ PICTURE_BITS = 64 - ROW_BITS - DISTANCE_BITS
 
 def compiled() -> bool:
     """Whether the pass is already compiled in the cache."""
-    return cached(_first_of_each_run, "nearest._first_of_each_run")
+    kernels = (_first_of_each_run, _packed, _first_of_each_pair)
+    return all(cached(kernel, f"nearest.{kernel.__name__}") for kernel in kernels)
 
 
 def nearest(a: np.ndarray, distance: np.ndarray, limit: int) -> np.ndarray:
@@ -67,16 +68,42 @@ def _first_of_each_run(key: np.ndarray, limit: int) -> np.ndarray:
 
 def _each_pair(a: np.ndarray, partner: np.ndarray, distance: np.ndarray) -> np.ndarray:
     """The nearest row of each pair (a[k], partner[k]) (at one distance, the earliest), in the order
-    of (a, partner)."""
-    bits = max(int(partner.max()), 1).bit_length()
-    if max(int(a.max()), 1).bit_length() + bits + DISTANCE_BITS <= 64:
-        key = a.astype(np.uint64) << np.uint64(bits + DISTANCE_BITS)
-        key |= partner.astype(np.uint64) << np.uint64(DISTANCE_BITS)
-        key |= distance.astype(np.uint64)
-        order = np.argsort(key, kind="stable")
-        pair = key[order] >> np.uint64(DISTANCE_BITS)
-        first = np.r_[True, pair[1:] != pair[:-1]]
-    else:  # (beyond the packed key: as it, in more memory)
-        order = np.lexsort((distance, partner, a))
-        first = np.r_[True, (a[order][1:] != a[order][:-1]) | (partner[order][1:] != partner[order][:-1])]
-    return order[first]
+    of (a, partner): one sort of packed keys (picture, partner, distance, row) where they fit."""
+    low_a, low_partner = int(a.min()), int(partner.min())  # (keys from the lowest: fewer bits)
+    widths = [(int(x.max()) - low).bit_length() for x, low in ((a, low_a), (partner, low_partner))]
+    widths += [int(distance.max()).bit_length(), (len(a) - 1).bit_length()]
+    if sum(widths) <= 64:
+        row_bits, pair_shift = widths[3], widths[2] + widths[3]
+        key = _packed(a, low_a, partner, low_partner, distance, pair_shift + widths[1], pair_shift, row_bits)
+        key.sort()
+        return _first_of_each_pair(key, pair_shift, row_bits)
+    order = np.lexsort((distance, partner, a))  # (beyond the packed key: as it, in more memory)
+    a, partner = a[order], partner[order]
+    return order[np.r_[True, (a[1:] != a[:-1]) | (partner[1:] != partner[:-1])]]
+
+
+@numba.njit(cache=CACHE, nogil=True)
+def _packed(a, low_a, partner, low_partner, distance, a_shift, partner_shift, row_bits):
+    """Keys (a - low_a, partner - low_partner, distance, row), packed at those shifts."""
+    key = np.empty(len(a), dtype=np.uint64)
+    for k in range(len(a)):
+        key[k] = (
+            (np.uint64(a[k] - low_a) << np.uint64(a_shift))
+            | (np.uint64(partner[k] - low_partner) << np.uint64(partner_shift))
+            | (np.uint64(distance[k]) << np.uint64(row_bits))
+            | np.uint64(k)
+        )
+    return key
+
+
+@numba.njit(cache=CACHE, nogil=True)
+def _first_of_each_pair(key, pair_shift, row_bits):
+    """The rows of sorted packed keys that come first in their pair's run."""
+    rows = np.empty(len(key), dtype=np.int64)
+    found = 0
+    shift, mask = np.uint64(pair_shift), np.uint64((1 << row_bits) - 1)
+    for k in range(len(key)):
+        if k == 0 or key[k] >> shift != key[k - 1] >> shift:
+            rows[found] = np.int64(key[k] & mask)
+            found += 1
+    return rows[:found].copy()
