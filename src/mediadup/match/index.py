@@ -107,12 +107,13 @@ def _scan(queries, ids, radius, only_after, limit, t, shifts, bits, flips, masks
     """Hits (query id, code row, distance) of the queries numbered `ids` (queries[k] the code of
     ids[k], in the order of their chunk-t key: read in sequence, not gathered) in chunk table t, which
     holds the codes in the order of their chunk-t key: sorted_codes[t], their rows rows[t], and
-    offsets[t][key] .. offsets[t][key + 1] the positions of each key. A hit whose chunk in an
-    earlier table is within that table's flips was reported there, so each pair comes once.
-    With `only_after`, queries are the codes themselves and report only later rows. With a
-    `limit`, a query reports at most that many hits here, the nearest (at one distance, the lower
-    rows: whatever the layout, the union of the tables' holds its `limit` nearest); also returned: the ids of
-    the queries that had more, and how many hits they left out."""
+    offsets[t][key] .. offsets[t][key + 1] the positions of each key; the keys probed are the
+    query's key ^ masks[t, :n_masks[t]] (within flips[t] bits). A hit whose chunk in an earlier
+    table is within that table's flips was reported there, so each pair comes once. With
+    `only_after`, queries are the codes themselves and report only later rows. With a `limit`, a
+    query reports at most that many hits here, the nearest, at one distance the lower rows (so
+    the tables' hits together hold its `limit` nearest, whatever the layout); also returned: the
+    ids of the queries that had more, and how many hits they left out."""
     cap = max(1024, 2 * len(ids))
     out_q = np.empty(cap, dtype=np.int64)
     out_i = np.empty(cap, dtype=np.int64)

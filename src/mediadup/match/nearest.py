@@ -1,7 +1,7 @@
 """Which rows of a candidate search are among their picture's nearest: one sort of packed keys
 (picture, distance, row) and one compiled pass over it, holding 9 bytes a row (a sort by picture
 and a rank within each run of NumPy's would hold five arrays of 8); with partners, a sort of
-packed (picture, partner, distance) keys first leaves each pair's nearest row."""
+packed (picture, partner, distance, row) keys and a compiled pass first leave each pair's nearest row."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def _each_pair(a: np.ndarray, partner: np.ndarray, distance: np.ndarray) -> np.n
     low_a, low_partner = int(a.min()), int(partner.min())  # (keys from the lowest: fewer bits)
     widths = [(int(x.max()) - low).bit_length() for x, low in ((a, low_a), (partner, low_partner))]
     widths += [int(distance.max()).bit_length(), (len(a) - 1).bit_length()]
-    if sum(widths) <= 64:
+    if sum(widths) <= 63:  # (a shift of 64 bits is undefined)
         row_bits, pair_shift = widths[3], widths[2] + widths[3]
         key = _packed(a, low_a, partner, low_partner, distance, pair_shift + widths[1], pair_shift, row_bits)
         key.sort()
