@@ -383,6 +383,53 @@ def test_copies_seen_through_many_windows_leave_room_for_a_crop() -> None:
     assert (0, crop) in pairs
 
 
+def test_a_pictures_own_rows_and_a_partners_two_quarter_turns_take_no_partners_place(monkeypatch) -> None:
+    """The index's limit per query is in rows, the picture's in partners: the query's own row (in
+    a self-join, and where a window is near its own picture) and the two quarter turns of one
+    partner are rows a limit of PER_PICTURE rows would count against the PER_PICTURE partners."""
+    from mediadup.fingerprint.image import FIRST_WINDOW, INNER, NO_INNER
+    from mediadup.match import candidates
+    from mediadup.match.candidates import QUARTERS
+    from mediadup.match.compare import LEVELS
+
+    bit = [np.uint64(1) << np.uint64(k) for k in range(64)]
+    # a self-join: 0's three nearest are 1, 2 (1 bit) and 3 (2 bits); 3's own three are 4-6
+    codes = np.array([0, bit[0], bit[1], bit[2] | bit[3], *(bit[2] | bit[3] | bit[k] for k in (10, 20, 30))])
+    monkeypatch.setattr(candidates, "PER_PICTURE", 3)
+    for chunks in [None, 4, (24, 24, 16)]:
+        gathered = candidates._Gathered(len(codes), None)
+        index = HammingIndex(codes.astype(np.uint64), 3, chunks)
+        a, b, d, both = gathered.join(index.parts(None, 3, 3))
+        gathered.add(a, b, d, (0, 0), index, both=both)
+        assert (0, 3) in {tuple(p) for p in gathered.result().pairs.tolist()}
+    monkeypatch.setattr(candidates, "PER_PICTURE", 24)
+
+    rng = np.random.default_rng(5)
+    level = LEVELS["normal"]
+
+    def library() -> np.ndarray:
+        hashes = rng.integers(0, 2**64, (200, INNER + 1), dtype=np.uint64)
+        hashes[:, INNER] = NO_INNER
+        return hashes
+
+    hashes = library()  # a window 5 bits from its own picture, 23 partners at 1 bit, a 24th at 5
+    window = hashes[0, FIRST_WINDOW + 3]
+    hashes[0, 0] = window ^ bit[40] ^ bit[41] ^ bit[42] ^ bit[43] ^ bit[44]
+    for k in range(1, 24):
+        hashes[k, 0] = window ^ bit[k]
+    hashes[24, 0] = window ^ bit[50] ^ bit[51] ^ bit[52] ^ bit[53] ^ bit[54]
+    pairs = {tuple(p) for p in candidates.candidate_pairs(hashes, level).pairs.tolist()}
+    assert all((0, k) in pairs for k in range(1, 25))
+
+    hashes = library()  # 12 partners with both quarter turns 1 bit from a window, a 13th at 2
+    window = hashes[0, FIRST_WINDOW + 3]
+    for k in range(1, 13):
+        hashes[k, QUARTERS[0]], hashes[k, QUARTERS[1]] = window ^ bit[k], window ^ bit[k + 20]
+    hashes[13, QUARTERS[0]] = window ^ bit[40] ^ bit[41]
+    pairs = {tuple(p) for p in candidates.candidate_pairs(hashes, level).pairs.tolist()}
+    assert all((0, k) in pairs for k in range(1, 14))
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.integers(2, 2**21), st.lists(st.lists(st.integers(0, 2**42), max_size=40), max_size=6))
 def test_the_candidate_searchs_key_sets_hold_each_key_once_at_any_size(n: int, parts: list[list[int]]) -> None:

@@ -278,7 +278,9 @@ def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = No
             start += len(part)
             codes = views[part].ravel()
             shown = np.flatnonzero(codes != phash.FLAT)  # a plain window shows nothing
-            vq, vi, vd = index.search(codes[shown], radius, PER_PICTURE)
+            # places for the picture's own row and, in the quarter turns, for each row of a partner
+            rows_each = 1 if turned is None else len(QUARTERS)
+            vq, vi, vd = index.search(codes[shown], radius, (PER_PICTURE + 1) * rows_each)
             step = int(np.clip(len(part) * HITS / max(len(vq), 1), FIRST_ROWS, QUERY_ROWS))
             vq = shown[vq]
             view_b = QUARTERS[vi % len(QUARTERS)].astype(np.int16) if turned is not None else 0
@@ -308,7 +310,7 @@ def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = No
     if len(shots):
         # a screenshot's inner picture: close to the other's picture, or to the other's inner picture
         index = picture_index(level.view_radius, len(shots))
-        q, i, d = index.search(late[INNER][shots], level.view_radius, PER_PICTURE)
+        q, i, d = index.search(late[INNER][shots], level.view_radius, PER_PICTURE + 1)  # (+1: its own row)
         gathered.add(*_both_ways(shots[q], i, d), (ANY_VIEW, ANY_VIEW), index, lambda k: shots[k])
         self_join(shots, INNER, (ANY_VIEW, ANY_VIEW))
     return gathered.result()

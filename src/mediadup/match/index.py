@@ -111,7 +111,7 @@ def _scan(queries, ids, radius, only_after, limit, t, shifts, bits, flips, masks
     query's key ^ masks[t, :n_masks[t]] (within flips[t] bits). A hit whose chunk in an earlier
     table is within that table's flips was reported there, so each pair comes once. With
     `only_after`, queries are the codes themselves and report only later rows. With a `limit`, a
-    query reports at most that many hits here, the nearest, at one distance the lower rows (so
+    query reports at most that many hits here besides itself, the nearest, at one distance the lower rows (so
     the tables' hits together hold its `limit` nearest, whatever the layout); also returned: the
     ids of the queries that had more, and how many hits they left out."""
     cap = max(1024, 2 * len(ids))
@@ -150,13 +150,14 @@ def _scan(queries, ids, radius, only_after, limit, t, shifts, bits, flips, masks
             if hits <= only_after:  # a code always hits itself
                 continue
             nearest, last = 65, np.int64(-1)  # report every hit nearer than `nearest`, and those at it up to row `last`
-            if limit and hits > limit:  # a crowded neighbourhood: only the nearest `limit`, the lower rows first
+            places = limit + only_after  # (in a self-join the query's own row is one of its hits)
+            if limit and hits > places:  # a crowded neighbourhood: only the nearest `limit`, the lower rows first
                 counts[:] = 0
                 for j in range(n_buf):
                     counts[_popcount(query ^ buf[j])] += 1
                 below = 0
                 for nearest in range(65):
-                    if below + counts[nearest] >= limit:
+                    if below + counts[nearest] >= places:
                         break
                     below += counts[nearest]
                 ties = np.empty(counts[nearest], dtype=np.int64)
@@ -166,8 +167,8 @@ def _scan(queries, ids, radius, only_after, limit, t, shifts, bits, flips, masks
                         ties[n_ties] = table[buf_pos[j]]
                         n_ties += 1
                 ties.sort()
-                last = ties[limit - below - 1]
-                left_out += hits - limit
+                last = ties[places - below - 1]
+                left_out += hits - places
                 if n_cut == len(cut_ids):
                     cut_ids = _grow(cut_ids, 2 * n_cut)
                 cut_ids[n_cut] = ids[k]

@@ -45,6 +45,7 @@ def nearest_partners(
     on the order the rows came in."""
     if not len(a):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    a, partner = a.astype(np.int64, copy=False), partner.astype(np.int64, copy=False)  # (one compiled signature)
     rows = _each_pair(a, partner, distance)  # (in the order of picture, then partner)
     near = nearest(a[rows], distance[rows], limit)
     return np.sort(rows[near]), np.sort(rows[~near])
