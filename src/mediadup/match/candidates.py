@@ -171,9 +171,7 @@ class _Gathered:
     @staticmethod
     def _near_each_way(q: np.ndarray, i: np.ndarray, d: np.ndarray) -> np.ndarray:
         """Whether each pair (q[k], i[k]) is among q[k]'s nearest (the first half) and i[k]'s (the second)."""
-        near = np.zeros(2 * len(q), dtype=bool)
-        near[_nearest(np.concatenate([q, i]), np.concatenate([d, d]), np.concatenate([i, q]))[0]] = True
-        return near
+        return _nearest(np.concatenate([q, i]), np.concatenate([d, d]), np.concatenate([i, q]))[0]
 
     def _leave_out(self, pictures: np.ndarray) -> None:
         """Pairs of `pictures` (one each) left out by the limit per picture."""
@@ -204,8 +202,8 @@ def _among(keys: np.ndarray, among: np.ndarray) -> np.ndarray:
 
 
 def _nearest(a: np.ndarray, distance: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The rows (a[k], b[k]) of picture a[k]'s PER_PICTURE nearest partners b, and of the
-    partners left out, one row each pair (see nearest.nearest_partners)."""
+    """Which rows (a[k], b[k]) are of picture a[k]'s PER_PICTURE nearest partners b, and which of
+    the partners left out, one row each pair (see nearest.nearest_partners)."""
     from .nearest import nearest_partners  # (compiled: loaded with the index)
 
     return nearest_partners(a, b, distance, PER_PICTURE)

@@ -52,6 +52,17 @@ def _flip_masks(bits: int, flips: int) -> np.ndarray:
     return np.array(masks, dtype=np.int64)
 
 
+@lru_cache(maxsize=64)
+def _probes(widths: tuple[int, ...], flips: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Each table's masks of at most its flips (-1: none), a row each (padded), and how many."""
+    masks = [_flip_masks(bits, f) if f >= 0 else np.zeros(0, dtype=np.int64) for bits, f in zip(widths, flips)]
+    counts = np.array([len(m) for m in masks])
+    padded = np.zeros((len(masks), max(counts.max(), 1)), dtype=np.int64)
+    for t, m in enumerate(masks):
+        padded[t, : len(m)] = m
+    return padded, counts
+
+
 def _table_cost(bits: int, flips: int, n: int, queries: int) -> float:
     """Expected work of one query at a table of 2**bits keys over n codes, probed within `flips`."""
     probes = sum(comb(bits, k) for k in range(flips + 1))
@@ -260,12 +271,8 @@ class HammingIndex:
         only_after = queries is None
         queries = self.codes if queries is None else queries
         flips = self.flips(radius)
-        masks = [_flip_masks(int(bits), int(f)) for bits, f in zip(self.bits, flips)]
-        counts = np.array([len(m) for m in masks])
-        padded = np.zeros((len(masks), counts.max()), dtype=np.int64)
-        for t, m in enumerate(masks):
-            padded[t, : len(m)] = m
-        tables = (self.shifts, self.bits, flips, padded, counts, self.rows, self.sorted_codes, self.offsets)
+        masks, counts = _probes(tuple(self.bits.tolist()), tuple(flips.tolist()))
+        tables = (self.shifts, self.bits, flips, masks, counts, self.rows, self.sorted_codes, self.offsets)
         probed = np.flatnonzero(flips >= 0)
         threads = os.cpu_count() or 1
         cut: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]

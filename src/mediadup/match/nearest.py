@@ -39,16 +39,17 @@ def nearest(a: np.ndarray, distance: np.ndarray, limit: int) -> np.ndarray:
 def nearest_partners(
     a: np.ndarray, partner: np.ndarray, distance: np.ndarray, limit: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The rows of each picture a[k]'s `limit` nearest partners, and of the partners left out: one
-    row each pair (its nearest, then the earliest), sorted; at one distance the lower partner
-    first. A partner seen through several views takes one place, and what is kept does not depend
-    on the order the rows came in."""
-    if not len(a):
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    a, partner = a.astype(np.int64, copy=False), partner.astype(np.int64, copy=False)  # (one compiled signature)
-    rows = _each_pair(a, partner, distance)  # (in the order of picture, then partner)
-    near = nearest(a[rows], distance[rows], limit)
-    return np.sort(rows[near]), np.sort(rows[~near])
+    """Which rows are of each picture a[k]'s `limit` nearest partners, and which of the partners
+    left out: one row each pair (its nearest, then the earliest); at one distance the lower
+    partner first. A partner seen through several views takes one place, and what is kept does
+    not depend on the order the rows came in."""
+    kept, left = np.zeros(len(a), dtype=bool), np.zeros(len(a), dtype=bool)
+    if len(a):
+        a, partner = a.astype(np.int64, copy=False), partner.astype(np.int64, copy=False)  # (one compiled signature)
+        rows = _each_pair(a, partner, distance)  # (in the order of picture, then partner)
+        near = nearest(a[rows], distance[rows], limit)
+        kept[rows[near]], left[rows[~near]] = True, True
+    return kept, left
 
 
 @numba.njit(cache=CACHE, nogil=True)
