@@ -7,7 +7,9 @@ few flipped bits; and planted crops: the copy's picture hash is one of the origi
 hashes with a few flipped bits), then measures, each in a fresh subprocess so that peak RSS does
 not accumulate:
 
-- `group`:  the whole grouping: mediadup.match.candidates.candidate_pairs(hashes, level, shapes=...)
+- `group`:  the whole grouping as a scan runs it, the hashes stored in a catalog first (by another
+  subprocess: hashes only, no thumbnails) and read from it by the search a slice at a time:
+  mediadup.match.candidates.candidate_pairs(catalog.image_hashes(ids), level, shapes=...)
   (picture hashes, 8 turns, 86 crop windows, the windows against quarter-turned pictures of the other
   orientation, shared windows, average hashes; a camera-and-phone mix of shapes: 60 % wider than
   tall, 30 % taller than wide, 10 % nearly square), then match.connect with a stand-in
@@ -15,7 +17,8 @@ not accumulate:
   and the groups; recall of the three kinds of planted pairs (is the copy in its original's group?);
 - `search`: HammingIndex(col0).search(col0, radius), recall of planted near-duplicates and, for
   N <= --check-max, exact agreement with a brute-force NumPy Hamming scan over sampled queries.
-"base MB" is the peak RSS once the data is built, "peak MB" the peak RSS after the measured call.
+"base MB" is the peak RSS once the data is built (for `group`, the catalog opened: the data stay in it),
+"peak MB" the peak RSS after the measured call.
 
 Run:  /tmp/venv/bin/python benchmarks/match_speed.py [--sizes 10000 100000 1000000] [--level normal]
 """
@@ -24,19 +27,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
 
-from mediadup.fingerprint.image import FIRST_WINDOW, INNER, N_DIHEDRAL, NO_INNER, WINDOWS
+from mediadup.fingerprint.image import FIRST_WINDOW, INNER, N_DIHEDRAL, NO_INNER, WINDOWS, Stored
 from mediadup.fingerprint.phash import DIHEDRAL
 from mediadup.match.candidates import candidate_pairs, connect
 from mediadup.match.compare import LEVELS, Level
 from mediadup.match.components import UnionFind
 from mediadup.match.index import HammingIndex
+from mediadup.records import FileStat, Kind
+from mediadup.store.catalog import Catalog
 
 VIEWS = INNER + 1
 SCREENSHOTS = 0.01  # items with a picture inside window chrome (an inner view)
@@ -110,8 +117,9 @@ def stand_in_verifier(hashes: np.ndarray, level: Level):
         if not pairs:
             return []
         a, b = np.array(pairs).T
-        ab = np.bitwise_count(hashes[a] ^ hashes[b, :1]).min(axis=1)
-        ba = np.bitwise_count(hashes[b] ^ hashes[a, :1]).min(axis=1)
+        views_a, views_b = hashes[a], hashes[b]
+        ab = np.bitwise_count(views_a ^ views_b[:, :1]).min(axis=1)
+        ba = np.bitwise_count(views_b ^ views_a[:, :1]).min(axis=1)
         return (np.minimum(ab, ba) <= max(level.radius, level.window_radius)).tolist()
 
     return verify
@@ -129,29 +137,55 @@ def brute_force_agrees(col0: np.ndarray, q: np.ndarray, i: np.ndarray, d: np.nda
     return True
 
 
+def store(hashes: np.ndarray, path: str) -> list[int]:
+    """The fingerprints stored in a catalog at `path` as a scan stores them (hashes only): their ids."""
+    ids: list[int] = []
+    with Catalog(path) as catalog:
+        for start in range(0, len(hashes), 50_000):
+            rows = range(start, min(start + 50_000, len(hashes)))
+            files = [FileStat(f"/synthetic/{k}.jpg", 1, 0, 1, k + 1, Kind.IMAGE) for k in rows]
+            known = catalog.refresh(files)
+            ids += [known[f.path].id for f in files]
+            empty = (Stored(hashes[k].tobytes(), b"", b"", "{}", b"", True) for k in rows)
+            catalog.store_fingerprints((i, Kind.IMAGE, fp, None, None) for i, fp in zip(ids[start:], empty))
+    return ids
+
+
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
+def prepare(n: int, args: argparse.Namespace) -> None:
+    """The synthetic fingerprints of N items stored in a catalog in args.data, with the planted pairs."""
+    hashes, near, rot, crop = synthetic(n, args.near, args.rotated, args.cropped, LEVELS[args.level], args.seed)
+    ids = store(hashes, os.path.join(args.data, "catalog.sqlite"))
+    np.savez(os.path.join(args.data, "planted.npz"), ids=ids, near=near, rot=rot, crop=crop)
+
+
 def run_one(n: int, op: str, args: argparse.Namespace) -> dict:
     level = LEVELS[args.level]
-    hashes, near, rot, crop = synthetic(n, args.near, args.rotated, args.cropped, level, args.seed)
-    base = rss_mb()
-    out: dict = {"n": n, "op": op, "base_mb": base, "check": "", "rotated": None, "cropped": None}
+    out: dict = {"n": n, "op": op, "check": "", "rotated": None, "cropped": None}
     if op == "group":
-        t = time.perf_counter()
-        shapes = np.random.default_rng(args.seed).choice(np.array([1, -1, 0], np.int8), n, p=[0.6, 0.3, 0.1])
-        pairs = candidate_pairs(hashes, level, shapes=shapes).pairs
-        out["search"] = time.perf_counter() - t
-        clusters = UnionFind()
-        for i, j in connect(pairs, stand_in_verifier(hashes, level)):
-            clusters.union(i, j)
-        groups = clusters.components()
-        out["seconds"] = time.perf_counter() - t
+        planted = np.load(os.path.join(args.data, "planted.npz"))
+        near, rot, crop = planted["near"], planted["rot"], planted["crop"]
+        with Catalog(os.path.join(args.data, "catalog.sqlite")) as catalog:
+            hashes = catalog.image_hashes(planted["ids"].tolist())
+            out["base_mb"] = rss_mb()
+            t = time.perf_counter()
+            shapes = np.random.default_rng(args.seed).choice(np.array([1, -1, 0], np.int8), n, p=[0.6, 0.3, 0.1])
+            pairs = candidate_pairs(hashes, level, shapes=shapes).pairs
+            out["search"] = time.perf_counter() - t
+            clusters = UnionFind()
+            for i, j in connect(pairs, stand_in_verifier(hashes, level)):
+                clusters.union(i, j)
+            groups = clusters.components()
+            out["seconds"] = time.perf_counter() - t
         group_of = {x: g for g, members in enumerate(groups) for x in members}
         out.update(found=len(groups), near=group_recall(group_of, near))
         out.update(rotated=group_recall(group_of, rot), cropped=group_recall(group_of, crop))
     else:
+        hashes, near, rot, crop = synthetic(n, args.near, args.rotated, args.cropped, level, args.seed)
+        out["base_mb"] = rss_mb()
         col0 = np.ascontiguousarray(hashes[:, 0])
         t = time.perf_counter()
         q, i, d = HammingIndex(col0, level.radius).search(col0, level.radius)
@@ -176,7 +210,12 @@ def main() -> None:
     p.add_argument("--sample", type=int, default=300, help="queries checked by brute force")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: measure one N in this process
+    p.add_argument("--prepare", type=int, help=argparse.SUPPRESS)  # internal: store N items' fingerprints
+    p.add_argument("--data", help=argparse.SUPPRESS)  # internal: where they are stored
     args = p.parse_args()
+    if args.prepare:
+        prepare(args.prepare, args)
+        return
     if args.one:
         print(json.dumps(run_one(args.one, args.ops[0], args)))
         return
@@ -190,8 +229,12 @@ def main() -> None:
     prev: dict[str, dict] = {}
     for n in args.sizes:
         for op in args.ops:
-            cmd = [sys.executable, __file__, *forwarded, "--one", str(n), "--ops", op]
-            r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+            with tempfile.TemporaryDirectory() as data:
+                cmd = [sys.executable, __file__, *forwarded, "--ops", op, "--data", data]
+                if op == "group":
+                    subprocess.run([*cmd, "--prepare", str(n)], check=True)
+                measured = subprocess.run([*cmd, "--one", str(n)], check=True, capture_output=True, text=True)
+                r = json.loads(measured.stdout)
             last = prev.get(op)
             grow_t = f"{r['seconds'] / last['seconds']:.1f}" if last else "-"
             grow_m = f"{r['peak_mb'] / last['peak_mb']:.1f}" if last else "-"

@@ -508,36 +508,33 @@ def test_the_first_looks_views_are_the_windows_area_averages_turned() -> None:
 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="a call's arguments move into the callee's frame from 3.11")
-def test_the_search_lets_go_of_a_hash_matrix_handed_over(monkeypatch) -> None:
-    """Once the turns and windows are searched, the rest of the search needs a few columns: a
-    matrix handed over is freed then (most of the search's memory at its late peak), and the
-    pairs are those of a search whose caller keeps the matrix."""
-    import weakref
-
+def test_the_search_reads_the_hashes_a_slice_of_rows_at_a_time(monkeypatch) -> None:
+    """The search never holds the hash matrix (776 bytes a picture): it reads it a slice of rows
+    at a time, each row three times (the few columns it searches whole, the turns and windows,
+    the windows against quarter turns), and finds the pairs a matrix in memory gives."""
     from mediadup.fingerprint.image import INNER, NO_INNER
-    from mediadup.match import index
-    from mediadup.match.candidates import candidate_pairs
+    from mediadup.match import candidates
     from mediadup.match.compare import LEVELS
 
     rng = np.random.default_rng(8)
-    kept = rng.integers(0, 2**64, (300, INNER + 1), dtype=np.uint64)
-    kept[150:] = kept[:150] ^ (np.uint64(1) << rng.integers(0, 64, (150, INNER + 1), dtype=np.uint64))  # copies
-    kept[:, INNER] = NO_INNER
-    refs: list[weakref.ref] = []
+    matrix = rng.integers(0, 2**64, (300, INNER + 1), dtype=np.uint64)
+    matrix[150:] = matrix[:150] ^ (np.uint64(1) << rng.integers(0, 64, (150, INNER + 1), dtype=np.uint64))  # copies
+    matrix[:, INNER] = NO_INNER
+    shapes = rng.choice(np.array([-1, 0, 1], np.int8), 300)
+    reads: list[int] = []
 
-    def handed_over() -> np.ndarray:
-        matrix = kept.copy()
-        refs.append(weakref.ref(matrix))
-        return matrix
+    class Read:
+        def __len__(self) -> int:
+            return len(matrix)
 
-    alive: list[bool] = []
+        def __getitem__(self, rows: slice | np.ndarray) -> np.ndarray:
+            block = matrix[rows].copy()
+            reads.append(len(block))
+            return block
 
-    class Watched(index.HammingIndex):
-        def __init__(self, *args, **kwargs) -> None:
-            alive.append(bool(refs) and refs[-1]() is not None)
-            super().__init__(*args, **kwargs)
-
-    monkeypatch.setattr(index, "HammingIndex", Watched)
-    found = candidate_pairs(handed_over(), LEVELS["normal"])
-    assert alive[0] and not alive[-1]  # the picture index built with it, the last self-join's without
-    assert np.array_equal(found.pairs, candidate_pairs(kept, LEVELS["normal"]).pairs) and len(found.pairs) >= 150
+    monkeypatch.setattr(candidates, "QUERY_ROWS", 40)
+    monkeypatch.setattr(candidates, "FIRST_ROWS", 10)
+    found = candidates.candidate_pairs(Read(), LEVELS["normal"], shapes=shapes)
+    assert max(reads) <= 40 and sum(reads) == 3 * len(matrix)
+    assert np.array_equal(found.pairs, candidates.candidate_pairs(matrix, LEVELS["normal"], shapes=shapes).pairs)
+    assert len(found.pairs) >= 150

@@ -684,10 +684,10 @@ def test_views_that_show_nothing_bring_no_candidates(tmp_path: Path) -> None:
         assert [0, len(paths) - 1] in found.pairs.tolist()
 
 
-def test_the_hashes_searched_are_read_from_the_catalog_once_and_freed_memory_goes_back(tmp_path: Path) -> None:
+def test_the_hashes_searched_are_read_from_the_catalog_by_rows_and_freed_memory_goes_back(tmp_path: Path) -> None:
     """Light fingerprints hold the picture hash alone (a rescan that matches nothing reads no
-    other); the candidate search reads every hash of the pictures it searches from the catalog
-    into one matrix, row by row in the order asked; and freed small blocks are handed back to
+    other); the candidate search reads the hashes of the pictures it searches from the catalog
+    by rows, in the order asked (a slice or row numbers, repeats too); and freed small blocks are handed back to
     the system, not kept by the allocator to the scan's end."""
     import sys
 
@@ -712,10 +712,14 @@ def test_the_hashes_searched_are_read_from_the_catalog_once_and_freed_memory_goe
         assert [bytes(light[i].hashes) for i in ids] == [fp.hashes[:8] for fp in stored]
         assert all(bytes(fp.light().hashes) == fp.hashes[:8] for fp in stored)
         matrix = catalog.image_hashes([ids[2], ids[0], ids[1], ids[0]])
-        assert [bytes(row) for row in matrix] == [stored[k].hashes for k in (2, 0, 1, 0)]
-        assert catalog.image_hashes([]).shape[0] == 0
-        with pytest.raises(MediadupError, match="left the catalog"):
-            catalog.image_hashes([ids[0], max(ids) + 1])
+        assert len(matrix) == 4 and matrix.shape == (4, len(stored[0].hashes) // 8)
+        assert [bytes(row) for row in matrix[:]] == [stored[k].hashes for k in (2, 0, 1, 0)]
+        assert [bytes(row) for row in matrix[1:3]] == [stored[k].hashes for k in (0, 1)]
+        assert [bytes(row) for row in matrix[np.array([3, 0, 3])]] == [stored[k].hashes for k in (0, 2, 0)]
+        assert catalog.image_hashes([])[:].shape[0] == 0
+        for missing in ([ids[0], max(ids) + 1], [max(ids) + 1, ids[0]]):  # gone before the search, or during it
+            with pytest.raises(MediadupError, match="left the catalog"):
+                catalog.image_hashes(missing)[:]
 
     if not sys.platform.startswith("linux"):
         pytest.skip("resident memory read from /proc")

@@ -245,8 +245,7 @@ class Scanner:
                                       for p in images])  # fmt: skip
                     shapes = orientation(*sizes.reshape(-1, 2).T)
                     searched = [self.cache.stored[p] for p in images]
-                    # the hash matrix handed over (no name here): the search lets go of most of it once
-                    # the windows are searched
+                    # (the hashes read from the catalog a slice at a time: never all held)
                     candidates = candidate_pairs(self.catalog.image_hashes(searched), self.level,
                                                  sketches.reachable, shapes)  # fmt: skip
                     release()  # the search's transients, before the workers verify

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -209,10 +209,30 @@ def _nearest(a: np.ndarray, distance: np.ndarray, b: np.ndarray) -> tuple[np.nda
     return nearest_partners(a, b, distance, PER_PICTURE)
 
 
-def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = None,
+class Rows(Protocol):
+    """An (N, views) uint64 hash matrix laid out as ImageFingerprint.hashes, read by rows:
+    `rows[k]` for a slice or row numbers (an array, or the catalog's StoredHashes)."""
+
+    def __len__(self) -> int: ...
+    def __getitem__(self, rows: slice | np.ndarray) -> np.ndarray: ...
+
+
+@dataclass
+class _Search:
+    """One kind of evidence searched a slice of pictures at a time: their `columns` against `index`
+    (of the picture hashes, or of the `turned` pictures' quarter turns), view codes from `first`."""
+
+    columns: slice
+    index: HammingIndex
+    radius: int
+    first: int
+    turned: np.ndarray | None = None
+
+
+def candidate_pairs(hashes: Rows, level: Level, screen: Screen | None = None,
                     shapes: np.ndarray | None = None) -> Candidates:  # fmt: skip
     """Pairs of pictures that may show the same picture. `hashes` is (N, views) uint64 as in
-    ImageFingerprint.hashes. Kinds of evidence, each a Hamming-radius search:
+    ImageFingerprint.hashes (`Rows`). Kinds of evidence, each a Hamming-radius search:
     - the pictures' hashes are close (re-encoded, resized, recoloured, ...);
     - a rotation/mirror or a crop window of one is close to the other's picture hash;
     - a crop window of one is close to the other's picture turned a quarter (a crop on its side;
@@ -225,16 +245,20 @@ def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = No
     Each picture brings at most PER_PICTURE pairs of each kind, its nearest: among look-alikes
     (a folder of skies) a copy is nearer than the others, and the work stays bounded. `screen`
     (sketches.Sketches.reachable) then looks at each pair in the views that proposed it.
-    Once the windows are searched, the search keeps the few columns it still needs and lets go
-    of `hashes`: a matrix handed over (no other reference to it) is freed then."""
+    The matrix is read a slice of rows at a time, each row three times (its few columns searched
+    whole, its turns and windows, its windows against quarter turns): the search never holds it."""
     from .index import HammingIndex, layout
 
     n = len(hashes)
     gathered = _Gathered(n, screen)
     if n < 2:
         return gathered.result()
+    whole = [0, *QUARTERS, *(FIRST_WINDOW + w for w in SHARED_WINDOWS), AVERAGE, INNER]
+    columns = np.concatenate([hashes[start : start + QUERY_ROWS][:, whole] for start in range(0, n, QUERY_ROWS)])
+    pictures, quarters = np.ascontiguousarray(columns[:, 0]), np.ascontiguousarray(columns[:, 1 : 1 + len(QUARTERS)])
+    late = {column: np.ascontiguousarray(columns[:, k]) for k, column in enumerate(whole) if k > len(QUARTERS)}
+    del columns
     indexes: dict[tuple, HammingIndex] = {}  # by layout: searches that want the same tables share them
-    pictures = np.ascontiguousarray(hashes[:, 0])
 
     def picture_index(radius: int, queries: int) -> HammingIndex:
         """The index of the picture hashes for searches at `radius` of about `queries` queries each."""
@@ -249,44 +273,22 @@ def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = No
     del q, i, d, both
     release()  # (each kind of evidence's transients given back before the next's)
     everyone = np.arange(n)
-    sides = [(everyone, everyone)] if shapes is None else [
-        (np.flatnonzero(shapes != -side), np.flatnonzero(shapes != side)) for side in (-1, 1)]  # fmt: skip
-
-    def searches(hashes: np.ndarray):
-        """(query pictures, their views, index, the pictures quarter-turned in it or None, radius,
-        first view code); the quarter-turn indexes are made one after the other."""
-        turns, windows = hashes[:, 1:AVERAGE], hashes[:, FIRST_WINDOW:INNER]
-        searched = min(n, QUERY_ROWS)  # pictures whose views one search takes, about
-        yield everyone, turns, picture_index(level.view_radius, searched * turns.shape[1]), None, level.view_radius, 1
-        per = windows.shape[1]
-        yield everyone, windows, picture_index(level.window_radius, searched * per), None, level.window_radius, TURNED
-        for croppers, cropped in sides:  # windows of a picture against another's quarter turns
-            if len(croppers) and len(cropped):
-                codes = hashes[:, QUARTERS][cropped].ravel()
-                quarters = HammingIndex(codes, level.window_radius, queries=searched * per)
-                yield croppers, windows, quarters, cropped, level.window_radius, TURNED
-
-    needed_later = [FIRST_WINDOW + w for w in SHARED_WINDOWS] + [AVERAGE, INNER]
-    late = {column: np.ascontiguousarray(hashes[:, column]) for column in needed_later}
-    for rows, views, index, turned, radius, first in searches(hashes):
-        per = views.shape[1]
-        start, step = 0, FIRST_ROWS
-        while start < len(rows):  # in slices, as many pictures as bring about HITS hits (look-alikes
-            part = rows[start : start + step]  # bring PER_PICTURE per window, other pictures few)
-            start += len(part)
-            codes = views[part].ravel()
-            shown = np.flatnonzero(codes != phash.FLAT)  # a plain window shows nothing
-            # places for the picture's own row and, in the quarter turns, for each row of a partner
-            rows_each = 1 if turned is None else len(QUARTERS)
-            vq, vi, vd = index.search(codes[shown], radius, (PER_PICTURE + 1) * rows_each)
-            step = int(np.clip(len(part) * HITS / max(len(vq), 1), FIRST_ROWS, QUERY_ROWS))
-            vq = shown[vq]
-            view_b = QUARTERS[vi % len(QUARTERS)].astype(np.int16) if turned is not None else 0
-            gathered.add(part[vq // per], turned[vi // len(QUARTERS)] if turned is not None else vi, vd,
-                         ((vq % per + first).astype(np.int16), view_b), index,
-                         lambda q, per=per, part=part, shown=shown: part[shown[q] // per])  # fmt: skip
-        release()
-    del hashes, views, index  # (the turns and windows, most of the matrix, are done with)
+    searched = min(n, QUERY_ROWS)  # pictures whose views one search takes, about
+    turns, windows = slice(1, AVERAGE), slice(FIRST_WINDOW, INNER)
+    per = windows.stop - windows.start
+    _search_views(gathered, hashes, everyone, [
+        _Search(turns, picture_index(level.view_radius, searched * (AVERAGE - 1)), level.view_radius, 1),
+        _Search(windows, picture_index(level.window_radius, searched * per), level.window_radius, TURNED)])  # fmt: skip
+    # the windows of a picture against the quarter turns of the others: a crop on its side (none
+    # between two pictures both clearly wider than tall, or both clearly taller than wide)
+    for side in [None] if shapes is None else [-1, 0, 1]:
+        croppers = everyone if side is None else np.flatnonzero(shapes == side)
+        cropped = everyone if not side else np.flatnonzero(shapes != side)
+        if len(croppers) and len(cropped):
+            index = HammingIndex(quarters[cropped].ravel(), level.window_radius, queries=searched * per)
+            _search_views(gathered, hashes, croppers, [_Search(windows, index, level.window_radius, TURNED, cropped)])
+            del index
+    del quarters
 
     def self_join(rows: np.ndarray, column: int, views: tuple[int, int], close: Callable | None = None) -> None:
         """The pairs among `rows` whose hashes in `column` are within the view radius (and `close`)."""
@@ -312,6 +314,35 @@ def candidate_pairs(hashes: np.ndarray, level: Level, screen: Screen | None = No
         gathered.add(*_both_ways(shots[q], i, d), (ANY_VIEW, ANY_VIEW), index, lambda k: shots[k])
         self_join(shots, INNER, (ANY_VIEW, ANY_VIEW))
     return gathered.result()
+
+
+def _search_views(gathered: _Gathered, hashes: Rows, rows: np.ndarray, searches: list[_Search]) -> None:
+    """Each search's views of `rows` against its index, a slice of the pictures at a time (as many
+    as bring about HITS hits: look-alikes bring PER_PICTURE a view, other pictures few), each slice
+    read once for all the searches."""
+    start, step = 0, FIRST_ROWS
+    while start < len(rows):
+        part = rows[start : start + step]
+        start += len(part)
+        block = hashes[part]
+        found = 0
+        for search in searches:
+            per = search.columns.stop - search.columns.start
+            codes = block[:, search.columns].ravel()
+            shown = np.flatnonzero(codes != phash.FLAT)  # a plain window shows nothing
+            # places for the picture's own row and, in the quarter turns, for each row of a partner
+            rows_each = 1 if search.turned is None else len(QUARTERS)
+            vq, vi, vd = search.index.search(codes[shown], search.radius, (PER_PICTURE + 1) * rows_each)
+            found += len(vq)
+            vq = shown[vq]
+            if search.turned is None:
+                partner, view_b = vi, 0
+            else:
+                partner, view_b = search.turned[vi // len(QUARTERS)], QUARTERS[vi % len(QUARTERS)].astype(np.int16)
+            gathered.add(part[vq // per], partner, vd, ((vq % per + search.first).astype(np.int16), view_b),
+                         search.index, lambda q, per=per, part=part, shown=shown: part[shown[q] // per])  # fmt: skip
+        step = int(np.clip(len(part) * HITS / max(found, 1), FIRST_ROWS, QUERY_ROWS))
+    release()
 
 
 def video_candidate_pairs(frames: list[np.ndarray], radius: int) -> np.ndarray:

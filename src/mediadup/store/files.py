@@ -20,6 +20,7 @@ from ..records import FileStat, Kind, MediadupError
 Fingerprint = ImageFingerprint | VideoFingerprint
 FINGERPRINT_VERSIONS = {Kind.IMAGE: IMAGE_VERSION, Kind.VIDEO: 1000 + VIDEO_VERSION}  # stored in files.fp_version
 BATCH = 500
+READ_BATCH = 5000  # file ids a read of many rows asks for at once (SQLite 3.32 on allows 32,766)
 
 
 def chunks(items: list, size: int = BATCH) -> Iterator[list]:
@@ -188,24 +189,10 @@ class Files:
             with self.db:
                 self.db.executemany("UPDATE image_fingerprints SET usable = ? WHERE file_id = ?", learnt)
 
-    def image_hashes(self, ids: list[int]) -> np.ndarray:
+    def image_hashes(self, ids: list[int]) -> StoredHashes:
         """The stored pictures' hashes (ImageFingerprint.hashes), a row for each of `ids` in turn,
-        read into one matrix (never all the blobs at once beside it)."""
-        q = "SELECT length(hashes) FROM image_fingerprints WHERE file_id = ?"
-        first = self.db.execute(q, ids[:1]).fetchone() if ids else None
-        matrix = np.zeros((len(ids), first[0] // 8 if first else 2), dtype=np.uint64)
-        rows: dict[int, list[int]] = {}
-        for k, i in enumerate(ids):
-            rows.setdefault(i, []).append(k)
-        found = 0
-        for chunk in chunks(list(rows)):
-            q = f"SELECT file_id, hashes FROM image_fingerprints WHERE file_id IN ({','.join('?' * len(chunk))})"
-            for file_id, blob in self.db.execute(q, chunk):
-                matrix[rows[file_id]] = np.frombuffer(blob, dtype=np.uint64)
-                found += 1
-        if found < len(rows):  # (rows of zeros would all look alike)
-            raise MediadupError(f"{len(rows) - found} fingerprints left the catalog during the scan: scan again")
-        return matrix
+        read when asked for (see StoredHashes)."""
+        return StoredHashes(self.db, ids)
 
     def oversized(self, max_pixels: int) -> dict[int, tuple[int, int]]:
         """Stored pictures of more than `max_pixels` pixels: file id -> (width, height)."""
@@ -259,3 +246,41 @@ class Files:
             "SELECT size, mtime_ns, content_hash FROM files WHERE path = ?", (os.fsencode(path),)
         ).fetchone()
         return (row[0], row[1], row[2]) if row else None
+
+
+class StoredHashes:
+    """The stored pictures' hashes (ImageFingerprint.hashes) as an (N, views) matrix whose row k is
+    file ids[k]'s, read from the catalog when asked for: `hashes[rows]` (a slice or row numbers)
+    reads those rows, so a search that takes a slice of rows at a time never holds the matrix
+    (776 bytes a picture: three quarters of a gigabyte for a million)."""
+
+    def __init__(self, db: sqlite3.Connection, ids: Iterable[int]):
+        self.db, self.ids = db, np.fromiter(ids, dtype=np.int64)
+        q = "SELECT length(hashes) FROM image_fingerprints WHERE file_id = ?"
+        first = self.db.execute(q, (int(self.ids[0]),)).fetchone() if len(self.ids) else (16,)
+        if first is None:
+            raise _left(1)
+        self.shape = (len(self.ids), first[0] // 8)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, rows: slice | np.ndarray) -> np.ndarray:
+        asked = self.ids[rows]
+        ascending = bool(np.all(asked[1:] > asked[:-1]))  # (file ids in turn: the rows read in place)
+        wanted = asked if ascending else np.unique(asked)
+        matrix = np.empty((len(wanted), self.shape[1]), dtype=np.uint64)
+        for start in range(0, len(wanted), READ_BATCH):
+            chunk = wanted[start : start + READ_BATCH]
+            q = f"SELECT file_id, hashes FROM image_fingerprints WHERE file_id IN ({','.join('?' * len(chunk))})"
+            read = self.db.execute(q, chunk.tolist()).fetchall()
+            if len(read) < len(chunk):  # (rows of garbage would look alike)
+                raise _left(len(chunk) - len(read))
+            ids, blobs = zip(*read)
+            block = np.frombuffer(b"".join(blobs), dtype=np.uint64).reshape(len(read), -1)
+            matrix[start + np.searchsorted(chunk, ids)] = block
+        return matrix if ascending else matrix[np.searchsorted(wanted, asked)]
+
+
+def _left(missing: int) -> MediadupError:
+    return MediadupError(f"{missing} fingerprints left the catalog during the scan: scan again")
