@@ -684,6 +684,54 @@ def test_views_that_show_nothing_bring_no_candidates(tmp_path: Path) -> None:
         assert [0, len(paths) - 1] in found.pairs.tolist()
 
 
+def test_stored_hashes_give_the_rows_asked_for_from_one_copy_of_the_catalogs(tmp_path_factory) -> None:
+    """The search's reads of the catalog's hashes (StoredHashes): any slice or row numbers (repeats,
+    any order, runs and gaps) give the rows of the matrix, from one copy read from the catalog
+    once; the copy is a temporary file beside the catalog, gone when closed."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from hypothesis.extra.numpy import arrays
+
+    from mediadup.fingerprint.image import Stored
+    from mediadup.records import FileStat, Kind
+    from mediadup.store.catalog import Catalog
+
+    folder = tmp_path_factory.mktemp("stored")
+    rng = np.random.default_rng(3)
+    matrix = rng.integers(0, 2**64, (400, 7), dtype=np.uint64)
+    with Catalog(str(folder / "c.sqlite")) as catalog:
+        files = [FileStat(f"/x/{k}.jpg", 1, 0, 1, k + 1, Kind.IMAGE) for k in range(len(matrix))]
+        known = catalog.refresh(files)
+        ids = np.array([known[f.path].id for f in files])
+        catalog.store_fingerprints(
+            (i, Kind.IMAGE, Stored(row.tobytes(), b"", b"", "{}", b"", True), None, None)
+            for i, row in zip(ids.tolist(), matrix)
+        )
+        order = rng.permutation(len(matrix))[:300]
+        order[10:20] = order[0]  # a file searched under several names
+        reads = 0
+        with catalog.image_hashes(ids[order].tolist()) as hashes:
+            wanted = matrix[order]
+
+            @settings(max_examples=60, deadline=None)
+            @given(st.one_of(
+                st.builds(slice, st.integers(0, 300), st.integers(0, 300)),
+                arrays(np.int64, st.integers(0, 50), elements=st.integers(0, 299)),
+                arrays(np.int64, st.integers(0, 50), elements=st.integers(0, 299)).map(np.sort),
+            ))  # fmt: skip
+            def rows_as_asked(rows: slice | np.ndarray) -> None:
+                nonlocal reads
+                assert np.array_equal(hashes[rows], wanted[rows])
+                reads += 1
+
+            rows_as_asked()
+            assert reads and len(hashes) == 300 and hashes.shape == (300, 7)
+            catalog.db.execute("DELETE FROM image_fingerprints")  # the copy is read, not the catalog
+            assert np.array_equal(hashes[5:9], wanted[5:9])
+            assert [p.name for p in folder.iterdir() if p.name.startswith("tmp")] == []  # (unlinked at once)
+        assert hashes.copy is not None and hashes.copy.closed
+
+
 def test_the_hashes_searched_are_read_from_the_catalog_by_rows_and_freed_memory_goes_back(tmp_path: Path) -> None:
     """Light fingerprints hold the picture hash alone (a rescan that matches nothing reads no
     other); the candidate search reads the hashes of the pictures it searches from the catalog

@@ -245,9 +245,8 @@ class Scanner:
                                       for p in images])  # fmt: skip
                     shapes = orientation(*sizes.reshape(-1, 2).T)
                     searched = [self.cache.stored[p] for p in images]
-                    # (the hashes read from the catalog a slice at a time: never all held)
-                    candidates = candidate_pairs(self.catalog.image_hashes(searched), self.level,
-                                                 sketches.reachable, shapes)  # fmt: skip
+                    with self.catalog.image_hashes(searched) as hashes:  # (never all held)
+                        candidates = candidate_pairs(hashes, self.level, sketches.reachable, shapes)
                     release()  # the search's transients, before the workers verify
                     self.summary.crowded, self.summary.left_out = candidates.crowded, candidates.left_out
                     self.summary.turned_away = candidates.turned_away

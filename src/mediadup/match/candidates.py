@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .index import HammingIndex, Hits
 # The index (compiled with numba) is imported where it is used: a rescan that searches nothing
 # does not pay for loading the compiler.
-QUERY_ROWS = 20_000  # pictures whose rotations or windows are searched at once, at most
+QUERY_ROWS = 40_000  # pictures whose rotations or windows are searched at once, at most
 FIRST_ROWS = 500  # ...in the first slice, and at least (the first tells how crowded the views are)
 HITS = 1_000_000  # hits a slice of them should bring (bounds memory where every window is crowded)
 COMPACT = 1 << 20  # pairs turned away at a first look, kept apart before they are merged into one set

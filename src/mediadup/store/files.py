@@ -3,10 +3,13 @@ how pairs compared (verdicts), so that a rescan decodes and compares nothing twi
 
 from __future__ import annotations
 
+import itertools
 import os
 import sqlite3
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import IO
 
 import numpy as np
 
@@ -20,6 +23,7 @@ from ..records import FileStat, Kind, MediadupError
 Fingerprint = ImageFingerprint | VideoFingerprint
 FINGERPRINT_VERSIONS = {Kind.IMAGE: IMAGE_VERSION, Kind.VIDEO: 1000 + VIDEO_VERSION}  # stored in files.fp_version
 BATCH = 500
+COPY_ROWS = 20_000  # rows copied from the catalog at once
 READ_BATCH = 5000  # file ids a read of many rows asks for at once (SQLite 3.32 on allows 32,766)
 
 
@@ -43,6 +47,7 @@ class Files:
     """Files, fingerprints and verdicts (part of `Catalog`)."""
 
     db: sqlite3.Connection
+    path: str
 
     def refresh(self, files: Iterable[FileStat]) -> dict[str, Cached]:
         """Record the files seen (a changed file gets a new id and loses what was known about it)."""
@@ -191,8 +196,8 @@ class Files:
 
     def image_hashes(self, ids: list[int]) -> StoredHashes:
         """The stored pictures' hashes (ImageFingerprint.hashes), a row for each of `ids` in turn,
-        read when asked for (see StoredHashes)."""
-        return StoredHashes(self.db, ids)
+        read when asked for (see StoredHashes; its copy lies beside the catalog)."""
+        return StoredHashes(self.db, ids, os.path.dirname(os.path.abspath(self.path)))
 
     def oversized(self, max_pixels: int) -> dict[int, tuple[int, int]]:
         """Stored pictures of more than `max_pixels` pixels: file id -> (width, height)."""
@@ -250,23 +255,43 @@ class Files:
 
 class StoredHashes:
     """The stored pictures' hashes (ImageFingerprint.hashes) as an (N, views) matrix whose row k is
-    file ids[k]'s, read from the catalog when asked for: `hashes[rows]` (a slice or row numbers)
-    reads those rows, so a search that takes a slice of rows at a time never holds the matrix
-    (776 bytes a picture: three quarters of a gigabyte for a million)."""
+    file ids[k]'s: `hashes[rows]` (a slice or row numbers) gives those rows. The matrix is never
+    held (776 bytes a picture: three quarters of a gigabyte for a million): the first read copies
+    it from the catalog a slice at a time into a temporary file in `folder` (deleted when closed),
+    from which every read then reads its rows."""
 
-    def __init__(self, db: sqlite3.Connection, ids: Iterable[int]):
-        self.db, self.ids = db, np.fromiter(ids, dtype=np.int64)
+    def __init__(self, db: sqlite3.Connection, ids: Iterable[int], folder: str):
+        self.db, self.ids, self.folder = db, np.fromiter(ids, dtype=np.int64), folder
         q = "SELECT length(hashes) FROM image_fingerprints WHERE file_id = ?"
         first = self.db.execute(q, (int(self.ids[0]),)).fetchone() if len(self.ids) else (16,)
         if first is None:
             raise _left(1)
         self.shape = (len(self.ids), first[0] // 8)
+        self.copy: IO[bytes] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def __getitem__(self, rows: slice | np.ndarray) -> np.ndarray:
-        asked = self.ids[rows]
+        if not len(self.ids):
+            return np.zeros(self.shape, dtype=np.uint64)[rows]
+        if self.copy is None:
+            self.copy = tempfile.TemporaryFile(dir=self.folder)  # noqa: SIM115 (closed by `close`)
+            for start in range(0, len(self.ids), COPY_ROWS):
+                self.copy.write(self._read(self.ids[start : start + COPY_ROWS]).tobytes())
+            self.copy.flush()
+        rows = np.arange(len(self.ids))[rows]
+        matrix = np.empty((len(rows), self.shape[1]), dtype=np.uint64)
+        into, size = memoryview(matrix.reshape(-1)).cast("B"), matrix.itemsize * self.shape[1]
+        # each run of consecutive rows read at once (read, not mapped: mapped pages count as the process's)
+        cuts = [0, *(np.flatnonzero(np.diff(rows) != 1) + 1).tolist(), len(rows)] if len(rows) else []
+        for start, end in itertools.pairwise(cuts):
+            self.copy.seek(int(rows[start]) * size)
+            self.copy.readinto(into[start * size : end * size])
+        return matrix
+
+    def _read(self, asked: np.ndarray) -> np.ndarray:
+        """The rows of the file ids `asked`, from the catalog."""
         ascending = bool(np.all(asked[1:] > asked[:-1]))  # (file ids in turn: the rows read in place)
         wanted = asked if ascending else np.unique(asked)
         matrix = np.empty((len(wanted), self.shape[1]), dtype=np.uint64)
@@ -280,6 +305,16 @@ class StoredHashes:
             block = np.frombuffer(b"".join(blobs), dtype=np.uint64).reshape(len(read), -1)
             matrix[start + np.searchsorted(chunk, ids)] = block
         return matrix if ascending else matrix[np.searchsorted(wanted, asked)]
+
+    def close(self) -> None:
+        if self.copy is not None:
+            self.copy.close()
+
+    def __enter__(self) -> StoredHashes:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _left(missing: int) -> MediadupError:
