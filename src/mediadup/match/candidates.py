@@ -319,30 +319,43 @@ def candidate_pairs(hashes: Rows, level: Level, screen: Screen | None = None,
 def _search_views(gathered: _Gathered, hashes: Rows, rows: np.ndarray, searches: list[_Search]) -> None:
     """Each search's views of `rows` against its index, a slice of the pictures at a time (as many
     as bring about HITS hits: look-alikes bring PER_PICTURE a view, other pictures few), each slice
-    read once for all the searches."""
+    read once for all the searches and only its searched columns kept."""
     start, step = 0, FIRST_ROWS
     while start < len(rows):
         part = rows[start : start + step]
         start += len(part)
         block = hashes[part]
+        views = [block[:, search.columns].ravel() for search in searches]
+        del block
         found = 0
         for search in searches:
             per = search.columns.stop - search.columns.start
-            codes = block[:, search.columns].ravel()
-            shown = np.flatnonzero(codes != phash.FLAT)  # a plain window shows nothing
+            codes, shown = _shown(views.pop(0))
             # places for the picture's own row and, in the quarter turns, for each row of a partner
             rows_each = 1 if search.turned is None else len(QUARTERS)
-            vq, vi, vd = search.index.search(codes[shown], search.radius, (PER_PICTURE + 1) * rows_each)
+            vq, vi, vd = search.index.search(codes, search.radius, (PER_PICTURE + 1) * rows_each)
+            del codes
             found += len(vq)
-            vq = shown[vq]
+            vq = vq if shown is None else shown[vq]
             if search.turned is None:
                 partner, view_b = vi, 0
             else:
                 partner, view_b = search.turned[vi // len(QUARTERS)], QUARTERS[vi % len(QUARTERS)].astype(np.int16)
             gathered.add(part[vq // per], partner, vd, ((vq % per + search.first).astype(np.int16), view_b),
-                         search.index, lambda q, per=per, part=part, shown=shown: part[shown[q] // per])  # fmt: skip
+                         search.index, lambda q, per=per, part=part, shown=shown:
+                         part[(q if shown is None else shown[q]) // per])  # fmt: skip
         step = int(np.clip(len(part) * HITS / max(found, 1), FIRST_ROWS, QUERY_ROWS))
     release()
+
+
+def _shown(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """The codes that show something (a plain window, phash.FLAT, shows nothing) and their places
+    among `codes`; None when all do (then nothing is copied)."""
+    flat = codes == phash.FLAT
+    if not flat.any():
+        return codes, None
+    shown = np.flatnonzero(~flat)
+    return codes[shown], shown
 
 
 def video_candidate_pairs(frames: list[np.ndarray], radius: int) -> np.ndarray:
