@@ -168,8 +168,10 @@ def run_one(n: int, op: str, args: argparse.Namespace) -> dict:
     if op == "group":
         planted = np.load(os.path.join(args.data, "planted.npz"))
         near, rot, crop = planted["near"], planted["rot"], planted["crop"]
-        with Catalog(os.path.join(args.data, "catalog.sqlite")) as catalog:
-            hashes = catalog.image_hashes(planted["ids"].tolist())
+        with (
+            Catalog(os.path.join(args.data, "catalog.sqlite")) as catalog,
+            catalog.image_hashes(planted["ids"].tolist()) as hashes,
+        ):
             out["base_mb"] = rss_mb()
             t = time.perf_counter()
             shapes = np.random.default_rng(args.seed).choice(np.array([1, -1, 0], np.int8), n, p=[0.6, 0.3, 0.1])

@@ -687,14 +687,17 @@ def test_views_that_show_nothing_bring_no_candidates(tmp_path: Path) -> None:
 def test_stored_hashes_give_the_rows_asked_for_from_one_copy_of_the_catalogs(tmp_path_factory) -> None:
     """The search's reads of the catalog's hashes (StoredHashes): any slice or row numbers (repeats,
     any order, runs and gaps) give the rows of the matrix, from one copy read from the catalog
-    once; the copy is a temporary file beside the catalog, gone when closed."""
+    once; the copy is a temporary file beside the catalog, gone when closed; a copy cut short or
+    one that cannot be written is a clear error, never rows of garbage."""
+    import pytest
     from hypothesis import given, settings
     from hypothesis import strategies as st
     from hypothesis.extra.numpy import arrays
 
     from mediadup.fingerprint.image import Stored
-    from mediadup.records import FileStat, Kind
+    from mediadup.records import FileStat, Kind, MediadupError
     from mediadup.store.catalog import Catalog
+    from mediadup.store.files import StoredHashes
 
     folder = tmp_path_factory.mktemp("stored")
     rng = np.random.default_rng(3)
@@ -707,6 +710,9 @@ def test_stored_hashes_give_the_rows_asked_for_from_one_copy_of_the_catalogs(tmp
             (i, Kind.IMAGE, Stored(row.tobytes(), b"", b"", "{}", b"", True), None, None)
             for i, row in zip(ids.tolist(), matrix)
         )
+        unwritable = StoredHashes(catalog.db, ids[:3].tolist(), str(folder / "missing"))
+        with pytest.raises(MediadupError, match="cannot copy"), unwritable:
+            unwritable[:1]
         order = rng.permutation(len(matrix))[:300]
         order[10:20] = order[0]  # a file searched under several names
         reads = 0
@@ -729,6 +735,9 @@ def test_stored_hashes_give_the_rows_asked_for_from_one_copy_of_the_catalogs(tmp
             catalog.db.execute("DELETE FROM image_fingerprints")  # the copy is read, not the catalog
             assert np.array_equal(hashes[5:9], wanted[5:9])
             assert [p.name for p in folder.iterdir() if p.name.startswith("tmp")] == []  # (unlinked at once)
+            hashes.copy.truncate(100)
+            with pytest.raises(MediadupError, match="cut short"):
+                hashes[:2]
         assert hashes.copy is not None and hashes.copy.closed
 
 
@@ -759,15 +768,22 @@ def test_the_hashes_searched_are_read_from_the_catalog_by_rows_and_freed_memory_
         light = dict(catalog.fingerprints(ids, Kind.IMAGE, light=True))
         assert [bytes(light[i].hashes) for i in ids] == [fp.hashes[:8] for fp in stored]
         assert all(bytes(fp.light().hashes) == fp.hashes[:8] for fp in stored)
-        matrix = catalog.image_hashes([ids[2], ids[0], ids[1], ids[0]])
-        assert len(matrix) == 4 and matrix.shape == (4, len(stored[0].hashes) // 8)
-        assert [bytes(row) for row in matrix[:]] == [stored[k].hashes for k in (2, 0, 1, 0)]
-        assert [bytes(row) for row in matrix[1:3]] == [stored[k].hashes for k in (0, 1)]
-        assert [bytes(row) for row in matrix[np.array([3, 0, 3])]] == [stored[k].hashes for k in (0, 2, 0)]
-        assert catalog.image_hashes([])[:].shape[0] == 0
+        with catalog.image_hashes([ids[2], ids[0], ids[1], ids[0]]) as matrix:
+            assert len(matrix) == 4 and matrix.shape == (4, len(stored[0].hashes) // 8)
+            assert [bytes(row) for row in matrix[:]] == [stored[k].hashes for k in (2, 0, 1, 0)]
+            assert [bytes(row) for row in matrix[1:3]] == [stored[k].hashes for k in (0, 1)]
+            assert [bytes(row) for row in matrix[np.array([3, 0, 3])]] == [stored[k].hashes for k in (0, 2, 0)]
+        with catalog.image_hashes([]) as nothing:
+            assert nothing[:].shape[0] == 0
         for missing in ([ids[0], max(ids) + 1], [max(ids) + 1, ids[0]]):  # gone before the search, or during it
-            with pytest.raises(MediadupError, match="left the catalog"):
-                catalog.image_hashes(missing)[:]
+            with pytest.raises(MediadupError, match="left the catalog"), catalog.image_hashes(missing) as matrix:
+                matrix[:]
+        with catalog.image_hashes(ids) as matrix:
+            catalog.db.execute("DELETE FROM image_fingerprints WHERE file_id = ?", (ids[2],))
+            for _ in range(2):  # a copy cut short is not kept: the next read fails again, never reads garbage
+                with pytest.raises(MediadupError, match="left the catalog"):
+                    matrix[:1]
+                assert matrix.copy is None
 
     if not sys.platform.startswith("linux"):
         pytest.skip("resident memory read from /proc")

@@ -273,22 +273,41 @@ class StoredHashes:
         return len(self.ids)
 
     def __getitem__(self, rows: slice | np.ndarray) -> np.ndarray:
-        if not len(self.ids):
-            return np.zeros(self.shape, dtype=np.uint64)[rows]
-        if self.copy is None:
-            self.copy = tempfile.TemporaryFile(dir=self.folder)  # noqa: SIM115 (closed by `close`)
-            for start in range(0, len(self.ids), COPY_ROWS):
-                self.copy.write(self._read(self.ids[start : start + COPY_ROWS]).tobytes())
-            self.copy.flush()
-        rows = np.arange(len(self.ids))[rows]
-        matrix = np.empty((len(rows), self.shape[1]), dtype=np.uint64)
-        into, size = memoryview(matrix.reshape(-1)).cast("B"), matrix.itemsize * self.shape[1]
+        n, width = self.shape
+        picked = np.arange(*rows.indices(n)) if isinstance(rows, slice) else np.asarray(rows)
+        picked = np.flatnonzero(picked) if picked.dtype == bool else picked.astype(np.int64, copy=False)
+        if len(picked) and (picked.min() < -n or picked.max() >= n):
+            raise IndexError(f"rows out of range for {n} pictures")
+        picked = np.where(picked < 0, picked + n, picked)
+        matrix = np.empty((len(picked), width), dtype=np.uint64)
+        if not len(picked):
+            return matrix
+        copy = self.copy or self._copied()
+        into, size = memoryview(matrix.reshape(-1)).cast("B"), matrix.itemsize * width
         # each run of consecutive rows read at once (read, not mapped: mapped pages count as the process's)
-        cuts = [0, *(np.flatnonzero(np.diff(rows) != 1) + 1).tolist(), len(rows)] if len(rows) else []
+        cuts = [0, *(np.flatnonzero(np.diff(picked) != 1) + 1).tolist(), len(picked)]
         for start, end in itertools.pairwise(cuts):
-            self.copy.seek(int(rows[start]) * size)
-            self.copy.readinto(into[start * size : end * size])
+            copy.seek(int(picked[start]) * size)
+            if copy.readinto(into[start * size : end * size]) != (end - start) * size:
+                raise MediadupError(f"the copy of the catalog's hashes in {self.folder} was cut short: scan again")
         return matrix
+
+    def _copied(self) -> IO[bytes]:
+        """The catalog's rows copied, in turn, into a temporary file (kept only once whole)."""
+        copy = None
+        try:
+            copy = tempfile.TemporaryFile(dir=self.folder)  # noqa: SIM115 (closed here or by `close`)
+            for start in range(0, len(self.ids), COPY_ROWS):
+                copy.write(self._read(self.ids[start : start + COPY_ROWS]).tobytes())
+            copy.flush()
+        except BaseException as e:
+            if copy is not None:
+                copy.close()
+            if isinstance(e, OSError):  # (a full disk, a folder not writable)
+                raise MediadupError(f"cannot copy the catalog's hashes into {self.folder}: {e.strerror or e}") from e
+            raise
+        self.copy = copy
+        return copy
 
     def _read(self, asked: np.ndarray) -> np.ndarray:
         """The rows of the file ids `asked`, from the catalog."""
@@ -302,6 +321,8 @@ class StoredHashes:
             if len(read) < len(chunk):  # (rows of garbage would look alike)
                 raise _left(len(chunk) - len(read))
             ids, blobs = zip(*read)
+            if any(len(blob) != 8 * self.shape[1] for blob in blobs):
+                raise MediadupError("the catalog's hashes are not all of one length: scan with a new --catalog")
             block = np.frombuffer(b"".join(blobs), dtype=np.uint64).reshape(len(read), -1)
             matrix[start + np.searchsorted(chunk, ids)] = block
         return matrix if ascending else matrix[np.searchsorted(wanted, asked)]
