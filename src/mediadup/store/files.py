@@ -298,7 +298,7 @@ class StoredHashes:
         try:
             copy = tempfile.TemporaryFile(dir=self.folder)  # noqa: SIM115 (closed here or by `close`)
             for start in range(0, len(self.ids), COPY_ROWS):
-                copy.write(self._read(self.ids[start : start + COPY_ROWS]).tobytes())
+                copy.write(self._read(self.ids[start : start + COPY_ROWS]).data)
             copy.flush()
         except BaseException as e:
             if copy is not None:
