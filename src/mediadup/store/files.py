@@ -282,7 +282,7 @@ class StoredHashes:
         matrix = np.empty((len(picked), width), dtype=np.uint64)
         if not len(picked):
             return matrix
-        copy = self.copy or self._copied()
+        copy = self._copied() if self.copy is None else self.copy
         into, size = memoryview(matrix.reshape(-1)).cast("B"), matrix.itemsize * width
         # each run of consecutive rows read at once (read, not mapped: mapped pages count as the process's)
         cuts = [0, *(np.flatnonzero(np.diff(picked) != 1) + 1).tolist(), len(picked)]
